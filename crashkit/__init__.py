@@ -1,0 +1,1 @@
+"""crashkit: crash a program at every durable operation, restart it, check invariants."""

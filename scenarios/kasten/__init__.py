@@ -1,0 +1,1 @@
+"""kasten: a small markdown folder <-> Notion sync engine, crashkit's reference target."""
