@@ -1,0 +1,195 @@
+"""What runs inside a child process: one phase of a scenario, under the probe.
+
+A child writes everything the runner needs into its run folder, through the
+unpatched functions, so that nothing is lost when it is killed:
+
+* ``trace.jsonl``: one line per durable operation, written *before* it runs;
+* ``output.txt``: the program's stdout and stderr, line buffered;
+* ``error.txt``: the traceback, when the phase raised.
+
+The runner learns how the child ended from its exit status: killed by SIGKILL
+(a crash crashkit caused), :data:`EXIT_RAISED` (the phase raised), 0 (done).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import random
+import sys
+import tempfile
+import traceback
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crashkit import _probe
+from crashkit._operation import Operation, end_operation
+from crashkit._scenario import Scenario, ScenarioRef, World
+
+#: Exit status of a child whose phase raised an exception.
+EXIT_RAISED = 70
+#: Exit status of a child that could not even load its scenario.
+EXIT_BROKEN = 71
+
+PHASES = ("setup", "workload", "restart")
+
+
+@dataclass
+class ChildJob:
+    """Everything a child needs; pickled to the child by the starter."""
+
+    scenario: ScenarioRef | Scenario
+    phase: str
+    world: str
+    run_dir: str
+    variant: str = "default"
+    env: dict[str, str] = field(default_factory=dict)
+    #: Kill the child right before this operation (N+1: after the last one); None: no crash.
+    crash_at: int | None = None
+    #: Whether the probe records at all (the setup phase runs uninstrumented).
+    probe: bool = True
+    project_root: str = "."
+
+
+class _Trace:
+    """Appends operations to ``trace.jsonl`` with one unbuffered write each."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = _probe._Real.os_open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def __call__(self, op: Operation) -> None:
+        line = json.dumps(op.to_json(), default=str) + "\n"
+        _probe._Real.write(self.fd, line.encode())
+
+
+def _kill_at(index: int | None) -> _probe.Decide | None:
+    if index is None:
+        return None
+
+    def decide(op: Operation) -> None:
+        if op.index == index:
+            _probe.kill_self()
+
+    return decide
+
+
+def _redirect_output(run_dir: Path) -> None:
+    """Send fd 1 and 2 to ``output.txt``; line buffered so a kill loses almost nothing."""
+    fd = _probe._Real.os_open(run_dir / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = _probe._Real.open(1, "w", buffering=1, closefd=False, errors="replace")
+    sys.stderr = _probe._Real.open(2, "w", buffering=1, closefd=False, errors="replace")
+
+
+def _seed_tempfile() -> None:
+    """Make tempfile's random names the same in every run, so traces compare equal."""
+    sequence = tempfile._RandomNameSequence()  # type: ignore[attr-defined]
+    sequence._rng = random.Random(0)
+    sequence._rng_pid = os.getpid()
+    tempfile._name_sequence = sequence  # type: ignore[attr-defined]
+
+
+def _die_with_parent() -> None:
+    """Have Linux SIGKILL this child when its parent dies, so a killed sweep leaves nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, 9)
+
+
+def _write_error(run_dir: Path, text: str) -> None:
+    with _probe._Real.open(run_dir / "error.txt", "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def run(job: ChildJob) -> None:
+    """The child's entry point: never returns; the exit status says how the phase ended."""
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)  # so the runner can kill whatever the program starts, too
+    _die_with_parent()
+    _probe.install_patches()
+    run_dir = Path(job.run_dir)
+    _redirect_output(run_dir)
+    try:
+        scenario = job.scenario.load() if isinstance(job.scenario, ScenarioRef) else job.scenario
+    except BaseException:
+        _write_error(run_dir, traceback.format_exc())
+        _exit(EXIT_BROKEN)
+    try:
+        _run_phase(job, scenario, run_dir)
+    except BaseException:
+        _probe.deactivate()
+        _write_error(run_dir, traceback.format_exc())
+        _exit(EXIT_RAISED)
+    _exit(0)
+
+
+def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
+    os.environ.update(job.env)
+    os.chdir(job.world)
+    _seed_tempfile()
+    world = World(Path(job.world), job.variant, dict(job.env))
+    phase = getattr(scenario, job.phase)
+    if not job.probe:
+        phase(world)
+        return
+    trace = _Trace(run_dir / "trace.jsonl")
+    probe = _probe.Probe(
+        job.world,
+        trace,
+        _kill_at(job.crash_at),
+        program=scenario.program,
+        project_root=job.project_root,
+    )
+    context: Any = scenario.context(world) if scenario.context else nullcontext()
+    with context:
+        _probe.activate(probe)
+        try:
+            phase(world)
+        finally:
+            _probe.deactivate()
+    if job.crash_at is not None:
+        # Point N+1: the crash comes after the last durable operation.
+        trace(end_operation(probe.count + 1))
+        _probe.kill_self()
+
+
+def _exit(status: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
+
+
+def read_trace(run_dir: Path) -> list[Operation]:
+    """The operations a child recorded (a torn last line, from a kill mid-write, is dropped)."""
+    path = run_dir / "trace.jsonl"
+    if not path.exists():
+        return []
+    ops = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            ops.append(Operation.from_json(json.loads(line)))
+        except (ValueError, TypeError):
+            break
+    return ops
+
+
+def read_text(path: Path, limit: int = 20_000) -> str:
+    """A child's output or error file, cut to its last ``limit`` characters."""
+    if not path.exists():
+        return ""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return text if len(text) <= limit else "[...]\n" + text[-limit:]

@@ -1,0 +1,74 @@
+"""One durable operation, as the probe records it and the runner compares it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Operation kinds that change local files (a round that performs one is not quiet).
+FILE_MUTATIONS = frozenset(
+    {
+        "fs.create",
+        "fs.trunc",
+        "fs.write",
+        "fs.truncate",
+        "fs.rename",
+        "fs.unlink",
+        "fs.mkdir",
+        "fs.rmdir",
+    }
+)
+#: Operation kinds that change the remote.
+REMOTE_MUTATIONS = frozenset({"http.post", "http.patch", "http.put", "http.delete"})
+#: The pseudo-operation of point N+1: the crash comes after the last durable operation.
+END = "end"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A durable operation: what it is, what it touches, and who in the program asked for it.
+
+    ``index`` is 1-based in the order the run performed them. ``target`` is relative
+    to the world's root for files and databases, ``METHOD /path`` for HTTP requests,
+    and the label for explicit ``crashkit.point`` markers.
+    """
+
+    index: int
+    kind: str
+    target: str
+    function: str = "?"
+    file: str = "?"
+    line: int = 0
+    #: Extra facts that do not take part in the determinism check (byte counts, the SQL text).
+    detail: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def signature(self) -> tuple[str, str, str]:
+        """What must be equal between the dry run and a rerun at the same index."""
+        return (self.kind, self.target, self.function)
+
+    @property
+    def mutates_world(self) -> bool:
+        """Whether this operation writes a local file or changes the remote."""
+        return self.kind in FILE_MUTATIONS or self.kind in REMOTE_MUTATIONS
+
+    @property
+    def where(self) -> str:
+        """``function, file:line`` for messages."""
+        return f"{self.function}, {self.file}:{self.line}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Operation:
+        return cls(**data)
+
+    def describe(self) -> str:
+        """One line for humans: ``p07 fs.write notes.md in handle_conflict, engine.py:212``."""
+        return f"p{self.index:02d} {self.kind} {self.target} in {self.where}"
+
+
+def end_operation(index: int) -> Operation:
+    """The pseudo-operation for the point after the last durable operation."""
+    return Operation(index=index, kind=END, target="after the last operation", function="-")

@@ -1,0 +1,269 @@
+"""Scenarios: what to set up, what to crash, how to restart, what must hold afterwards."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crashkit.errors import ScenarioError
+
+__all__ = ["Scenario", "ScenarioRef", "World", "load_scenarios"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class World:
+    """The sandbox one run of a scenario sees: a directory holding everything it touches.
+
+    Every run gets its own copy of the setup's snapshot, so runs never see each other.
+    """
+
+    #: The world's root directory (the current directory of the program under test).
+    root: Path
+    #: The engine variant this run exercises.
+    variant: str = "default"
+    #: The environment variables the variant sets.
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the world."""
+        return self.root.joinpath(*parts)
+
+
+Phase = Callable[[World], Any]
+Observe = Callable[[World], Mapping[str, Any]]
+Context = Callable[[World], AbstractContextManager[Any]]
+
+
+@dataclass
+class Scenario:
+    """One crash-consistency scenario.
+
+    Args:
+        name: a short identifier, used in test IDs and reports.
+        setup: builds the initial world (runs once, uninstrumented, then snapshotted).
+        workload: the operation under test; crashed at every durable operation.
+        restart: startup recovery plus one sync cycle, run in a fresh process per round.
+        observe: the world's state that matters (files, remote, chosen DB columns) as a
+            JSON-able mapping; compared between rounds (fixpoint) and against the golden run.
+        invariants: checks run on the recovered world: :class:`crashkit.Invariant` objects or
+            plain functions ``f(world)`` that assert.
+        context: entered in every child around the workload and restart, e.g. routing HTTP to
+            a fake remote.
+        variants: engine variants to exercise, each a name mapped to environment variables.
+        expect_findings: variants known to be buggy: their findings are expected.
+        program: module-name prefixes of the program under test (for source locations).
+        preload: modules the fork server imports once, so children start warm.
+        max_rounds: restart rounds allowed to reach a fixpoint (one more must then be quiet).
+        timeout: seconds any single child may run before it is a hang.
+    """
+
+    name: str
+    setup: Phase
+    workload: Phase
+    restart: Phase
+    observe: Observe
+    invariants: Sequence[Any] = ()
+    context: Context | None = None
+    variants: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: {"default": {}})
+    expect_findings: Collection[str] = ()
+    program: Sequence[str] = ()
+    preload: Sequence[str] = ()
+    max_rounds: int = 5
+    timeout: float = 60.0
+    journal: Any = None
+    #: Where the scenario was loaded from, so children can import it again (set by the loader).
+    source: ScenarioRef | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ScenarioError(
+                repr(self.name),
+                "the name must be a short identifier",
+                "use letters, digits, '_', '-' or '.', e.g. Scenario(name='conflict', ...)",
+            )
+        for part in ("setup", "workload", "restart", "observe"):
+            if not callable(getattr(self, part)):
+                raise ScenarioError(
+                    self.name,
+                    f"{part}={getattr(self, part)!r} is not callable",
+                    f"pass a function taking the world: def {part}(world): ...",
+                )
+        self._check_variants()
+        self._check_bounds()
+        self.invariants = tuple(self.invariants)
+        for check in self.invariants:
+            if not callable(check):
+                raise ScenarioError(
+                    self.name,
+                    f"invariant {check!r} is not callable",
+                    "pass functions f(world) that assert, or crashkit.Invariant objects",
+                )
+
+    def _check_variants(self) -> None:
+        if not self.variants:
+            raise ScenarioError(self.name, "variants is empty", "omit it, or name at least one")
+        for name, env in self.variants.items():
+            if not isinstance(name, str) or not _NAME.match(name) or not isinstance(env, Mapping):
+                raise ScenarioError(
+                    self.name,
+                    f"variant {name!r}: {env!r} is not a name -> environment mapping",
+                    "variants={'correct': {}, 'buggy': {'ENGINE_BUGS': 'x'}}",
+                )
+        unknown = sorted(set(self.expect_findings) - set(self.variants))
+        if unknown:
+            raise ScenarioError(
+                self.name,
+                f"expect_findings names unknown variants {unknown}",
+                f"choose among {sorted(self.variants)}",
+            )
+
+    def _check_bounds(self) -> None:
+        if not isinstance(self.max_rounds, int) or self.max_rounds < 1:
+            raise ScenarioError(self.name, f"max_rounds={self.max_rounds!r}", "use an int >= 1")
+        if not isinstance(self.timeout, int | float) or self.timeout <= 0:
+            raise ScenarioError(self.name, f"timeout={self.timeout!r}", "use seconds > 0")
+
+    @property
+    def id(self) -> str:
+        """``path::name`` when loaded from a file, else the name."""
+        return f"{self.source.path}::{self.source.attribute}" if self.source else self.name
+
+    def expects_findings(self, variant: str) -> bool:
+        return variant in self.expect_findings
+
+
+@dataclass(frozen=True)
+class ScenarioRef:
+    """How a child finds a scenario again: the file and the module attribute holding it."""
+
+    path: str
+    attribute: str
+
+    def load(self) -> Scenario:
+        module = _import_file(Path(self.path))
+        scenario = getattr(module, self.attribute, None)
+        if not isinstance(scenario, Scenario):
+            raise ScenarioError(
+                self.attribute,
+                f"{self.path} has no scenario named {self.attribute!r}",
+                "check the name with: crashkit points PATH",
+            )
+        scenario.source = self
+        return scenario
+
+
+def _module_name(path: Path) -> str:
+    stem = re.sub(r"\W", "_", str(path.resolve().with_suffix("")))
+    return f"crashkit_scenarios.{stem}"
+
+
+def _import_file(path: Path) -> Any:
+    """Import a scenario file by path, with its folder on sys.path (like pytest's prepend)."""
+    name = _module_name(path)
+    if name in sys.modules:
+        return sys.modules[name]
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ScenarioError(str(path), "is not an importable Python file", "point at a .py file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def scenarios_in(path: Path) -> list[Scenario]:
+    """The scenarios a file defines at module level, in definition order."""
+    module = _import_file(path)
+    found = []
+    for attribute, value in vars(module).items():
+        if isinstance(value, Scenario):
+            value.source = ScenarioRef(_display_path(path), attribute)
+            found.append(value)
+    return found
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path.resolve())
+    except ValueError:
+        return str(path.resolve())
+
+
+def scenario_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Scenario files under ``paths``: ``test_*.py`` files found recursively, or files named."""
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("test_*.py") if "__pycache__" not in p.parts))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ScenarioError(
+                str(path), "no such file or folder", "pass scenario files or folders"
+            )
+    return files
+
+
+def load_scenarios(
+    paths: Iterable[str | os.PathLike[str]], names: Sequence[str] = ()
+) -> list[Scenario]:
+    """Load every scenario under ``paths``; ``names`` keeps only those (by name or attribute)."""
+    found = [s for f in scenario_files(paths) for s in scenarios_in(f)]
+    if names:
+        wanted = set(names)
+        selected = [
+            s for s in found if s.name in wanted or (s.source and s.source.attribute in wanted)
+        ]
+        missing = (
+            wanted - {s.name for s in selected} - {s.source.attribute for s in selected if s.source}
+        )
+        if missing:
+            raise ScenarioError(
+                ", ".join(sorted(missing)),
+                "no such scenario",
+                f"known scenarios: {', '.join(s.name for s in found) or 'none'}",
+            )
+        return selected
+    return found
+
+
+def resolve(spec: str, default_paths: Sequence[str]) -> Scenario:
+    """A scenario from ``path.py::name``, ``path.py`` (its only scenario) or a bare name."""
+    path, _, name = spec.partition("::")
+    if path.endswith(".py"):
+        candidates = scenarios_in(Path(path))
+        if name:
+            candidates = [
+                s for s in candidates if name in (s.name, s.source and s.source.attribute)
+            ]
+    else:
+        candidates = [
+            s
+            for s in load_scenarios(default_paths)
+            if spec in (s.name, s.source and s.source.attribute)
+        ]
+    if len(candidates) != 1:
+        found = ", ".join(s.id for s in candidates) or "none"
+        raise ScenarioError(
+            spec,
+            f"matches {len(candidates)} scenarios ({found})",
+            "name exactly one, as path.py::name",
+        )
+    return candidates[0]

@@ -1,0 +1,138 @@
+"""Ways to start a child: a fork server with the program preloaded, or a fresh interpreter.
+
+Both use ``multiprocess`` (dill pickling, so scenarios may be closures). The fork
+server is the default: forking a warm process costs a few milliseconds, where a
+fresh interpreter importing httpx costs around a hundred; the fresh interpreter
+stays available as the benchmark's baseline and for programs that cannot fork.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import multiprocess
+import multiprocess.spawn
+
+
+from crashkit import _child
+
+__all__ = ["ChildExit", "ChildStarter", "ForkServerStarter", "FreshInterpreterStarter"]
+
+
+@dataclass(frozen=True)
+class ChildExit:
+    """How a child ended."""
+
+    #: The exit status; negative for a signal (-9 is SIGKILL); None if it never ran.
+    status: int | None
+    #: The child outlived its timeout and its whole process group was killed.
+    timed_out: bool
+    duration: float
+
+    @property
+    def killed(self) -> bool:
+        return self.status == -signal.SIGKILL and not self.timed_out
+
+
+class ChildStarter(Protocol):
+    """Runs one :class:`crashkit._child.ChildJob` in a new process and waits for it."""
+
+    name: str
+
+    def run(self, job: _child.ChildJob, timeout: float) -> ChildExit: ...
+
+    def close(self) -> None: ...
+
+
+_CHILD_NAME = "crashkit-child"
+_real_preparation_data = multiprocess.spawn.get_preparation_data
+
+
+def _preparation_data(name: str) -> dict[str, Any]:
+    """multiprocess's preparation data, without the parent's ``__main__`` for our children.
+
+    A new child would otherwise import the parent's main script (the ``crashkit`` or
+    ``pytest`` launcher, or a user's script) before running; our children's entry point
+    lives in :mod:`crashkit._child` and needs none of it.
+    """
+    data: dict[str, Any] = _real_preparation_data(name)
+    if name.startswith(_CHILD_NAME):
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+    return data
+
+
+multiprocess.spawn.get_preparation_data = _preparation_data
+
+
+class _MultiprocessStarter:
+    method = ""
+
+    def __init__(self, preload: Sequence[str] = ()) -> None:
+        self._context: Any = multiprocess.get_context(self.method)
+        self.name = self.method
+
+    def run(self, job: _child.ChildJob, timeout: float) -> ChildExit:
+        process = self._context.Process(
+            target=_child.run, args=(job,), daemon=True, name=f"{_CHILD_NAME}-{job.phase}"
+        )
+        started = time.monotonic()
+        process.start()
+        process.join(timeout)
+        timed_out = process.is_alive()
+        kill_group(process.pid, leader=timed_out)  # a hang, or anything the program left behind
+        process.join()
+        status = process.exitcode
+        process.close()
+        return ChildExit(status, timed_out, time.monotonic() - started)
+
+    def close(self) -> None:
+        """Nothing to stop: the fork server exits with the process that started it."""
+
+
+class ForkServerStarter(_MultiprocessStarter):
+    """Forks each child from a server that imported the program's modules once."""
+
+    method = "forkserver"
+
+    def __init__(self, preload: Sequence[str] = ()) -> None:
+        super().__init__(preload)
+        self._context.set_forkserver_preload(["crashkit._worker", *preload])
+
+
+class FreshInterpreterStarter(_MultiprocessStarter):
+    """Starts a new interpreter for every child (slow; the naive baseline)."""
+
+    method = "spawn"
+
+
+def kill_group(pid: int | None, *, leader: bool = True) -> None:
+    """SIGKILL the process group a child leads (children call setpgid first).
+
+    Args:
+        leader: also kill the child itself when its group is gone (it may not have reached
+            setpgid yet). Only for a child known to be alive: a reaped child's pid may
+            already belong to another process.
+    """
+    if pid is None:
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        if leader:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def make_starter(fresh_interpreter: bool, preload: Sequence[str] = ()) -> ChildStarter:
+    """The fork server, or with ``fresh_interpreter`` a new interpreter per child."""
+    if fresh_interpreter:
+        return FreshInterpreterStarter(preload)
+    return ForkServerStarter(preload)

@@ -1,0 +1,237 @@
+"""A sweep: many scenario variants, every (or a sample of) crash points, in parallel.
+
+The CLI and the pytest plugin both drive this one engine.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crashkit._results import ResultsWriter
+from crashkit._runner import Explorer, PointResult
+from crashkit._scenario import Scenario
+from crashkit._starter import ChildStarter, make_starter
+from crashkit.errors import ScenarioError
+
+__all__ = ["Sweep", "VariantSummary", "select_points"]
+
+_WORK_PREFIX = "crashkit-"
+
+
+@dataclass
+class VariantSummary:
+    """The outcome of one scenario variant."""
+
+    scenario: Scenario
+    variant: str
+    points: int = 0
+    passed: int = 0
+    failed: int = 0
+    by_invariant: Counter[str] = field(default_factory=Counter)
+    #: Why the variant could not be explored at all (setup or golden run broken).
+    error: str | None = None
+
+    @property
+    def expected(self) -> bool:
+        return self.scenario.expects_findings(self.variant)
+
+    @property
+    def ok(self) -> bool:
+        """Clean for a correct variant; for a known-buggy one, any outcome is acceptable."""
+        return self.error is None and (self.expected or self.failed == 0)
+
+    def add(self, result: PointResult) -> None:
+        self.points += 1
+        if result.passed:
+            self.passed += 1
+        else:
+            self.failed += 1
+            self.by_invariant.update({f.invariant for f in result.findings})
+
+
+def select_points(points: int, sample: int | None = None, seed: int = 0) -> list[int]:
+    """Point 0 (no crash) and 1..points, or a seeded sample of ``sample`` of the latter."""
+    every = list(range(1, points + 1))
+    if sample is not None and sample < len(every):
+        every = sorted(random.Random(seed).sample(every, sample))
+    return [0, *every]
+
+
+def clean_stale_work_dirs(base: str | None = None) -> None:
+    """Remove work folders left by sweeps that were killed (their pid is gone)."""
+    root = Path(base or tempfile.gettempdir())
+    for folder in root.glob(f"{_WORK_PREFIX}*"):
+        pid = folder.name.removeprefix(_WORK_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Sweep:
+    """Explore scenario variants and write every point's result as it comes.
+
+    Args:
+        scenarios: what to explore.
+        variants: only these variant names (all of each scenario's when empty).
+        jobs: children run at once (default: all cores).
+        fresh_interpreter: start children as new interpreters instead of forking.
+        results: where results go (None: nowhere, e.g. for ``points``).
+        sample: run a seeded sample of this many points per variant instead of all.
+        on_result: called with each point's result (the CLI's progress bar).
+        work_base: where the private work folder goes (default: the system temp folder).
+    """
+
+    def __init__(
+        self,
+        scenarios: Sequence[Scenario],
+        *,
+        variants: Sequence[str] = (),
+        jobs: int | None = None,
+        fresh_interpreter: bool = False,
+        results: ResultsWriter | None = None,
+        sample: int | None = None,
+        seed: int = 0,
+        keep_worlds: bool = False,
+        on_result: Callable[[PointResult], None] | None = None,
+        on_prepared: Callable[[Explorer], None] | None = None,
+        work_base: str | None = None,
+    ) -> None:
+        self.scenarios = list(scenarios)
+        self.variants = tuple(variants)
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.results = results
+        self.sample, self.seed = sample, seed
+        self.keep_worlds = keep_worlds
+        self.on_result, self.on_prepared = on_result, on_prepared
+        clean_stale_work_dirs(work_base)
+        self.work_dir = Path(
+            tempfile.mkdtemp(prefix=f"{_WORK_PREFIX}{os.getpid()}-", dir=work_base)
+        )
+        preload = sorted({m for s in self.scenarios for m in s.preload})
+        self.starter: ChildStarter = make_starter(fresh_interpreter, preload)
+        self.explorers = self._explorers()
+
+    def _explorers(self) -> list[Explorer]:
+        explorers = []
+        for scenario in self.scenarios:
+            unknown = set(self.variants) - set(scenario.variants) if self.variants else set()
+            names = [v for v in scenario.variants if not self.variants or v in self.variants]
+            if unknown and not names:
+                raise ScenarioError(
+                    scenario.name,
+                    f"has none of the variants {sorted(unknown)}",
+                    f"choose among {sorted(scenario.variants)}",
+                )
+            for variant in names:
+                folder = self.work_dir / f"{scenario.name}-{variant}"
+                explorers.append(
+                    Explorer(scenario, variant, self.starter, folder, os.getcwd(), self.keep_worlds)
+                )
+        return explorers
+
+    def run(self) -> list[VariantSummary]:
+        """Explore everything; results are written as they come."""
+        summaries = {id(e): VariantSummary(e.scenario, e.variant) for e in self.explorers}
+        try:
+            with ThreadPoolExecutor(self.jobs, thread_name_prefix="crashkit") as pool:
+                ready = self._prepare_all(pool, summaries)
+                self._run_points(pool, ready, summaries)
+        finally:
+            self.close()
+        return list(summaries.values())
+
+    def _prepare_all(
+        self, pool: ThreadPoolExecutor, summaries: dict[int, VariantSummary]
+    ) -> list[Explorer]:
+        futures = {pool.submit(e.prepare): e for e in self.explorers}
+        ready = []
+        for future in as_completed(futures):
+            explorer = futures[future]
+            try:
+                future.result()
+            except ScenarioError as error:
+                summaries[id(explorer)].error = str(error)
+                self._write(
+                    {
+                        "type": "error",
+                        "scenario": explorer.scenario.name,
+                        "scenario_id": explorer.scenario.id,
+                        "variant": explorer.variant,
+                        "error": str(error),
+                    }
+                )
+                continue
+            self._write(trace_record(explorer))
+            if self.on_prepared is not None:
+                self.on_prepared(explorer)
+            ready.append(explorer)
+        ready.sort(key=self.explorers.index)
+        return ready
+
+    def planned(self, explorer: Explorer) -> list[int]:
+        """The points this sweep runs for ``explorer`` (minus those already done)."""
+        chosen = select_points(explorer.points, self.sample, self.seed)
+        done = self.results.done if self.results is not None else set()
+        key = (explorer.scenario.id, explorer.variant, explorer.fault)
+        return [p for p in chosen if (*key, p) not in done]
+
+    def _run_points(
+        self,
+        pool: ThreadPoolExecutor,
+        explorers: Iterable[Explorer],
+        summaries: dict[int, VariantSummary],
+    ) -> None:
+        futures: dict[Future[PointResult], Explorer] = {}
+        for explorer in explorers:
+            for point in self.planned(explorer):
+                futures[pool.submit(explorer.run_point, point)] = explorer
+        for future in as_completed(futures):
+            result = future.result()
+            self._write(result.to_json())
+            summaries[id(futures[future])].add(result)
+            if self.on_result is not None:
+                self.on_result(result)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self.results is not None:
+            self.results.write(record)
+
+    def close(self) -> None:
+        """Stop the starter and remove the work folder (unless worlds are kept)."""
+        self.starter.close()
+        if not self.keep_worlds:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def trace_record(explorer: Explorer) -> dict[str, Any]:
+    """The results line describing a variant's dry run."""
+    golden = explorer.prepare()
+    return {
+        "type": "trace",
+        "scenario": explorer.scenario.name,
+        "scenario_id": explorer.scenario.id,
+        "variant": explorer.variant,
+        "fault": explorer.fault,
+        "expected_findings": explorer.scenario.expects_findings(explorer.variant),
+        "operations": [op.to_json() for op in golden.trace],
+        "golden_rounds": [r.to_json() for r in golden.rounds],
+        "golden_state": golden.state,
+    }
