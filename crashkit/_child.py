@@ -81,10 +81,8 @@ def _redirect_output(run_dir: Path) -> None:
     """Send fd 1 and 2 to ``output.txt``; line buffered so a kill loses almost nothing."""
     fd = _probe._Real.os_open(run_dir / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
             stream.flush()
-        except (AttributeError, OSError, ValueError):
-            pass
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
@@ -166,10 +164,8 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
 
 def _exit(status: int) -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(status)
 
 

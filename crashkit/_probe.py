@@ -378,10 +378,7 @@ def _layer(
             return raw
         raise ValueError("can't have unbuffered text I/O")
     buffer: io.BufferedIOBase
-    if "+" in mode:
-        buffer = io.BufferedRandom(raw, buffering)
-    else:
-        buffer = io.BufferedWriter(raw, buffering)
+    buffer = io.BufferedRandom(raw, buffering) if "+" in mode else io.BufferedWriter(raw, buffering)
     if "b" in mode:
         return buffer
     text = io.TextIOWrapper(

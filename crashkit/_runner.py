@@ -14,11 +14,12 @@ Point 0 is the golden run itself, checked with the same invariants.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -425,9 +426,24 @@ class Explorer:
         ]
 
 
-def make_work_dir(base: str | None = None) -> Path:
-    """A private folder for one sweep's worlds."""
-    return Path(tempfile.mkdtemp(prefix="crashkit-", dir=base))
+_WORK_PREFIX = "crashkit-"
 
 
-ProgressCallback = Callable[[PointResult], None]
+def new_work_dir(base: str | None = None) -> Path:
+    """A private folder for one sweep's worlds; folders of killed sweeps are removed first."""
+    root = Path(base or tempfile.gettempdir())
+    for folder in root.glob(f"{_WORK_PREFIX}*"):
+        pid = folder.name.removeprefix(_WORK_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{_WORK_PREFIX}{os.getpid()}-", dir=root))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -8,6 +8,7 @@ stays available as the benchmark's baseline and for programs that cannot fork.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -17,7 +18,6 @@ from typing import Any, Protocol
 
 import multiprocess
 import multiprocess.spawn
-
 
 from crashkit import _child
 
@@ -125,10 +125,8 @@ def kill_group(pid: int | None, *, leader: bool = True) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         if leader:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def make_starter(fresh_interpreter: bool, preload: Sequence[str] = ()) -> ChildStarter:

@@ -8,23 +8,19 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from crashkit._results import ResultsWriter
-from crashkit._runner import Explorer, PointResult
+from crashkit._runner import Explorer, PointResult, new_work_dir
 from crashkit._scenario import Scenario
 from crashkit._starter import ChildStarter, make_starter
 from crashkit.errors import ScenarioError
 
 __all__ = ["Sweep", "VariantSummary", "select_points"]
-
-_WORK_PREFIX = "crashkit-"
 
 
 @dataclass
@@ -66,25 +62,6 @@ def select_points(points: int, sample: int | None = None, seed: int = 0) -> list
     return [0, *every]
 
 
-def clean_stale_work_dirs(base: str | None = None) -> None:
-    """Remove work folders left by sweeps that were killed (their pid is gone)."""
-    root = Path(base or tempfile.gettempdir())
-    for folder in root.glob(f"{_WORK_PREFIX}*"):
-        pid = folder.name.removeprefix(_WORK_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Sweep:
     """Explore scenario variants and write every point's result as it comes.
 
@@ -121,10 +98,7 @@ class Sweep:
         self.sample, self.seed = sample, seed
         self.keep_worlds = keep_worlds
         self.on_result, self.on_prepared = on_result, on_prepared
-        clean_stale_work_dirs(work_base)
-        self.work_dir = Path(
-            tempfile.mkdtemp(prefix=f"{_WORK_PREFIX}{os.getpid()}-", dir=work_base)
-        )
+        self.work_dir = new_work_dir(work_base)
         preload = sorted({m for s in self.scenarios for m in s.preload})
         self.starter: ChildStarter = make_starter(fresh_interpreter, preload)
         self.explorers = self._explorers()
