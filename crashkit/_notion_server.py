@@ -8,6 +8,7 @@ without an answer, as when the network drops a reply.
 
 from __future__ import annotations
 
+import socketserver
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,9 @@ __all__ = ["NotionServer"]
 
 #: Only this interface is ever bound: the fake must not be reachable from the network.
 HOST = "127.0.0.1"
+
+#: How often the serving loop checks for :meth:`NotionServer.close`; closing waits this long.
+POLL_INTERVAL = 0.02
 
 Respond = Callable[[ApiRequest], ApiResponse]
 
@@ -46,20 +50,28 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """Stay silent: the request log lives in the store."""
 
-    def _request(self) -> ApiRequest:
+    def _request(self) -> ApiRequest | None:
+        """The request, or None when the client went away before sending all of it."""
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            return None
         return ApiRequest(
             method=self.command,
             path=url.path,
             query=dict(parse_qsl(url.query)),
             headers={name.lower(): value for name, value in self.headers.items()},
-            body=self.rfile.read(length) if length else b"",
+            body=body,
         )
 
     def _serve(self) -> None:
+        request = self._request()
+        if request is None:  # a truncated request never reaches Notion: apply nothing
+            self.close_connection = True
+            return
         try:
-            response = self.respond(self._request())
+            response = self.respond(request)
         except Exception as error:  # a bug in the fake must still answer like Notion's 500
             response = ApiError(500, message=f"fake Notion failed: {error!r}").response()
         if response.lost:
@@ -75,6 +87,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(content)
 
 
+class _LoopbackServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind asks DNS for the host's full name (socket.getfqdn), which
+        # can take long and is of no use on the loopback interface.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = HOST, self.server_address[1]
+
+
 class NotionServer:
     """A running loopback server; use as a context manager or call :meth:`close`.
 
@@ -85,10 +107,12 @@ class NotionServer:
 
     def __init__(self, respond: Respond, port: int = 0) -> None:
         handler = type("NotionHandler", (_Handler,), {"respond": staticmethod(respond)})
-        self._server = ThreadingHTTPServer((HOST, port), handler)
-        self._server.daemon_threads = True
+        self._server = _LoopbackServer((HOST, port), handler)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="crashkit-fake-notion", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": POLL_INTERVAL},
+            name="crashkit-fake-notion",
+            daemon=True,
         )
         self._thread.start()
 

@@ -1,0 +1,562 @@
+"""The fake Notion remote, driven by the official SDK in-process (respx) and over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import ssl
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import notion_client
+import pytest
+import respx
+from notion_client import APIErrorCode, APIResponseError
+from notion_client.errors import HTTPResponseError, RequestTimeoutError
+
+from crashkit import _quiet
+from crashkit._fake_notion import FakeNotion
+
+TOKEN = "secret_crashkit"
+
+#: The SDK adds a console handler per client unless given a logger; one silent logger for all.
+SDK_LOGGER = logging.getLogger("tests.fake_notion.sdk")
+
+
+#: Each httpx.Client loads the CA bundle (~40 ms) unless given a context; share one.
+TLS = ssl.create_default_context()
+
+
+def sdk(**options: Any) -> notion_client.Client:
+    """An official SDK client that neither retries nor logs unless asked."""
+    defaults = {"auth": TOKEN, "retry": False, "logger": SDK_LOGGER}
+    if "client" not in options:
+        defaults["client"] = httpx.Client(verify=TLS)
+    return notion_client.Client(**{**defaults, **options})
+
+
+def paragraph(text: str) -> dict[str, Any]:
+    return {"type": "paragraph", "paragraph": {"rich_text": [{"text": {"content": text}}]}}
+
+
+def title(text: str) -> dict[str, Any]:
+    return {"title": [{"text": {"content": text}}]}
+
+
+@dataclass
+class Remote:
+    """A fake being served one way, and a factory of SDK clients pointed at it."""
+
+    fake: FakeNotion
+    mode: str
+    url: str
+    _clients: list[notion_client.Client] = field(default_factory=list)
+
+    def client(self, token: str = TOKEN, retry: bool = False) -> notion_client.Client:
+        client = sdk(auth=token, base_url=self.url, retry=retry)
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> FakeNotion:
+    return FakeNotion(tmp_path / "notion.sqlite3")
+
+
+@pytest.fixture(params=["mock", "serve"])
+def remote(request: pytest.FixtureRequest, fake: FakeNotion) -> Iterator[Remote]:
+    if request.param == "mock":
+        with fake.mock():
+            served = Remote(fake, "mock", fake.base_url)
+            yield served
+    else:
+        with fake.serve() as server:
+            served = Remote(fake, "serve", server.url)
+            yield served
+    served.close()
+
+
+@pytest.fixture
+def notion(remote: Remote) -> notion_client.Client:
+    return remote.client()
+
+
+def new_page(notion: notion_client.Client, name: str = "Inbox", **kwargs: Any) -> dict[str, Any]:
+    parent = kwargs.pop("parent", {"workspace": True})
+    page: dict[str, Any] = notion.pages.create(parent=parent, properties=title(name), **kwargs)
+    return page
+
+
+def children(notion: notion_client.Client, block_id: str) -> list[dict[str, Any]]:
+    listed = notion_client.helpers.collect_paginated_api(
+        notion.blocks.children.list, block_id=block_id
+    )
+    return list(listed)
+
+
+# -- shapes ----------------------------------------------------------------------------------
+
+
+def test_create_page_with_children_returns_notions_shapes(notion: notion_client.Client) -> None:
+    page = new_page(notion, "Hello world", children=[paragraph("one"), paragraph("two")])
+
+    assert page["object"] == "page"
+    assert str(uuid.UUID(page["id"])) == page["id"]
+    assert page["parent"] == {"type": "workspace", "workspace": True}
+    assert (page["archived"], page["in_trash"]) == (False, False)
+    assert page["url"].endswith("Hello-world-" + page["id"].replace("-", ""))
+    (text,) = page["properties"]["title"]["title"]
+    assert text["plain_text"] == "Hello world"
+    assert text["href"] is None
+    assert text["annotations"]["bold"] is False
+    assert notion.pages.retrieve(page["id"]) == page
+
+    blocks = children(notion, page["id"])
+    assert [b["paragraph"]["rich_text"][0]["plain_text"] for b in blocks] == ["one", "two"]
+    assert blocks[0]["parent"] == {"type": "page_id", "page_id": page["id"]}
+    assert blocks[0]["object"] == "block"
+    assert blocks[0]["has_children"] is False
+    assert notion.blocks.retrieve(blocks[0]["id"]) == blocks[0]
+
+
+def test_sub_page_appears_as_child_page_block(notion: notion_client.Client) -> None:
+    parent = new_page(notion, "Parent", children=[paragraph("intro")])
+    sub = new_page(notion, "Child", parent={"page_id": parent["id"]})
+
+    assert sub["parent"] == {"type": "page_id", "page_id": parent["id"]}
+    last = children(notion, parent["id"])[-1]
+    assert (last["id"], last["type"], last["child_page"]) == (
+        sub["id"],
+        "child_page",
+        {"title": "Child"},
+    )
+    assert notion.pages.retrieve(parent["id"])["last_edited_time"] == sub["created_time"]
+
+
+def test_unknown_block_types_are_kept_as_sent(notion: notion_client.Client) -> None:
+    page = new_page(notion)
+    odd = {"type": "synced_thing", "synced_thing": {"anything": [1, {"x": None}]}}
+    notion.blocks.children.append(page["id"], children=[odd])
+
+    assert children(notion, page["id"])[0]["synced_thing"] == {"anything": [1, {"x": None}]}
+
+
+def test_nested_children_and_ids_without_dashes(notion: notion_client.Client) -> None:
+    toggle = {"toggle": {"rich_text": [], "children": [paragraph("inside")]}}
+    page = new_page(notion, children=[toggle])
+    (block,) = children(notion, page["id"].replace("-", ""))
+
+    assert block["has_children"] is True
+    assert "children" not in block["toggle"]
+    assert children(notion, block["id"])[0]["parent"] == {
+        "type": "block_id",
+        "block_id": block["id"],
+    }
+
+
+# -- pagination and limits -------------------------------------------------------------------
+
+
+def test_250_blocks_list_in_pages_of_100(notion: notion_client.Client) -> None:
+    page = new_page(notion)
+    appended: list[str] = []
+    for start, stop in ((0, 100), (100, 200), (200, 250)):
+        batch = [paragraph(f"line {i}") for i in range(start, stop)]
+        answer = notion.blocks.children.append(page["id"], children=batch)
+        assert answer["object"] == "list"
+        appended += [block["id"] for block in answer["results"]]
+
+    first = notion.blocks.children.list(page["id"], page_size=100)
+    assert (len(first["results"]), first["has_more"]) == (100, True)
+    assert (first["type"], first["block"]) == ("block", {})
+    second = notion.blocks.children.list(
+        page["id"], page_size=100, start_cursor=first["next_cursor"]
+    )
+    third = notion.blocks.children.list(
+        page["id"], page_size=100, start_cursor=second["next_cursor"]
+    )
+    assert (len(third["results"]), third["has_more"], third["next_cursor"]) == (50, False, None)
+    listed = [b["id"] for answer in (first, second, third) for b in answer["results"]]
+    assert listed == appended
+    assert len(set(appended)) == 250
+
+
+def test_appending_101_blocks_is_a_validation_error(notion: notion_client.Client) -> None:
+    page = new_page(notion)
+    with pytest.raises(APIResponseError) as caught:
+        notion.blocks.children.append(page["id"], children=[paragraph("x")] * 101)
+
+    assert (caught.value.status, caught.value.code) == (400, APIErrorCode.ValidationError)
+    assert children(notion, page["id"]) == []
+
+
+def test_text_content_over_2000_characters_is_rejected(notion: notion_client.Client) -> None:
+    page = new_page(notion)
+    notion.blocks.children.append(page["id"], children=[paragraph("x" * 2000)])
+    with pytest.raises(APIResponseError) as caught:
+        notion.blocks.children.append(page["id"], children=[paragraph("x" * 2001)])
+
+    assert caught.value.code == APIErrorCode.ValidationError
+    assert "2000" in str(caught.value)
+    assert len(children(notion, page["id"])) == 1
+
+
+def test_page_size_over_100_is_rejected(notion: notion_client.Client) -> None:
+    page = new_page(notion)
+    with pytest.raises(APIResponseError, match="page_size"):
+        notion.blocks.children.list(page["id"], page_size=101)
+
+
+def test_append_after_a_block_and_at_the_start(notion: notion_client.Client) -> None:
+    page = new_page(notion, children=[paragraph("a"), paragraph("c")])
+    first = children(notion, page["id"])[0]
+    notion.blocks.children.append(page["id"], children=[paragraph("b")], after=first["id"])
+    start = {"type": "start"}
+    notion.blocks.children.append(page["id"], children=[paragraph("0")], position=start)
+
+    texts = [b["paragraph"]["rich_text"][0]["plain_text"] for b in children(notion, page["id"])]
+    assert texts == ["0", "a", "b", "c"]
+
+
+# -- deleting and archiving ------------------------------------------------------------------
+
+
+def test_delete_block_archives_it(notion: notion_client.Client) -> None:
+    page = new_page(notion, children=[paragraph("keep"), paragraph("drop")])
+    page_blocks = children(notion, page["id"])
+    drop = page_blocks[1]
+
+    deleted = notion.blocks.delete(drop["id"])
+
+    assert (deleted["id"], deleted["archived"], deleted["in_trash"]) == (drop["id"], True, True)
+    assert [b["id"] for b in children(notion, page["id"])] == [page_blocks[0]["id"]]
+    assert notion.blocks.retrieve(drop["id"])["archived"] is True
+    assert notion.pages.retrieve(page["id"])["last_edited_time"] == deleted["last_edited_time"]
+    with pytest.raises(APIResponseError, match="archived"):
+        notion.blocks.delete(drop["id"])
+
+
+def test_archive_and_restore_page(remote: Remote, notion: notion_client.Client) -> None:
+    parent = new_page(notion, "Parent")
+    sub = new_page(notion, "Sub", parent={"page_id": parent["id"]})
+
+    archived = notion.pages.update(sub["id"], archived=True)
+
+    assert (archived["archived"], archived["in_trash"]) == (True, True)
+    assert children(notion, parent["id"]) == []
+    assert [p["id"] for p in remote.fake.pages()] == [parent["id"]]
+    assert len(remote.fake.pages(include_archived=True)) == 2
+    with pytest.raises(APIResponseError, match="archived"):
+        notion.pages.update(sub["id"], properties=title("renamed"))
+
+    restored = notion.pages.update(sub["id"], in_trash=False, properties=title("Back"))
+    assert restored["archived"] is False
+    assert children(notion, parent["id"])[0]["child_page"] == {"title": "Back"}
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def test_wrong_token_is_unauthorized(remote: Remote) -> None:
+    with pytest.raises(APIResponseError) as caught:
+        remote.client(token="secret_wrong").pages.create(parent={"workspace": True}, properties={})
+
+    assert (caught.value.status, caught.value.code) == (401, APIErrorCode.Unauthorized)
+    assert remote.fake.pages() == []
+
+
+def test_unknown_ids_are_not_found(notion: notion_client.Client) -> None:
+    unknown = str(uuid.uuid4())
+    calls: list[Callable[[], Any]] = [
+        lambda: notion.pages.retrieve(unknown),
+        lambda: notion.blocks.retrieve(unknown),
+        lambda: notion.blocks.children.list(unknown),
+        lambda: notion.blocks.delete(unknown),
+        lambda: new_page(notion, parent={"page_id": unknown}),
+    ]
+    for call in calls:
+        with pytest.raises(APIResponseError) as caught:
+            call()
+        assert (caught.value.status, caught.value.code) == (404, APIErrorCode.ObjectNotFound)
+        assert unknown in str(caught.value)
+
+
+def test_malformed_id_is_a_validation_error(notion: notion_client.Client) -> None:
+    with pytest.raises(APIResponseError) as caught:
+        notion.pages.retrieve("not-an-id")
+    assert caught.value.code == APIErrorCode.ValidationError
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "validation_error"),
+        (409, "conflict_error"),
+        (429, "rate_limited"),
+        (500, "internal_server_error"),
+        (502, "bad_gateway"),
+        (503, "service_unavailable"),
+    ],
+)
+def test_armed_error_fails_one_request_without_applying_it(
+    remote: Remote, notion: notion_client.Client, status: int, code: str
+) -> None:
+    page = new_page(notion)
+    remote.fake.fail_next(status, method="PATCH", path="/children")
+    notion.pages.retrieve(page["id"])  # does not match: the trigger stays armed
+
+    with pytest.raises(HTTPResponseError) as caught:
+        notion.blocks.children.append(page["id"], children=[paragraph("x")])
+
+    assert caught.value.status == status
+    assert f'"code": "{code}"' in caught.value.body
+    assert children(notion, page["id"]) == []
+    notion.blocks.children.append(page["id"], children=[paragraph("x")])  # consumed
+    assert remote.fake.request_log()[-3]["fault"] == "fail"
+
+
+def test_rate_limit_carries_retry_after(remote: Remote, notion: notion_client.Client) -> None:
+    remote.fake.fail_next(429, retry_after=7)
+    with pytest.raises(APIResponseError) as caught:
+        notion.pages.retrieve(str(uuid.uuid4()))
+    assert caught.value.headers["retry-after"] == "7"
+
+    remote.fake.fail_next(429, count=2)  # Retry-After: 0, so the SDK's retries do not wait
+    page = new_page(remote.client(retry=True))
+    assert [entry["status"] for entry in remote.fake.request_log()[-3:]] == [429, 429, 200]
+    assert remote.fake.page(page["id"])["id"] == page["id"]
+
+
+def test_custom_code_and_message(remote: Remote, notion: notion_client.Client) -> None:
+    remote.fake.fail_next(503, code="database_connection_unavailable", message="try later")
+    with pytest.raises(HTTPResponseError) as caught:
+        notion.pages.retrieve(str(uuid.uuid4()))
+    # The SDK does not know this code, so it keeps the body but not the message.
+    assert caught.value.status == 503
+    assert json.loads(caught.value.body)["message"] == "try later"
+
+
+def test_trigger_path_regex_and_count(remote: Remote, notion: notion_client.Client) -> None:
+    page = new_page(notion)
+    remote.fake.fail_next(500, path=r"^/v1/pages/[0-9a-f-]+$", count=2)
+    for _ in range(2):
+        with pytest.raises(APIResponseError):
+            notion.pages.retrieve(page["id"])
+    assert notion.pages.retrieve(page["id"])["id"] == page["id"]
+
+
+def test_lost_response_is_applied(remote: Remote, notion: notion_client.Client) -> None:
+    page = new_page(notion)
+    remote.fake.lose_next_response(method="PATCH")
+
+    # In-process the SDK sees httpx.ReadTimeout (as its RequestTimeoutError); over HTTP the
+    # connection closes without an answer.
+    lost = RequestTimeoutError if remote.mode == "mock" else httpx.RemoteProtocolError
+    with pytest.raises(lost):
+        notion.blocks.children.append(page["id"], children=[paragraph("applied")])
+
+    assert [
+        b["paragraph"]["rich_text"][0]["plain_text"] for b in remote.fake.blocks(page["id"])
+    ] == ["applied"]
+    assert remote.fake.request_log()[-1] == {
+        "method": "PATCH",
+        "path": f"/v1/blocks/{page['id']}/children",
+        "status": 200,
+        "fault": "lose",
+    }
+
+
+def test_missing_notion_version_header(fake: FakeNotion) -> None:
+    with httpx.Client(verify=TLS, transport=fake.transport(), base_url=fake.base_url) as http:
+        answer = http.get(
+            "/v1/pages/" + str(uuid.uuid4()), headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "missing_version"
+    assert answer.json()["object"] == "error"
+
+
+def test_unknown_route_is_invalid_request_url(fake: FakeNotion) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Notion-Version": "2025-09-03"}
+    with httpx.Client(verify=TLS, transport=fake.transport(), base_url=fake.base_url) as http:
+        answer = http.get("/v1/databases/x", headers=headers)
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid_request_url")
+
+
+# -- determinism and persistence -------------------------------------------------------------
+
+
+def script(notion: notion_client.Client) -> list[dict[str, Any]]:
+    page = new_page(notion, children=[paragraph("a")])
+    added = notion.blocks.children.append(page["id"], children=[paragraph("b")])
+    deleted = notion.blocks.delete(added["results"][0]["id"])
+    return [
+        page,
+        added,
+        deleted,
+        notion.pages.retrieve(page["id"]),
+        notion.blocks.children.list(page["id"]),
+    ]
+
+
+def test_ids_and_clock_are_deterministic(tmp_path: Path) -> None:
+    answers = []
+    for name in ("one", "two"):
+        fake = FakeNotion(tmp_path / f"{name}.sqlite3")
+        assert fake.clock() == "2026-01-01T00:00:00.000Z"
+        with fake.mock(), closing(sdk(base_url=fake.base_url)) as notion:
+            answers.append(script(notion))
+        assert fake.clock() == "2026-01-01T00:03:00.000Z"  # three mutating requests
+
+    assert answers[0] == answers[1]
+    page = answers[0][3]
+    assert (page["created_time"], page["last_edited_time"]) == (
+        "2026-01-01T00:01:00.000Z",
+        "2026-01-01T00:03:00.000Z",
+    )
+
+
+def test_store_persists_across_instances(tmp_path: Path) -> None:
+    first = FakeNotion(tmp_path / "notion.sqlite3")
+    page_id = first.create_page("Kept", blocks=["body"])
+    first.fail_next(503)
+
+    second = FakeNotion(tmp_path / "notion.sqlite3", token="other")
+    with second.mock(), closing(sdk(auth="other", base_url=second.base_url)) as notion:
+        with pytest.raises(APIResponseError):
+            notion.pages.retrieve(page_id)
+        assert (
+            notion.pages.retrieve(page_id)["properties"]["title"]["title"][0]["plain_text"]
+            == "Kept"
+        )
+    assert second.clock() == first.clock() == "2026-01-01T00:01:00.000Z"
+    assert [entry["status"] for entry in first.request_log()] == [503, 200]
+
+
+# -- the direct API --------------------------------------------------------------------------
+
+
+def test_direct_api(fake: FakeNotion) -> None:
+    parent = fake.create_page("Parent")
+    page_id = fake.create_page("Notes", parent=parent, blocks=["one", paragraph("two")])
+    assert fake.page(page_id)["parent"] == {"type": "page_id", "page_id": parent}
+    assert [b["paragraph"]["rich_text"][0]["plain_text"] for b in fake.blocks(page_id)] == [
+        "one",
+        "two",
+    ]
+
+    fake.set_blocks(page_id.replace("-", ""), ["three"])
+
+    assert [b["paragraph"]["rich_text"][0]["plain_text"] for b in fake.blocks(page_id)] == ["three"]
+    assert fake.page(page_id)["last_edited_time"] == fake.clock() == "2026-01-01T00:03:00.000Z"
+    fake.archive_page(page_id)
+    assert [p["id"] for p in fake.pages()] == [parent]
+    assert fake.blocks(parent) == []
+    assert fake.request_log() == []
+
+
+def test_direct_api_has_no_block_limit(fake: FakeNotion) -> None:
+    page_id = fake.create_page("Long", blocks=[f"line {i}" for i in range(150)])
+    assert len(fake.blocks(page_id)) == 150
+
+
+def test_direct_api_misuse_raises_value_error(fake: FakeNotion) -> None:
+    with pytest.raises(ValueError, match="is not a page"):
+        fake.page("nope")
+    with pytest.raises(ValueError, match="is not a page"):
+        fake.create_page("x", parent=str(uuid.uuid4()))
+    with pytest.raises(ValueError, match="2000"):
+        fake.create_page("x", blocks=["y" * 2001])
+    with pytest.raises(ValueError, match="status"):
+        fake.fail_next(200)
+    with pytest.raises(ValueError, match="count"):
+        fake.lose_next_response(count=0)
+
+
+# -- transports ------------------------------------------------------------------------------
+
+
+def test_server_binds_loopback_only(fake: FakeNotion) -> None:
+    with fake.serve() as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        assert server._server.server_address[0] == "127.0.0.1"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(server.url + "/v1/pages/x", verify=TLS)  # closed with the block
+
+
+def test_transport_serves_an_sdk_client(fake: FakeNotion) -> None:
+    page_id = fake.create_page("Via transport")
+    http = httpx.Client(verify=TLS, transport=fake.transport())
+    with closing(sdk(client=http)) as notion:
+        assert notion.pages.retrieve(page_id)["id"] == page_id
+
+
+@pytest.mark.parametrize("fake_inside", [True, False])
+def test_mock_nests_with_other_respx_routers(fake: FakeNotion, fake_inside: bool) -> None:
+    page_id = fake.create_page("Nested")
+    other = respx.mock(assert_all_called=False)
+    other.get("https://example.com/ping").respond(200, text="pong")
+    outer, inner = (other, fake.mock()) if fake_inside else (fake.mock(), other)
+    with outer, inner, closing(sdk()) as notion:
+        assert notion.pages.retrieve(page_id)["id"] == page_id
+        assert httpx.get("https://example.com/ping", verify=TLS).text == "pong"
+
+
+def test_mock_passes_other_hosts_through(fake: FakeNotion) -> None:
+    page_id = fake.create_page("Both ways")
+    with fake.serve() as server, fake.mock(), closing(sdk(base_url=server.url)) as notion:
+        assert notion.pages.retrieve(page_id)["id"] == page_id
+    assert fake.request_log()[-1]["status"] == 200
+
+
+def test_concurrent_clients_over_http(fake: FakeNotion) -> None:
+    page_id = fake.create_page("Shared")
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            with closing(sdk(base_url=server.url)) as notion:
+                for i in range(5):
+                    notion.blocks.children.append(page_id, children=[paragraph(f"{n}.{i}")])
+        except BaseException as error:  # collected and re-raised by the test thread
+            errors.append(error)
+
+    with fake.serve() as server:
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert errors == []
+    assert len(fake.blocks(page_id)) == 20
+    assert fake.clock() == "2026-01-01T00:21:00.000Z"
+
+
+def test_store_work_is_hidden_from_the_probe(
+    fake: FakeNotion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    real_connect = sqlite3.connect
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        seen.append(_quiet.is_quiet())
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    page_id = fake.create_page("Quiet")
+    with fake.mock(), closing(sdk()) as notion:
+        notion.pages.retrieve(page_id)
+
+    assert seen and all(seen)
