@@ -1,1 +1,60 @@
-"""crashkit: crash a program at every durable operation, restart it, check invariants."""
+"""crashkit: crash a program at every durable operation, restart it, check invariants.
+
+The public names live here; the implementation sits in private modules.
+Layering, bottom up: ``_quiet`` and ``_operation`` (plain data), ``_probe`` (in the
+child: sees durable operations), ``_scenario`` and ``_invariants`` (what a user
+writes), ``_child`` and ``_starter`` (processes), ``_runner`` (one scenario
+variant), ``_sweep`` (many, in parallel), ``_results``, and ``_cli`` on top.
+"""
+
+from crashkit._fake_notion import FakeNotion
+from crashkit._invariants import (
+    Check,
+    Finding,
+    Invariant,
+    diff_states,
+    hashes_match_files,
+    journal_drained,
+    remote_not_stale,
+)
+from crashkit._operation import Operation
+from crashkit._probe import point
+from crashkit._results import read_results
+from crashkit._runner import Explorer, PointResult
+from crashkit._scenario import Scenario, World, load_scenarios
+from crashkit._sweep import Sweep, VariantSummary
+from crashkit.errors import (
+    ChildError,
+    CrashkitError,
+    NondeterminismError,
+    ProbeError,
+    ResultsError,
+    ScenarioError,
+)
+
+__all__ = [
+    "Check",
+    "ChildError",
+    "CrashkitError",
+    "Explorer",
+    "FakeNotion",
+    "Finding",
+    "Invariant",
+    "NondeterminismError",
+    "Operation",
+    "PointResult",
+    "ProbeError",
+    "ResultsError",
+    "Scenario",
+    "ScenarioError",
+    "Sweep",
+    "VariantSummary",
+    "World",
+    "diff_states",
+    "hashes_match_files",
+    "journal_drained",
+    "load_scenarios",
+    "point",
+    "read_results",
+    "remote_not_stale",
+]

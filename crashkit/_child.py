@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import random
@@ -36,6 +37,8 @@ EXIT_RAISED = 70
 EXIT_BROKEN = 71
 
 PHASES = ("setup", "workload", "restart")
+#: Where :func:`_exit` records the status (the child's run folder).
+_status_dir: Path | None = None
 
 
 @dataclass
@@ -80,6 +83,8 @@ def _kill_at(index: int | None) -> _probe.Decide | None:
 def _redirect_output(run_dir: Path) -> None:
     """Send fd 1 and 2 to ``output.txt``; line buffered so a kill loses almost nothing."""
     fd = _probe._Real.os_open(run_dir / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    if fd <= 2:  # stdout or stderr was closed: keep the file on a descriptor of its own
+        fd = fcntl.fcntl(fd, fcntl.F_DUPFD, 3)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, OSError, ValueError):
             stream.flush()
@@ -105,9 +110,25 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, 9)
 
 
-def _write_error(run_dir: Path, text: str) -> None:
-    with _probe._Real.open(run_dir / "error.txt", "w", encoding="utf-8") as out:
+def _write_file(path: Path, text: str) -> None:
+    with _probe._Real.open(path, "w", encoding="utf-8") as out:
         out.write(text)
+
+
+def _write_error(run_dir: Path, text: str) -> None:
+    _write_file(run_dir / "error.txt", text)
+
+
+def read_status(run_dir: Path) -> int | None:
+    """The status a child recorded just before it exited by itself (None: it did not).
+
+    multiprocess sometimes reports a fork server child's status as 255 when it failed
+    to read it; the recorded status is the truth for every child that exited by itself.
+    """
+    try:
+        return int((run_dir / "status").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def run(job: ChildJob) -> None:
@@ -117,6 +138,8 @@ def run(job: ChildJob) -> None:
     _die_with_parent()
     _probe.install_patches()
     run_dir = Path(job.run_dir)
+    global _status_dir
+    _status_dir = run_dir
     _redirect_output(run_dir)
     try:
         scenario = job.scenario.load() if isinstance(job.scenario, ScenarioRef) else job.scenario
@@ -163,6 +186,10 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
 
 
 def _exit(status: int) -> None:
+    """Leave with ``status``, recording it first (see :func:`read_status`)."""
+    with contextlib.suppress(OSError):
+        if _status_dir is not None:
+            _write_file(_status_dir / "status", str(status))
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()

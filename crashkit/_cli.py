@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)  # logs and CI: do not wrap the summary
     try:
         if args.command == "run":
             return _run(args, console)

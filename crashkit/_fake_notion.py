@@ -27,6 +27,7 @@ from crashkit._notion_api import (
     ApiError,
     ApiRequest,
     ApiResponse,
+    NewBlock,
     change,
     create_page,
     handle,
@@ -108,8 +109,9 @@ class FakeNotion:
         return NotionServer(self.handle, port)
 
     def _routed(self, router: respx.MockRouter, request: httpx.Request) -> Any:
-        if self._path(request, strict=True) is not None:
-            return self._answer(request, self._path(request))
+        path = self._path(request, strict=True)
+        if path is not None:
+            return self._answer(request, path)
         # Not for Notion: defer to other routers (None means "no match"), else pass through.
         active = router.Mocker.routers if router.Mocker is not None else []
         others = [other for other in active if other is not router]
@@ -154,6 +156,9 @@ class FakeNotion:
         message: str | None = None,
     ) -> None:
         """Make the next ``count`` matching requests fail with ``status``, applying nothing.
+
+        The trigger fires before the request is looked at (as a failure in front of Notion
+        would), so it also answers requests that would have failed otherwise.
 
         Args:
             status: the HTTP status, 400 to 599; the body is Notion's error object for it.
@@ -298,6 +303,6 @@ class FakeNotion:
         return node
 
     @staticmethod
-    def _blocks(blocks: Iterable[BlockSpec]) -> list[Any]:
+    def _blocks(blocks: Iterable[BlockSpec]) -> list[NewBlock]:
         sent = [text_block(block) if isinstance(block, str) else dict(block) for block in blocks]
         return parse_blocks(sent, "blocks", limit=None)

@@ -25,7 +25,21 @@ __all__ = [
     "ApiError",
     "ApiRequest",
     "ApiResponse",
+    "NewBlock",
+    "change",
+    "create_page",
+    "find_block",
+    "find_page",
     "handle",
+    "normalize_id",
+    "parse_blocks",
+    "parse_id",
+    "parse_title",
+    "render_block",
+    "render_page",
+    "replace_blocks",
+    "rich_text",
+    "text_block",
 ]
 
 #: Notion's limits (https://developers.notion.com/reference/request-limits).

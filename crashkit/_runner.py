@@ -180,6 +180,9 @@ class Explorer:
         run_dir.mkdir(parents=True, exist_ok=True)
         job = self._job(world, run_dir, phase, **kwargs)
         exit = self.starter.run(job, self.scenario.timeout)
+        recorded = _child.read_status(run_dir)
+        if recorded is not None and exit.status == _UNKNOWN_STATUS:
+            exit = ChildExit(recorded, exit.timed_out, exit.duration)
         return _ChildRun(
             exit,
             _child.read_trace(run_dir),
@@ -409,21 +412,37 @@ class Explorer:
                 )
             ]
         last = run.trace[-1] if run.trace else None
-        if run.exit.killed and last is not None and last.index == point:
+        if last is not None and last.index == point and _died_at_its_point(run):
             if last.signature == expected.signature:
                 return []
+            ending = "was killed there"
+        elif run.exit.status == EXIT_RAISED:
+            ending = "raised:\n" + run.error
+        else:
+            ending = f"ended with status {run.exit.status}\n{run.error or run.output}"
         actual = last.describe() if last is not None else "no operation at all"
-        how = {EXIT_RAISED: "raised:\n" + run.error, 0: "finished"}.get(
-            run.exit.status or 0, f"ended with status {run.exit.status}"
-        )
         return [
             Finding(
                 "deterministic",
                 f"the program is nondeterministic: the dry run's operation {point} was\n"
                 f"  {expected.describe()}\nbut this run's last operation was\n  {actual}\n"
-                f"and the workload {how if not run.exit.killed else 'was killed there'}",
+                f"and the workload {ending}",
             )
         ]
+
+
+def _died_at_its_point(run: _ChildRun) -> bool:
+    """Whether a child told to crash died by its own SIGKILL.
+
+    The child writes the operation's record and kills itself at once, so a record at
+    the crash point, with no status recorded after it, means it died there. multiprocess
+    sometimes reports a fork server child's status as 255 when it failed to read it;
+    that case is accepted on the same evidence.
+    """
+    return run.exit.killed or (run.exit.status == _UNKNOWN_STATUS and not run.error)
+
+
+_UNKNOWN_STATUS = 255
 
 
 _WORK_PREFIX = "crashkit-"

@@ -101,7 +101,7 @@ class Scenario:
         self._check_bounds()
         self.invariants = tuple(self.invariants)
         for check in self.invariants:
-            if not callable(check):
+            if not (callable(check) or callable(getattr(check, "check", None))):
                 raise ScenarioError(
                     self.name,
                     f"invariant {check!r} is not callable",
