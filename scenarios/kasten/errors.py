@@ -1,0 +1,78 @@
+"""Errors kasten raises.
+
+Every error kasten raises on purpose derives from :class:`KastenError`.
+Errors caused by what a user typed also derive from the fitting builtin::
+
+    KastenError
+    ├── NotInitializedError(FileNotFoundError)  DIR has no .kasten/ state yet
+    ├── ConfigError(ValueError)                 a configuration value is wrong
+    ├── LinkError(ValueError)                   a file or page cannot be linked
+    ├── SchemaError(RuntimeError)               state.db is newer than this kasten
+    └── RemoteError(RuntimeError)               the remote refused or failed a request
+
+Each error keeps the problem and the fix apart, so the CLI can print both
+without a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "KastenError",
+    "LinkError",
+    "NotInitializedError",
+    "RemoteError",
+    "SchemaError",
+]
+
+
+class KastenError(Exception):
+    """Base class of every error kasten raises on purpose.
+
+    Args:
+        problem: what is wrong, showing the offending value.
+        fix: what to do instead (may be empty).
+    """
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        super().__init__(problem, fix)
+        self.problem = problem
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.problem}\n  fix: {self.fix}" if self.fix else self.problem
+
+
+class NotInitializedError(KastenError, FileNotFoundError):
+    """The folder has no ``.kasten/`` state: ``kasten init`` was never run there."""
+
+
+class ConfigError(KastenError, ValueError):
+    """A configuration value (file, environment or argument) is invalid."""
+
+
+class LinkError(KastenError, ValueError):
+    """A file or page cannot be linked (bad path, already linked, bad page id)."""
+
+
+class SchemaError(KastenError, RuntimeError):
+    """The state database has a schema this version of kasten does not know."""
+
+
+class RemoteError(KastenError, RuntimeError):
+    """The remote answered a request with an error, or the request never got an answer.
+
+    Args:
+        problem: the request and what went wrong.
+        fix: what to do about it.
+        status: the HTTP status, or None when no response arrived.
+        code: Notion's error code (``object_not_found``, ``rate_limited`` ...), or "".
+    """
+
+    def __init__(
+        self, problem: str, fix: str = "", status: int | None = None, code: str = ""
+    ) -> None:
+        super().__init__(problem, fix)
+        self.args = (problem, fix, status, code)
+        self.status = status
+        self.code = code

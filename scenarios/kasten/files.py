@@ -1,0 +1,98 @@
+"""Durable file writes: atomic by default, in place for the ``inplace-write`` variant.
+
+An atomic write puts the new bytes in a temp file in the SAME folder (a
+rename across file systems is not atomic), flushes and fsyncs it, renames it
+over the target, then fsyncs the folder so the rename itself survives a power
+loss. A reader, or a crashed writer's successor, sees the old file or the new
+one, never a mix.
+
+The temp file's name is derived from the target's (:func:`temp_path_for`), so a
+replayed write reuses, and so removes, the temp file a crash left behind.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "read_text",
+    "remove_temp",
+    "temp_path_for",
+    "write_atomic",
+    "write_in_place",
+]
+
+_TEMP_SUFFIX = ".kasten-tmp"
+
+
+def temp_path_for(path: Path) -> Path:
+    """The temp file an atomic write of ``path`` uses (hidden, same folder)."""
+    return path.with_name(f".{path.name}{_TEMP_SUFFIX}")
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether a file name is one of kasten's temp files."""
+    return name.startswith(".") and name.endswith(_TEMP_SUFFIX)
+
+
+def read_text(path: Path) -> str | None:
+    """The file's text, or None when it does not exist."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file."""
+    _ensure_folder(path.parent)
+    temp = temp_path_for(path)
+    with open(temp, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    fsync_folder(path.parent)
+
+
+def write_in_place(path: Path, text: str) -> None:
+    """Truncate ``path`` and write ``text`` in two writes: the ``inplace-write`` bug.
+
+    Each half is flushed to the OS on its own, as unbuffered or large writes
+    are, so a crash between them leaves a truncated file on disk.
+    """
+    _ensure_folder(path.parent)
+    middle = len(text) // 2
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        for part in (text[:middle], text[middle:]):
+            handle.write(part)
+            handle.flush()
+        os.fsync(handle.fileno())
+
+
+def remove_temp(path: Path) -> bool:
+    """Remove the temp file a crashed atomic write of ``path`` left; True if there was one."""
+    temp = temp_path_for(path)
+    if not temp.exists():
+        return False
+    temp.unlink()
+    fsync_folder(path.parent)
+    return True
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename, create or unlink inside ``folder`` durable."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _ensure_folder(folder: Path) -> None:
+    # A file linked under a folder that does not exist yet is created by its
+    # first pull; the mkdir is replayed along with the write if it is lost.
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
