@@ -1,0 +1,166 @@
+"""The remote side: Notion pages, through the official SDK (``notion-client``) only.
+
+Nothing here knows it may be talking to a fake: the base URL and token decide.
+
+Retries: the SDK may retry a 429 (Notion applied nothing) and a 5xx answer to
+GET or DELETE; it never retries a POST or PATCH after a 5xx, and never a
+request whose answer was lost. Every retry it makes is therefore safe, and
+the push itself is a replacement (list, delete each, append) that gives the
+same page however often it is repeated. Anything else that fails surfaces as
+:class:`~kasten.errors.RemoteError`; the journal keeps the operation, and the
+next sync replays it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from notion_client import APIResponseError, Client
+from notion_client.client import RetryOptions
+from notion_client.errors import RequestTimeoutError
+
+from .errors import RemoteError
+
+__all__ = ["MAX_BLOCKS_PER_APPEND", "PageState", "Remote"]
+
+#: Notion accepts at most 100 blocks per append and answers at most 100 per list page.
+MAX_BLOCKS_PER_APPEND = 100
+PAGE_SIZE = 100
+
+Block = dict[str, Any]
+
+_LOGGER = logging.getLogger("kasten.remote")
+
+_RETRY_LATER = "try again later; the unfinished operation is journaled and the next sync replays it"
+_FIXES = {
+    "unauthorized": "check the token (kasten init --token TOKEN, or $KASTEN_TOKEN)",
+    "restricted_resource": "share the page with the integration in Notion",
+    "object_not_found": "check the page id, and that the page is shared with the integration",
+}
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What a poll learns from retrieving a page."""
+
+    edit_time: str
+    archived: bool
+
+
+class Remote:
+    """A Notion workspace reached at ``base_url`` with ``token``.
+
+    Args:
+        base_url: the API's base URL (the SDK appends ``/v1/``).
+        token: the integration token.
+        retries: SDK retries of 429 answers and of 5xx answers to GET/DELETE.
+    """
+
+    def __init__(self, base_url: str, token: str, *, retries: int = 2) -> None:
+        retry: RetryOptions | bool = False
+        if retries:
+            retry = RetryOptions(
+                max_retries=retries, initial_retry_delay_ms=500, max_retry_delay_ms=4000
+            )
+        self._client = Client(auth=token, base_url=base_url, retry=retry, logger=_LOGGER)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def page(self, page_id: str) -> PageState:
+        """The page's ``last_edited_time`` and whether it is archived (in the trash)."""
+        page = self._call(f"GET page {page_id}", self._client.pages.retrieve, page_id)
+        archived = bool(page.get("in_trash") or page.get("archived"))
+        return PageState(str(page["last_edited_time"]), archived)
+
+    def blocks(self, page_id: str) -> list[Block]:
+        """The page's top-level blocks, in order, across every list page."""
+        blocks: list[Block] = []
+        cursor: str | None = None
+        while True:
+            answer = self._call(
+                f"GET children of {page_id}",
+                self._client.blocks.children.list,
+                page_id,
+                start_cursor=cursor,
+                page_size=PAGE_SIZE,
+            )
+            blocks.extend(answer["results"])
+            cursor = answer.get("next_cursor")
+            if not answer.get("has_more") or not cursor:
+                return blocks
+
+    def replace_children(self, page_id: str, blocks: Sequence[Block]) -> tuple[str, ...]:
+        """Make ``blocks`` the page's whole content: delete what is there, then append.
+
+        Idempotent: repeated, or resumed after a crash at any request, it ends
+        with exactly ``blocks``, because it deletes whatever the page holds now
+        rather than what an earlier run thought it held. Returns the new block ids.
+        """
+        for block in self.blocks(page_id):
+            if block.get("type") != "child_page":  # sub-pages are not this file's content
+                self.delete_block(block["id"])
+        return self.append(page_id, blocks)
+
+    def append_then_delete(
+        self, page_id: str, blocks: Sequence[Block], old_ids: Sequence[str]
+    ) -> tuple[str, ...]:
+        """The ``push-not-idempotent`` variant: append first, then delete the ids known before.
+
+        A repeat after the append duplicates the new content: the second run
+        appends again and deletes only the ids stored at the last sync.
+        """
+        new_ids = self.append(page_id, blocks)
+        for block_id in old_ids:
+            self.delete_block(block_id)
+        return new_ids
+
+    def append(self, page_id: str, blocks: Sequence[Block]) -> tuple[str, ...]:
+        """Append ``blocks`` at the end of the page, 100 per request; returns their ids."""
+        ids: list[str] = []
+        for start in range(0, len(blocks), MAX_BLOCKS_PER_APPEND):
+            chunk = list(blocks[start : start + MAX_BLOCKS_PER_APPEND])
+            answer = self._call(
+                f"PATCH children of {page_id}",
+                self._client.blocks.children.append,
+                page_id,
+                children=chunk,
+            )
+            ids.extend(block["id"] for block in answer["results"])
+        return tuple(ids)
+
+    def delete_block(self, block_id: str) -> None:
+        """Delete (archive) a block; one that is already gone counts as deleted."""
+        try:
+            self._call(f"DELETE block {block_id}", self._client.blocks.delete, block_id)
+        except RemoteError as error:
+            if not _already_gone(error):
+                raise
+
+    def archive(self, page_id: str) -> None:
+        """Move the page to the trash, unless it is there already (so a replay sends nothing)."""
+        if self.page(page_id).archived:
+            return
+        self._call(f"PATCH page {page_id}", self._client.pages.update, page_id, in_trash=True)
+
+    def _call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except APIResponseError as error:
+            raise RemoteError(
+                f"{what}: Notion answered {error.status} {error.code}: {error}",
+                _FIXES.get(str(error.code), _RETRY_LATER),
+                error.status,
+                str(error.code),
+            ) from error
+        except (RequestTimeoutError, httpx.HTTPError) as error:
+            raise RemoteError(f"{what}: no answer ({error!r})", _RETRY_LATER) from error
+
+
+def _already_gone(error: RemoteError) -> bool:
+    # Notion answers a delete of an archived block with 400 "Can't edit block that is archived".
+    return error.status == 404 or (error.status == 400 and "archived" in error.problem)
