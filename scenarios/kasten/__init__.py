@@ -1,1 +1,31 @@
 """kasten: a small markdown folder <-> Notion sync engine, crashkit's reference target."""
+
+# The public names; the implementation lives in one module per concept:
+# engine (the cycle), operations (journaled write paths), wal, db, files,
+# remote, merge, policy, config, variants, errors.
+from .config import Config
+from .engine import Engine, SyncReport, init, link
+from .errors import (
+    ConfigError,
+    KastenError,
+    LinkError,
+    NotInitializedError,
+    RemoteError,
+    SchemaError,
+)
+from .variants import VARIANTS
+
+__all__ = [
+    "VARIANTS",
+    "Config",
+    "ConfigError",
+    "Engine",
+    "KastenError",
+    "LinkError",
+    "NotInitializedError",
+    "RemoteError",
+    "SchemaError",
+    "SyncReport",
+    "init",
+    "link",
+]
