@@ -170,6 +170,7 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
         trace,
         _kill_at(job.crash_at),
         program=scenario.program,
+        program_files=[scenario.source.path] if scenario.source else [],
         project_root=job.project_root,
     )
     context: Any = scenario.context(world) if scenario.context else nullcontext()

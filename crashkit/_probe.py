@@ -100,6 +100,7 @@ class Probe:
         program: module-name prefixes of the program under test, used to find the
             caller's source location; empty means "the first frame outside crashkit,
             the standard library and installed packages".
+        program_files: source files that always count as the program (the scenario's).
         project_root: source files below it are shown relative to it.
     """
 
@@ -110,12 +111,14 @@ class Probe:
         decide: Decide | None = None,
         *,
         program: Sequence[str] = (),
+        program_files: Sequence[str] = (),
         project_root: str | os.PathLike[str] | None = None,
     ) -> None:
         self.roots = _root_forms(world)
         self.sink = sink
         self.decide = decide
         self.program = tuple(program)
+        self.program_files = frozenset(os.path.abspath(f) for f in program_files)
         self.project_root = os.fspath(project_root) if project_root else os.getcwd()
         self.count = 0
         self._lock = threading.RLock()
@@ -192,6 +195,8 @@ class Probe:
     def _classify(self, module: str, filename: str) -> bool:
         if module == "crashkit" or module.startswith("crashkit."):
             return False
+        if os.path.abspath(filename) in self.program_files:
+            return True
         if self.program:
             return any(module == p or module.startswith(p + ".") for p in self.program)
         if filename.startswith("<"):

@@ -162,8 +162,12 @@ class ScenarioRef:
 
 
 def _module_name(path: Path) -> str:
-    stem = re.sub(r"\W", "_", str(path.resolve().with_suffix("")))
-    return f"crashkit_scenarios.{stem}"
+    """The file's stem (as pytest's default import mode names it), unless that is taken."""
+    resolved = path.resolve()
+    taken = sys.modules.get(resolved.stem)
+    if taken is None or Path(getattr(taken, "__file__", "") or "").resolve() == resolved:
+        return resolved.stem
+    return "crashkit_scenarios." + re.sub(r"\W", "_", str(resolved.with_suffix("")))
 
 
 def _import_file(path: Path) -> Any:

@@ -76,10 +76,18 @@ def test_os_level_routes(ops):
     os.rmdir("d")
     os.unlink("b.txt")
     assert kinds(ops) == [
-        ("fs.create", "b.tmp"), ("fs.write", "b.tmp"), ("fs.write", "b.tmp"),
-        ("fs.write", "b.tmp"), ("fs.truncate", "b.tmp"), ("fs.fsync", "b.tmp"),
-        ("fs.fdatasync", "b.tmp"), ("fs.truncate", "b.tmp"), ("fs.rename", "b.tmp -> c.tmp"),
-        ("fs.rename", "c.tmp -> b.txt"), ("fs.mkdir", "d"), ("fs.rmdir", "d"),
+        ("fs.create", "b.tmp"),
+        ("fs.write", "b.tmp"),
+        ("fs.write", "b.tmp"),
+        ("fs.write", "b.tmp"),
+        ("fs.truncate", "b.tmp"),
+        ("fs.fsync", "b.tmp"),
+        ("fs.fdatasync", "b.tmp"),
+        ("fs.truncate", "b.tmp"),
+        ("fs.rename", "b.tmp -> c.tmp"),
+        ("fs.rename", "c.tmp -> b.txt"),
+        ("fs.mkdir", "d"),
+        ("fs.rmdir", "d"),
         ("fs.unlink", "b.txt"),
     ]
 
@@ -103,9 +111,16 @@ def test_pathlib_shutil_and_tempfile(ops):
     name = os.path.basename(t.name)
     shutil.rmtree("p")
     assert kinds(ops) == [
-        ("fs.mkdir", "p"), ("fs.create", "p/a.txt"), ("fs.write", "p/a.txt"),
-        ("fs.create", "p/b.txt"), ("fs.write", "p/b.txt"), ("fs.unlink", "p/b.txt"),
-        ("fs.create", name), ("fs.write", name), ("fs.unlink", "p/a.txt"), ("fs.rmdir", "p"),
+        ("fs.mkdir", "p"),
+        ("fs.create", "p/a.txt"),
+        ("fs.write", "p/a.txt"),
+        ("fs.create", "p/b.txt"),
+        ("fs.write", "p/b.txt"),
+        ("fs.unlink", "p/b.txt"),
+        ("fs.create", name),
+        ("fs.write", name),
+        ("fs.unlink", "p/a.txt"),
+        ("fs.rmdir", "p"),
     ]
 
 
@@ -137,12 +152,20 @@ def test_sqlite_commit_rules(ops):
     db.executescript("INSERT INTO t VALUES (5);")
     db.close()
     assert [op.kind for op in ops] == [
-        "sql.exec", "sql.commit", "sql.commit", "sql.commit", "sql.exec", "sql.exec",
+        "sql.exec",
+        "sql.commit",
+        "sql.commit",
+        "sql.commit",
+        "sql.exec",
+        "sql.exec",
         "sql.script",
     ]
     assert {op.target for op in ops} == {"s.db"}
     assert sqlite3.connect("s.db").execute("SELECT x FROM t ORDER BY x").fetchall() == [
-        (2,), (3,), (4,), (5,)
+        (2,),
+        (3,),
+        (4,),
+        (5,),
     ]
 
 
@@ -172,7 +195,8 @@ def test_http_mutations_are_points_and_reads_are_not(ops):
         client.post("/v1/pages", json={})
         client.delete("/v1/blocks/2")
     assert kinds(ops) == [
-        ("http.patch", "PATCH /v1/pages/1"), ("http.post", "POST /v1/pages"),
+        ("http.patch", "PATCH /v1/pages/1"),
+        ("http.post", "POST /v1/pages"),
         ("http.delete", "DELETE /v1/blocks/2"),
     ]
 
@@ -193,7 +217,11 @@ def test_async_http_is_seen_too(ops):
 def test_explicit_marker_and_caller_location(ops):
     point("before-flush")
     (op,) = ops
-    assert (op.kind, op.target, op.function) == ("mark", "before-flush", "test_explicit_marker_and_caller_location")
+    assert (op.kind, op.target, op.function) == (
+        "mark",
+        "before-flush",
+        "test_explicit_marker_and_caller_location",
+    )
     assert op.file.endswith("test_probe.py") and op.line > 0
 
 

@@ -127,12 +127,19 @@ def toy(name: str, bugs: str = "", **kwargs) -> Scenario:
     kwargs.setdefault("expect_findings", [bugs] if bugs else [])
     kwargs.setdefault("timeout", 20)
     return Scenario(
-        name=name, setup=setup, workload=workload, restart=restart, observe=observe,
-        invariants=INVARIANTS, variants=variants, program=("toy_store",), **kwargs,
+        name=name,
+        setup=setup,
+        workload=workload,
+        restart=restart,
+        observe=observe,
+        invariants=INVARIANTS,
+        variants=variants,
+        program=("toy_store",),
+        **kwargs,
     )
 
 
-store = toy("store", "inplace")
+store = toy("store", "inplace", expect_findings=[])
 ignores_wal = toy("ignores_wal", "ignore-wal")
 nondeterministic = toy("nondeterministic", "nondeterministic")
 hangs = toy("hangs", "hang", timeout=1.5)

@@ -1,0 +1,85 @@
+"""The crashkit command: run, points, replay, and its errors."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+from crashkit._cli import main
+
+TOYS = pathlib.Path(__file__).parent / "toys" / "toy_store.py"
+
+
+def test_run_sweeps_prints_a_summary_and_writes_results(tmp_path, capsys):
+    results = tmp_path / "results.jsonl"
+    code = main(["run", str(TOYS), "-s", "store", "-s", "raises", "--results", str(results), "-q"])
+    out = capsys.readouterr().out
+    assert code == 0  # the only findings are in variants known to be buggy
+    assert "clean" in out and "caught (known bug)" in out
+    assert "recovery-raises" in out
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    assert lines[0]["type"] == "run" and lines[0]["format"] == 1
+    assert {line["type"] for line in lines} == {"run", "trace", "point"}
+
+
+def test_run_exits_non_zero_when_a_correct_variant_has_findings(tmp_path, capsys):
+    code = main(
+        [
+            "run",
+            str(TOYS),
+            "-s",
+            "ignores_wal",
+            "-V",
+            "ignore-wal",
+            "--results",
+            str(tmp_path / "r.jsonl"),
+            "-q",
+        ]
+    )
+    assert code == 0  # known bug: expected
+    scenario = tmp_path / "test_strict.py"
+    scenario.write_text(
+        f"import sys; sys.path.insert(0, {str(TOYS.parent)!r})\n"
+        "import toy_store\n"
+        "strict = toy_store.toy('strict', 'ignore-wal', expect_findings=[])\n"
+    )
+    code = main(["run", str(scenario), "--results", str(tmp_path / "r2.jsonl"), "-q"])
+    assert code == 1
+    assert "FINDINGS" in capsys.readouterr().out
+
+
+def test_points_lists_every_operation_with_its_caller(capsys):
+    assert main(["points", f"{TOYS}::store", "-V", "correct"]) == 0
+    out = capsys.readouterr().out
+    assert "p01" in out and "sql.commit" in out and "fs.rename" in out
+    assert "sync, " in out and "toy_store.py:" in out
+    assert "end" in out  # the point after the last operation
+
+
+def test_replay_keeps_the_crashed_world_and_shows_the_finding(tmp_path, capsys):
+    keep = tmp_path / "kept"
+    code = main(
+        ["replay", f"{TOYS}::ignores_wal", "-V", "ignore-wal", "--point", "2", "--keep", str(keep)]
+    )
+    out = capsys.readouterr().out
+    assert code == 0  # a known bug's finding does not fail a replay
+    assert "FINDING crash-equivalence" in out and "-new value" in out
+    assert (keep / "world" / "value.txt").read_text() == "old\n"
+    assert (keep / "crash" / "trace.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["points", "no_such_scenario"], "no_such_scenario"),
+        (["replay", f"{TOYS}::store", "--point", "999"], "has no point 999"),
+        (["replay", f"{TOYS}::store", "-V", "nope", "--point", "1"], "has no variant 'nope'"),
+        (["run", "does/not/exist"], "no such file or folder"),
+    ],
+)
+def test_bad_input_is_a_clear_error_not_a_traceback(argv, message, capsys):
+    assert main(argv) == 2
+    out = capsys.readouterr().out
+    assert message in out and "Traceback" not in out

@@ -1,0 +1,37 @@
+"""The shape of the public API: one front door, errors that map to crashkit's hierarchy."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+import crashkit
+from crashkit import errors
+
+
+def test_all_lists_exactly_the_public_names():
+    public = {name for name in vars(crashkit) if not name.startswith("_")}
+    modules = {name for name in public if type(getattr(crashkit, name)).__name__ == "module"}
+    assert set(crashkit.__all__) == public - modules
+
+
+def test_every_exported_name_is_documented():
+    for name in crashkit.__all__:
+        assert getattr(crashkit, name).__doc__, f"{name} has no docstring"
+
+
+@pytest.mark.parametrize(
+    ("error", "builtin"),
+    [
+        (errors.ScenarioError("s", "p", "f"), ValueError),
+        (errors.ResultsError("r"), ValueError),
+        (errors.ProbeError("p"), RuntimeError),
+        (errors.ChildError("c"), RuntimeError),
+        (errors.NondeterminismError(3, {"a": 1}, None), RuntimeError),
+    ],
+)
+def test_errors_subclass_the_fitting_builtin_and_pickle(error, builtin):
+    assert isinstance(error, errors.CrashkitError) and isinstance(error, builtin)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error) and str(copy) == str(error)

@@ -1,0 +1,225 @@
+"""The runner crashes a real child at every point, restarts it, and reports what broke.
+
+These tests run the toy program in ``toys/toy_store.py`` in real child processes.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from crashkit import ScenarioError, Sweep, load_scenarios
+from crashkit._results import ResultsWriter, read_results
+from crashkit._runner import Explorer, new_work_dir
+from crashkit._scenario import Scenario
+from crashkit._starter import make_starter
+
+TOYS = pathlib.Path(__file__).parent / "toys" / "toy_store.py"
+
+
+def toy(name: str) -> Scenario:
+    (scenario,) = load_scenarios([TOYS], [name])
+    return scenario
+
+
+@pytest.fixture(scope="module")
+def store_sweep(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results") / "results.jsonl"
+    with ResultsWriter(results) as writer:
+        summaries = Sweep([toy("store")], jobs=2, results=writer).run()
+    return {s.variant: s for s in summaries}, read_results(results)
+
+
+def points_of(records, variant):
+    return {r["point"]: r for r in records if r["type"] == "point" and r["variant"] == variant}
+
+
+def test_the_correct_program_passes_every_point(store_sweep):
+    summaries, records = store_sweep
+    correct = summaries["correct"]
+    trace = next(r for r in records if r["type"] == "trace" and r["variant"] == "correct")
+    n = len(trace["operations"])
+    assert n >= 6  # commit, create, write, fsync, rename, commit
+    assert correct.points == n + 2  # point 0 (no crash), 1..N, N+1
+    assert correct.failed == 0 and correct.ok
+    assert sorted(points_of(records, "correct")) == list(range(n + 2))
+
+
+def test_every_point_names_its_operation_and_caller(store_sweep):
+    _, records = store_sweep
+    point = points_of(records, "correct")[1]
+    assert point["op"]["kind"] == "sql.commit"
+    assert point["op"]["function"] == "sync"
+    assert point["op"]["file"].endswith("toy_store.py")
+    assert point["replay"] == (
+        f"crashkit replay {point['scenario_id']} --variant correct --point 1"
+    )
+    last = points_of(records, "correct")[point["points"]]  # N+1: after the last operation
+    assert last["op"]["kind"] == "end"
+
+
+def test_a_torn_inplace_write_that_the_journal_replays_is_healed_not_reported(store_sweep):
+    summaries, records = store_sweep
+    trace = next(r for r in records if r["type"] == "trace" and r["variant"] == "inplace")
+    writes = [op for op in trace["operations"] if op["kind"] == "fs.write"]
+    assert len(writes) == 2  # the value is written in two halves: a torn state exists
+    assert summaries["inplace"].failed == 0  # but the journal is replayed: no false finding
+
+
+def test_recovery_that_ignores_the_journal_is_caught_by_several_invariants():
+    (summary_correct, summary_bug) = Sweep([toy("ignores_wal")], jobs=2).run()
+    assert summary_correct.failed == 0
+    assert {"journal-drained", "crash-equivalence"} <= set(summary_bug.by_invariant)
+
+
+def test_crash_equivalence_shows_a_diff_against_the_golden_state(tmp_path):
+    explorer = Explorer(toy("ignores_wal"), "ignore-wal", make_starter(False), new_work_dir())
+    result = explorer.run_point(2)  # journal committed, value never written
+    finding = next(f for f in result.findings if f.invariant == "crash-equivalence")
+    assert "-new value" in finding.diff and "+old" in finding.diff
+    assert "golden/value" in finding.diff
+
+
+def test_nondeterminism_is_reported_with_both_records_never_as_a_flake():
+    summaries = Sweep([toy("nondeterministic")], variants=["nondeterministic"], jobs=2).run()
+    # The workload flips a coin; across all points some runs must disagree with the dry run.
+    (summary,) = summaries
+    assert summary.by_invariant.get("deterministic", 0) > 0
+
+
+def test_a_hang_in_recovery_is_a_finding_and_leaves_no_process(tmp_path):
+    scenario = toy("hangs")
+    explorer = Explorer(scenario, "hang", make_starter(False), new_work_dir())
+    result = explorer.run_point(1)
+    assert [f.invariant for f in result.findings] == ["no-hang"]
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    assert "time.sleep" not in out and str(result.duration) not in out
+    assert not [line for line in out.splitlines() if "crashkit-child" in line]
+
+
+def test_an_exception_in_recovery_is_a_finding_with_its_traceback():
+    explorer = Explorer(toy("raises"), "raise", make_starter(False), new_work_dir())
+    result = explorer.run_point(3)
+    (finding,) = result.findings
+    assert finding.invariant == "recovery-raises"
+    assert "RuntimeError: recovery exploded" in finding.message
+    assert "Traceback" in finding.message
+
+
+def test_a_restart_that_always_writes_never_converges():
+    explorer = Explorer(toy("never_quiet"), "never-quiet", make_starter(False), new_work_dir())
+    golden = explorer.prepare()
+    assert [f.invariant for f in golden.findings] == ["converges"]
+    assert len(golden.rounds) == 3  # max_rounds=2 plus the confirming restart
+    assert "counter.txt" in golden.findings[0].message
+
+
+def test_a_fresh_interpreter_gives_the_same_trace_as_the_fork_server():
+    scenario = toy("store")
+    forked = Explorer(scenario, "correct", make_starter(False), new_work_dir()).prepare()
+    fresh = Explorer(scenario, "correct", make_starter(True), new_work_dir()).prepare()
+    assert [op.signature for op in forked.trace] == [op.signature for op in fresh.trace]
+    assert forked.state == fresh.state
+
+
+def test_resume_runs_only_the_points_not_yet_in_the_results(tmp_path):
+    results = tmp_path / "r.jsonl"
+    scenario = toy("store")
+    with ResultsWriter(results) as writer:
+        Sweep([scenario], variants=["correct"], results=writer, sample=2, seed=1).run()
+    first = {r["point"] for r in read_results(results) if r["type"] == "point"}
+    with results.open("a") as f:
+        f.write('{"type": "point", "torn')  # a sweep killed mid-line
+    with ResultsWriter(results, resume=True) as writer:
+        sweep = Sweep([scenario], variants=["correct"], results=writer)
+        sweep.run()
+    records = read_results(results)
+    points = [r["point"] for r in records if r["type"] == "point"]
+    assert sorted(points) == sorted(set(points))  # no point ran twice
+    assert set(points) - first and first <= set(points)
+
+
+def test_work_folders_are_removed(tmp_path):
+    Sweep([toy("store")], variants=["correct"], sample=1, work_base=str(tmp_path)).run()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_work_folders_of_killed_sweeps_are_cleaned_up(tmp_path):
+    child = subprocess.Popen(["sleep", "0"])
+    child.wait()
+    stale = tmp_path / f"crashkit-{child.pid}-abc"
+    stale.mkdir()
+    mine = new_work_dir(str(tmp_path))
+    assert not stale.exists() and mine.exists()
+
+
+def _processes_inside(folder: pathlib.Path) -> list[int]:
+    """Pids of processes whose current folder lies under ``folder`` (children run in worlds)."""
+    pids = []
+    for proc in pathlib.Path("/proc").iterdir():
+        try:
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if cwd.startswith(str(folder)):
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_a_killed_sweep_leaves_no_child_running(tmp_path):
+    script = tmp_path / "sweep.py"
+    script.write_text(
+        "from crashkit import Sweep, load_scenarios\n"
+        f"Sweep(load_scenarios([{str(TOYS)!r}], ['hangs']), variants=['hang']).run()\n"
+    )
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    sweep = subprocess.Popen([sys.executable, str(script)], env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not _processes_inside(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_inside(tmp_path), "no child started in a world"
+    finally:
+        os.killpg(sweep.pid, signal.SIGKILL)  # the sweep and its fork server, killed outright
+        sweep.wait()
+    deadline = time.monotonic() + 5
+    while _processes_inside(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_inside(tmp_path) == []  # children die with their parent
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "has space"}, "short identifier"),
+        ({"workload": None}, "workload=None is not callable"),
+        ({"variants": {}}, "variants is empty"),
+        ({"expect_findings": ["nope"]}, "unknown variants ['nope']"),
+        ({"max_rounds": 0}, "max_rounds=0"),
+        ({"invariants": [42]}, "invariant 42 is not callable"),
+    ],
+)
+def test_malformed_scenarios_say_what_is_wrong_and_how_to_fix_it(kwargs, message):
+    parts = dict(name="x", setup=print, workload=print, restart=print, observe=lambda w: {})
+    parts.update(kwargs)
+    with pytest.raises(ScenarioError, match="fix:") as error:
+        Scenario(**parts)
+    assert message in str(error.value)
+
+
+def test_a_setup_that_raises_is_reported_as_a_broken_scenario(tmp_path):
+    def setup(world):
+        raise ValueError("no initial files")
+
+    scenario = Scenario(
+        name="broken", setup=setup, workload=print, restart=print, observe=lambda w: {}
+    )
+    (summary,) = Sweep([scenario]).run()
+    assert not summary.ok
+    assert "setup raised" in summary.error and "no initial files" in summary.error
