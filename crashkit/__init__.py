@@ -17,6 +17,7 @@ from crashkit._invariants import (
     journal_drained,
     remote_not_stale,
 )
+from crashkit._journal import Journal, Uncovered
 from crashkit._operation import Operation
 from crashkit._probe import point
 from crashkit._results import read_results
@@ -40,6 +41,7 @@ __all__ = [
     "FakeNotion",
     "Finding",
     "Invariant",
+    "Journal",
     "NondeterminismError",
     "Operation",
     "PointResult",
@@ -48,6 +50,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Sweep",
+    "Uncovered",
     "VariantSummary",
     "World",
     "diff_states",

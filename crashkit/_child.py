@@ -55,26 +55,36 @@ class ChildJob:
     crash_at: int | None = None
     #: Whether the probe records at all (the setup phase runs uninstrumented).
     probe: bool = True
+    #: Ask the scenario's journal about every audited operation (the dry run does).
+    audit: bool = False
     project_root: str = "."
 
 
-class _Trace:
-    """Appends operations to ``trace.jsonl`` with one unbuffered write each."""
+class _Lines:
+    """Appends JSON lines to a file with one unbuffered write each (kill-safe)."""
 
     def __init__(self, path: Path) -> None:
         self.fd = _probe._Real.os_open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
+    def write(self, record: dict[str, Any]) -> None:
+        _probe._Real.write(self.fd, (json.dumps(record, default=str) + "\n").encode())
+
     def __call__(self, op: Operation) -> None:
-        line = json.dumps(op.to_json(), default=str) + "\n"
-        _probe._Real.write(self.fd, line.encode())
+        self.write(op.to_json())
 
 
-def _kill_at(index: int | None) -> _probe.Decide | None:
-    if index is None:
-        return None
+def _decide(job: ChildJob, scenario: Scenario, run_dir: Path) -> _probe.Decide:
+    """What happens before each operation: the journal audit, then the crash at its point."""
+    journal = scenario.journal if job.audit else None
+    audit = _Lines(run_dir / "audit.jsonl") if journal is not None else None
+    world = Path(job.world)
 
     def decide(op: Operation) -> None:
-        if op.index == index:
+        if journal is not None and audit is not None:
+            uncovered = journal.check(world, op)
+            if uncovered is not None:
+                audit.write(uncovered.to_json())
+        if op.index == job.crash_at:
             _probe.kill_self()
 
     return decide
@@ -164,11 +174,11 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
     if not job.probe:
         phase(world)
         return
-    trace = _Trace(run_dir / "trace.jsonl")
+    trace = _Lines(run_dir / "trace.jsonl")
     probe = _probe.Probe(
         job.world,
         trace,
-        _kill_at(job.crash_at),
+        _decide(job, scenario, run_dir),
         program=scenario.program,
         program_files=[scenario.source.path] if scenario.source else [],
         project_root=job.project_root,
@@ -197,18 +207,22 @@ def _exit(status: int) -> None:
     os._exit(status)
 
 
-def read_trace(run_dir: Path) -> list[Operation]:
-    """The operations a child recorded (a torn last line, from a kill mid-write, is dropped)."""
-    path = run_dir / "trace.jsonl"
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """The records of a child's JSON lines file (a torn last line, from a kill, is dropped)."""
     if not path.exists():
         return []
-    ops = []
+    records = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            ops.append(Operation.from_json(json.loads(line)))
-        except (ValueError, TypeError):
+            records.append(json.loads(line))
+        except ValueError:
             break
-    return ops
+    return records
+
+
+def read_trace(run_dir: Path) -> list[Operation]:
+    """The operations a child recorded, in order."""
+    return [Operation.from_json(r) for r in read_lines(run_dir / "trace.jsonl")]
 
 
 def read_text(path: Path, limit: int = 20_000) -> str:

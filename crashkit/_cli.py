@@ -157,6 +157,14 @@ def _print_summary(console: Console, summaries: list[VariantSummary], results: s
                 f"[bold red]{escape(s.scenario.name)}[{escape(s.variant)}] could not "
                 f"be explored:[/] {escape(s.error)}"
             )
+    for s in summaries:
+        if s.uncovered:
+            console.print(
+                f"[bold yellow]journal audit[/] {escape(s.scenario.name)}"
+                f"[{escape(s.variant)}]: {len(s.uncovered)} uncovered mutation(s)"
+            )
+            for line in s.uncovered:
+                console.print(f"  {escape(line)}")
     total = sum(s.points for s in summaries)
     console.print(f"{total} points; results in {escape(results)}")
 

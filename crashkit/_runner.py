@@ -27,6 +27,7 @@ from typing import Any
 from crashkit import _child
 from crashkit._child import EXIT_BROKEN, EXIT_RAISED, ChildJob
 from crashkit._invariants import Check, Finding, diff_states, run_invariants
+from crashkit._journal import Uncovered
 from crashkit._operation import Operation, end_operation
 from crashkit._scenario import Scenario, World
 from crashkit._starter import ChildExit, ChildStarter
@@ -130,6 +131,8 @@ class Golden:
     findings: list[Finding]
     duration: float
     output: str = ""
+    #: The journal audit: mutations of the dry run no open journal entry covered.
+    uncovered: list[Uncovered] = field(default_factory=list)
 
 
 @dataclass
@@ -212,14 +215,24 @@ class Explorer:
         )
         self._require_ok(setup, "setup")
         world = self._world("golden")
-        run = self._run_child(world, world.parent / "run", "workload")
+        audit = self.scenario.journal is not None
+        run = self._run_child(world, world.parent / "run", "workload", audit=audit)
         self._require_ok(run, "workload (without any crash)")
+        uncovered = [
+            Uncovered.from_json(r) for r in _child.read_lines(world.parent / "run" / "audit.jsonl")
+        ]
         rounds, findings = self._restart_rounds(world)
         state = self._observe(world, findings)
         if not findings:
             findings = run_invariants(self.scenario.invariants, self._check(world, state, rounds))
         self.golden = Golden(
-            run.trace, state, rounds, findings, time.monotonic() - started, run.output
+            run.trace,
+            state,
+            rounds,
+            findings,
+            time.monotonic() - started,
+            run.output,
+            uncovered,
         )
         if not self.keep_worlds:
             shutil.rmtree(world.parent)

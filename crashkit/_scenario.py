@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crashkit._journal import Journal
 from crashkit.errors import ScenarioError
 
 __all__ = ["Scenario", "ScenarioRef", "World", "load_scenarios"]
@@ -64,6 +65,8 @@ class Scenario:
         preload: modules the fork server imports once, so children start warm.
         max_rounds: restart rounds allowed to reach a fixpoint (one more must then be quiet).
         timeout: seconds any single child may run before it is a hang.
+        journal: how to ask the program's journal whether a mutation is covered (the
+            journal audit); None skips the audit.
     """
 
     name: str
@@ -79,7 +82,7 @@ class Scenario:
     preload: Sequence[str] = ()
     max_rounds: int = 5
     timeout: float = 60.0
-    journal: Any = None
+    journal: Journal | None = None
     #: Where the scenario was loaded from, so children can import it again (set by the loader).
     source: ScenarioRef | None = None
 
@@ -99,6 +102,12 @@ class Scenario:
                 )
         self._check_variants()
         self._check_bounds()
+        if self.journal is not None and not isinstance(self.journal, Journal):
+            raise ScenarioError(
+                self.name,
+                f"journal={self.journal!r} is not a crashkit.Journal",
+                "journal=crashkit.Journal(db='state.db', query='SELECT ...', entity=...)",
+            )
         self.invariants = tuple(self.invariants)
         for check in self.invariants:
             if not (callable(check) or callable(getattr(check, "check", None))):

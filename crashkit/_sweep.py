@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from crashkit._results import ResultsWriter
@@ -35,6 +37,8 @@ class VariantSummary:
     by_invariant: Counter[str] = field(default_factory=Counter)
     #: Why the variant could not be explored at all (setup or golden run broken).
     error: str | None = None
+    #: The journal audit's uncovered mutations (one line each).
+    uncovered: list[str] = field(default_factory=list)
 
     @property
     def expected(self) -> bool:
@@ -124,12 +128,22 @@ class Sweep:
     def run(self) -> list[VariantSummary]:
         """Explore everything; results are written as they come."""
         summaries = {id(e): VariantSummary(e.scenario, e.variant) for e in self.explorers}
+        started = time.monotonic()
         try:
             with ThreadPoolExecutor(self.jobs, thread_name_prefix="crashkit") as pool:
                 ready = self._prepare_all(pool, summaries)
                 self._run_points(pool, ready, summaries)
         finally:
             self.close()
+        points = sum(s.points for s in summaries.values())
+        self._write(
+            {
+                "type": "end",
+                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+                "duration": round(time.monotonic() - started, 3),
+                "points": points,
+            }
+        )
         return list(summaries.values())
 
     def _prepare_all(
@@ -154,6 +168,9 @@ class Sweep:
                 )
                 continue
             self._write(trace_record(explorer))
+            if explorer.scenario.journal is not None:
+                self._write(audit_record(explorer))
+            summaries[id(explorer)].uncovered = [u.describe() for u in explorer.prepare().uncovered]
             if self.on_prepared is not None:
                 self.on_prepared(explorer)
             ready.append(explorer)
@@ -193,6 +210,17 @@ class Sweep:
         self.starter.close()
         if not self.keep_worlds:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def audit_record(explorer: Explorer) -> dict[str, Any]:
+    """The results line listing a variant's mutations no journal entry covered."""
+    return {
+        "type": "audit",
+        "scenario": explorer.scenario.name,
+        "scenario_id": explorer.scenario.id,
+        "variant": explorer.variant,
+        "uncovered": [u.to_json() for u in explorer.prepare().uncovered],
+    }
 
 
 def trace_record(explorer: Explorer) -> dict[str, Any]:

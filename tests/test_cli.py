@@ -21,7 +21,10 @@ def test_run_sweeps_prints_a_summary_and_writes_results(tmp_path, capsys):
     assert "recovery-raises" in out
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     assert lines[0]["type"] == "run" and lines[0]["format"] == 1
-    assert {line["type"] for line in lines} == {"run", "trace", "point"}
+    assert {line["type"] for line in lines} == {"run", "trace", "audit", "point", "end"}
+    assert lines[-1]["type"] == "end" and lines[-1]["points"] == sum(
+        1 for line in lines if line["type"] == "point"
+    )
 
 
 def test_run_exits_non_zero_when_a_correct_variant_has_findings(tmp_path, capsys):

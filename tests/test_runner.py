@@ -223,3 +223,16 @@ def test_a_setup_that_raises_is_reported_as_a_broken_scenario(tmp_path):
     (summary,) = Sweep([scenario]).run()
     assert not summary.ok
     assert "setup raised" in summary.error and "no initial files" in summary.error
+
+
+def test_the_journal_audit_lists_writes_no_open_entry_covers():
+    correct, unjournaled = (
+        Explorer(toy("unjournaled"), v, make_starter(False), new_work_dir()).prepare()
+        for v in ("correct", "no-journal")
+    )
+    assert correct.uncovered == []
+    described = [u.describe() for u in unjournaled.uncovered]
+    assert described, "the unjournaled write was not flagged"
+    assert all("_write_atomic, " in line and "toy_store.py:" in line for line in described)
+    assert {u.op.kind for u in unjournaled.uncovered} >= {"fs.create", "fs.write", "fs.rename"}
+    assert all(u.reason == "no open journal entry covers it" for u in unjournaled.uncovered)

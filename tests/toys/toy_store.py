@@ -13,7 +13,7 @@ import os
 import sqlite3
 import time
 
-from crashkit import Scenario, hashes_match_files, journal_drained
+from crashkit import Journal, Scenario, hashes_match_files, journal_drained
 
 
 def _bugs() -> set[str]:
@@ -70,8 +70,9 @@ def sync(db: sqlite3.Connection) -> None:
     with open("value.txt") as f:
         if f.read() == desired:
             return
-    with db:
-        db.execute("INSERT INTO wal(value) VALUES (?)", (desired,))
+    if "no-journal" not in _bugs():
+        with db:
+            db.execute("INSERT INTO wal(value) VALUES (?)", (desired,))
     if "nondeterministic" in _bugs() and os.urandom(1)[0] % 2:
         _write_atomic("noise.txt", "x")
     _apply(db, desired)
@@ -120,6 +121,14 @@ INVARIANTS = [
 ]
 
 
+def _entity(op) -> dict | None:
+    """Writes to value.txt (or its temp file) are the journaled entity; nothing else is."""
+    return {} if op.target.split(" -> ")[-1].startswith("value.txt") else None
+
+
+JOURNAL = Journal("state.db", "SELECT 1 FROM wal", _entity)
+
+
 def toy(name: str, bugs: str = "", **kwargs) -> Scenario:
     variants = {"correct": {}}
     if bugs:
@@ -135,6 +144,7 @@ def toy(name: str, bugs: str = "", **kwargs) -> Scenario:
         invariants=INVARIANTS,
         variants=variants,
         program=("toy_store",),
+        journal=JOURNAL,
         **kwargs,
     )
 
@@ -145,3 +155,4 @@ nondeterministic = toy("nondeterministic", "nondeterministic")
 hangs = toy("hangs", "hang", timeout=1.5)
 raises = toy("raises", "raise")
 never_quiet = toy("never_quiet", "never-quiet", max_rounds=2)
+unjournaled = toy("unjournaled", "no-journal", expect_findings=[])
