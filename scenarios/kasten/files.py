@@ -77,7 +77,7 @@ def remove_temp(path: Path) -> bool:
     temp = temp_path_for(path)
     if not temp.exists():
         return False
-    temp.unlink()
+    os.unlink(temp)
     fsync_folder(path.parent)
     return True
 
@@ -95,4 +95,4 @@ def _ensure_folder(folder: Path) -> None:
     # A file linked under a folder that does not exist yet is created by its
     # first pull; the mkdir is replayed along with the write if it is lost.
     if not folder.is_dir():
-        folder.mkdir(parents=True, exist_ok=True)
+        os.makedirs(folder, exist_ok=True)

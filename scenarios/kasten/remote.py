@@ -13,7 +13,9 @@ next sync replays it.
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,7 +68,10 @@ class Remote:
             retry = RetryOptions(
                 max_retries=retries, initial_retry_delay_ms=500, max_retry_delay_ms=4000
             )
-        self._client = Client(auth=token, base_url=base_url, retry=retry, logger=_LOGGER)
+        http = httpx.Client(verify=_ssl_context())
+        self._client = Client(
+            client=http, auth=token, base_url=base_url, retry=retry, logger=_LOGGER
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -151,14 +156,22 @@ class Remote:
         try:
             return function(*args, **kwargs)
         except APIResponseError as error:
+            code = str(getattr(error.code, "value", error.code))  # the SDK's codes are enums
             raise RemoteError(
-                f"{what}: Notion answered {error.status} {error.code}: {error}",
-                _FIXES.get(str(error.code), _RETRY_LATER),
+                f"{what}: Notion answered {error.status} {code}: {error}",
+                _FIXES.get(code, _RETRY_LATER),
                 error.status,
-                str(error.code),
+                code,
             ) from error
         except (RequestTimeoutError, httpx.HTTPError) as error:
             raise RemoteError(f"{what}: no answer ({error!r})", _RETRY_LATER) from error
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes ~30 ms; one context serves every engine of a process
+    # (a crash harness opens a fresh engine for every restart).
+    return httpx.create_ssl_context()
 
 
 def _already_gone(error: RemoteError) -> bool:
