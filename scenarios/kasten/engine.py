@@ -35,13 +35,13 @@ from . import entities, wal
 from .config import Config, load_config, state_dir, write_config
 from .db import connect, migrate, transaction
 from .entities import Entity
-from .errors import LinkError, RemoteError
+from .errors import LinkError, NoteError, RemoteError
 from .markdown import blocks_to_markdown, content_hash, normalize
 from .merge import merge_bodies
 from .operations import Operations
 from .paths import note_path, untracked_notes
 from .policy import Action, decide
-from .remote import Remote
+from .remote import Remote, page_unavailable
 from .sides import Note, PageView
 from .variants import RECOVERY_IGNORES_WAL
 
@@ -91,6 +91,8 @@ class Engine:
         #: Seconds since the epoch; replaceable so tests of the GC retention never wait.
         self.clock = clock
         self._ops = Operations(db, remote, root, config.bugs, self._stamp)
+        #: Entities whose unfinished operation waits for their page to come back, and why.
+        self._held: dict[int, str] = {}
 
     @classmethod
     def open(cls, folder: str | os.PathLike[str], *, bugs: Iterable[str] | None = None) -> Engine:
@@ -137,7 +139,10 @@ class Engine:
     # -- the cycle --------------------------------------------------------------------
 
     def recover(self) -> int:
-        """Replay every incomplete WAL entry, oldest first; returns how many there were.
+        """Replay every incomplete WAL entry, oldest first; returns how many were replayed.
+
+        An entry whose page is in Notion's trash (or gone, or no longer shared)
+        is kept, and its note skipped by :meth:`sync`, until the page is back.
 
         Raises:
             RemoteError: a replay needed the remote and failed; its entry stays.
@@ -145,9 +150,22 @@ class Engine:
         entries = wal.incomplete(self._db)
         if RECOVERY_IGNORES_WAL in self.bugs:
             return len(entries)
+        self._held = {}
+        replayed = 0
         for entry in entries:
+            if entry.entity_id not in self._held:  # a held note's entries stay in order
+                replayed += self._replay(entry)
+        return replayed
+
+    def _replay(self, entry: wal.WalEntry) -> int:
+        try:
             self._ops.replay(entry)
-        return len(entries)
+        except RemoteError as error:
+            if not page_unavailable(error):
+                raise
+            self._held[entry.entity_id] = _held_reason(entry.operation, error)
+            return 0
+        return 1
 
     def sync(self) -> SyncReport:
         """Run one full cycle: recover, then push/pull/merge/delete each note, then GC.
@@ -157,12 +175,22 @@ class Engine:
         """
         report = SyncReport(recovered=self.recover())
         for entity in entities.live_entities(self._db):
-            self._sync_entity(entity, report)
+            try:
+                self._sync_entity(entity, report)
+            except NoteError as error:
+                report.skipped[entity.local_path] = f"{error.problem} ({error.fix})"
+            except RemoteError as error:
+                if not page_unavailable(error):
+                    raise
+                report.skipped[entity.local_path] = _held_reason("operation", error)
         self._collect_garbage(report)
         report.untracked = self._untracked()
         return report
 
     def _sync_entity(self, entity: Entity, report: SyncReport) -> None:
+        if entity.id in self._held:
+            report.skipped[entity.local_path] = self._held[entity.id]
+            return
         note = Note.read(self.root / entity.local_path)
         if entity.synced and not note.exists:
             self._ops.delete(entity)
@@ -275,22 +303,26 @@ class Engine:
         }
 
     def _entity_status(self, entity: Entity) -> dict[str, Any]:
-        note = Note.read(self.root / entity.local_path)
-        if entity.deleted:
-            state = "deleted"
-        elif not entity.synced:
-            state = "new"
-        elif not note.exists:
-            state = "missing"
-        else:
-            state = "synced" if note.hash == entity.last_local_hash else "modified"
         return {
             "path": entity.local_path,
             "page_id": entity.page_id,
-            "state": state,
+            "state": self._state_of(entity),
             "conflict": entity.conflict,
             "deleted_at": entity.deleted_at,
         }
+
+    def _state_of(self, entity: Entity) -> str:
+        try:
+            note = Note.read(self.root / entity.local_path)
+        except NoteError:
+            return "unreadable"
+        if entity.deleted:
+            return "deleted"
+        if not entity.synced:
+            return "new"
+        if not note.exists:
+            return "missing"
+        return "synced" if note.hash == entity.last_local_hash else "modified"
 
     def _entry_status(self, entry: wal.WalEntry) -> dict[str, Any]:
         entity = entities.by_id(self._db, entry.entity_id)
@@ -303,6 +335,13 @@ class Engine:
 
     def _stamp(self) -> str:
         return datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds")
+
+
+def _held_reason(operation: str, error: RemoteError) -> str:
+    return (
+        f"unfinished {operation} waits for its page: {error.problem}"
+        " (restore the page in Notion, or share it again; the next sync finishes it)"
+    )
 
 
 def _epoch(stamp: str | None) -> float:

@@ -7,6 +7,7 @@ Errors caused by what a user typed also derive from the fitting builtin::
     ├── NotInitializedError(FileNotFoundError)  DIR has no .kasten/ state yet
     ├── ConfigError(ValueError)                 a configuration value is wrong
     ├── LinkError(ValueError)                   a file or page cannot be linked
+    ├── NoteError(ValueError)                   a linked file cannot be read as a note
     ├── SchemaError(RuntimeError)               state.db is newer than this kasten
     └── RemoteError(RuntimeError)               the remote refused or failed a request
 
@@ -21,6 +22,7 @@ __all__ = [
     "KastenError",
     "LinkError",
     "NotInitializedError",
+    "NoteError",
     "RemoteError",
     "SchemaError",
 ]
@@ -53,6 +55,10 @@ class ConfigError(KastenError, ValueError):
 
 class LinkError(KastenError, ValueError):
     """A file or page cannot be linked (bad path, already linked, bad page id)."""
+
+
+class NoteError(KastenError, ValueError):
+    """A linked file cannot be read as a note (it is not UTF-8 text)."""
 
 
 class SchemaError(KastenError, RuntimeError):

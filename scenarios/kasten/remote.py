@@ -27,7 +27,7 @@ from notion_client.errors import RequestTimeoutError
 
 from .errors import RemoteError
 
-__all__ = ["MAX_BLOCKS_PER_APPEND", "PageState", "Remote"]
+__all__ = ["MAX_BLOCKS_PER_APPEND", "PageState", "Remote", "page_unavailable"]
 
 #: Notion accepts at most 100 blocks per append and answers at most 100 per list page.
 MAX_BLOCKS_PER_APPEND = 100
@@ -147,9 +147,17 @@ class Remote:
                 raise
 
     def archive(self, page_id: str) -> None:
-        """Move the page to the trash, unless it is there already (so a replay sends nothing)."""
-        if self.page(page_id).archived:
-            return
+        """Move the page to the trash, unless it is there already (so a replay sends nothing).
+
+        A page Notion no longer knows (deleted from the trash) counts as archived.
+        """
+        try:
+            if self.page(page_id).archived:
+                return
+        except RemoteError as error:
+            if error.status == 404:
+                return
+            raise
         self._call(f"PATCH page {page_id}", self._client.pages.update, page_id, in_trash=True)
 
     def _call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -172,6 +180,11 @@ def _ssl_context() -> ssl.SSLContext:
     # Loading the CA bundle takes ~30 ms; one context serves every engine of a process
     # (a crash harness opens a fresh engine for every restart).
     return httpx.create_ssl_context()
+
+
+def page_unavailable(error: RemoteError) -> bool:
+    """Whether the page is in the trash, gone, or not shared: retrying will not help."""
+    return error.status in (403, 404) or _already_gone(error)
 
 
 def _already_gone(error: RemoteError) -> bool:

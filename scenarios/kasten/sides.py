@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import files
+from .errors import NoteError
 from .markdown import (
     blocks_to_markdown,
     content_hash,
@@ -27,7 +28,15 @@ class Note:
 
     @classmethod
     def read(cls, path: Path) -> Note:
-        text = files.read_text(path)
+        """Read the note at ``path``.
+
+        Raises:
+            NoteError: the file is not UTF-8 text.
+        """
+        try:
+            text = files.read_text(path)
+        except UnicodeDecodeError:
+            raise NoteError(f"{path} is not UTF-8 text", "save it as UTF-8") from None
         if text is None:
             return cls("", "", None)
         frontmatter, body = split_frontmatter(text)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import kasten
+import notion_client
 import pytest
 from kasten.markdown import content_hash
 from kasten_support import Opener, page_text, sync_until_quiet
@@ -246,3 +247,37 @@ def test_status_shows_states_pending_entries_and_conflicts(
     states = {e["path"]: e["state"] for e in status["entities"]}
     assert states == {"a.md": "modified", "b.md": "missing", "c.md": "new"}
     assert status["pending"] == [] and status["bugs"] == []
+
+
+def test_an_unfinished_push_waits_for_its_trashed_page_and_blocks_no_other_note(
+    folder: Path, fake: FakeNotion, open_engine: Opener
+) -> None:
+    page = linked(folder, fake, "a.md", ["one"], None)
+    linked(folder, fake, "b.md", ["one"], None)
+    engine = open_engine()
+    engine.sync()
+    (folder / "a.md").write_text("two\n")
+    fake.fail_next(500, method="DELETE")  # the push of a.md fails: its entry stays
+    with pytest.raises(kasten.RemoteError):
+        engine.sync()
+    fake.archive_page(page)
+    (folder / "b.md").write_text("b two\n")
+    report = engine.sync()
+    assert "unfinished push waits for its page" in report.skipped["a.md"]
+    assert (report.pushed, report.recovered) == (["b.md"], 0)
+    client = notion_client.Client(auth=fake.token, base_url=fake.base_url)
+    client.pages.update(page, in_trash=False)  # restored in Notion
+    assert engine.sync().recovered == 1
+    assert page_text(fake, page) == "two\n"
+
+
+def test_a_file_that_is_not_utf8_is_skipped_not_fatal(
+    folder: Path, fake: FakeNotion, open_engine: Opener
+) -> None:
+    linked(folder, fake, "a.md", ["one"], None)
+    engine = open_engine()
+    engine.sync()
+    (folder / "a.md").write_bytes(b"caf\xe9\n")
+    report = engine.sync()
+    assert "not UTF-8" in report.skipped["a.md"]
+    assert engine.status()["entities"][0]["state"] == "unreadable"
