@@ -1,4 +1,153 @@
-"""crashkit's pytest plugin (registered through the ``pytest11`` entry point).
+"""crashkit's pytest plugin, registered through the ``pytest11`` entry point.
 
-Inert in a suite that defines no scenario.
+Declares the options (one group, every option prefixed ``--crashkit-`` and also
+settable in the ini file), the markers, and the collection hook; the engine in
+:mod:`crashkit._pytest` is imported only when a scenario is collected, so the
+plugin is inert in a suite that defines none.
 """
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+RESULTS = "--crashkit-results"
+REPORT = "--crashkit-report"
+FAULTS = "--crashkit-faults"
+SAMPLE = "--crashkit-sample"
+SEED = "--crashkit-seed"
+SHARD = "--crashkit-shard"
+TIMEOUT = "--crashkit-timeout"
+MAX_ROUNDS = "--crashkit-max-rounds"
+
+# A declarative table: (option, ini name, default, help).
+_OPTIONS: list[tuple[str, str, str | None, str]] = [
+    (
+        RESULTS,
+        "crashkit_results",
+        "reports/results.jsonl",
+        "JSON lines results file, appended as points run (default: %(default)s)",
+    ),
+    (
+        REPORT,
+        "crashkit_report",
+        "reports/index.html",
+        "HTML crash-point report written at the end (default: %(default)s); 'none' to skip",
+    ),
+    (FAULTS, "crashkit_faults", "kill", "comma-separated fault kinds (default: %(default)s)"),
+    (
+        SAMPLE,
+        "crashkit_sample",
+        None,
+        "run N seeded crash points per scenario variant instead of all of them",
+    ),
+    (SEED, "crashkit_seed", None, "seed for --crashkit-sample (default: random, printed)"),
+    (SHARD, "crashkit_shard", None, "run shard I of N of the points, written I/N"),
+    (TIMEOUT, "crashkit_timeout", None, "seconds a child may run (default: the scenario's)"),
+    (
+        MAX_ROUNDS,
+        "crashkit_max_rounds",
+        None,
+        "restart rounds allowed to reach a fixpoint (default: the scenario's)",
+    ),
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("crashkit", "crash-consistency scenarios (crashkit)")
+    for option, ini, default, help_text in _OPTIONS:
+        group.addoption(
+            option,
+            dest=ini,
+            default=None,
+            metavar="VALUE",
+            help=help_text.replace("%(default)s", str(default)),
+        )
+        parser.addini(ini, help_text.replace("%(default)s", str(default)), default=default)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "crashkit: a crash point of a crashkit scenario (added automatically)"
+    )
+    config.addinivalue_line(
+        "markers", "known_bug: a crash point of a variant expected to have findings"
+    )
+    config.pluginmanager.register(_Results(config), "crashkit-results")
+    if any(config.getoption(ini) is not None for _, ini, _, _ in _OPTIONS):
+        from crashkit._pytest import validate_options
+
+        validate_options(config)  # bad values are usage errors before anything runs
+
+
+class _Results:
+    """Collects crash point results where reports arrive (the xdist controller, or the only
+    process); imports the engine only once a crash point has reported."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.started = time.monotonic()
+        self.recorder: Any = None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        records = getattr(item, "crashkit_records", None)
+        if records is not None and call.when == "call":
+            report.crashkit = records()
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        records = getattr(report, "crashkit", None)
+        if not records or hasattr(self.config, "workerinput"):
+            return
+        if self.recorder is None:
+            from crashkit._pytest import Recorder
+
+            self.recorder = Recorder(self.config)
+        self.recorder.add(records)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.recorder is not None:
+            self.report_path = self.recorder.finish(time.monotonic() - self.started)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.recorder is None:
+            return
+        from crashkit._pytest import session_seed
+
+        write = terminalreporter.write_line
+        terminalreporter.section("crashkit")
+        for line in self.recorder.summary_lines():
+            write(line)
+        write(f"seed {session_seed(self.config)} (repeat a sampled run with {SEED}=N)")
+        write(f"results: {option(self.config, 'crashkit_results')}")
+        if getattr(self, "report_path", None):
+            write(f"report: {self.report_path}")
+
+
+def option(config: pytest.Config, name: str) -> Any:
+    """A crashkit option's value: command line first, then the ini file, then the default."""
+    value = config.getoption(name)
+    return value if value is not None else config.getini(name)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
+    from crashkit._scenario import Scenario
+
+    if not isinstance(obj, Scenario):
+        return None
+    from crashkit import _pytest
+
+    return _pytest.collect_scenario(collector, name, obj)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: hand workers the controller's seed, so they collect the same sample."""
+    from crashkit import _pytest
+
+    node.workerinput["crashkit_seed"] = _pytest.session_seed(node.config)

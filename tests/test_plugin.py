@@ -1,0 +1,184 @@
+"""The pytest plugin, driven through pytester: items, IDs, xdist, junit, -k, --lf, options."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+TOYS = pathlib.Path(__file__).parent / "toys" / "toy_store.py"
+SCENARIOS = """
+import toy_store
+
+store = toy_store.toy("store", "ignore-wal")
+"""
+STRICT = """
+import toy_store
+
+strict = toy_store.toy("strict", "ignore-wal", expect_findings=[])
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(toy_store=TOYS.read_text())
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    return pytester
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:randomly", "--crashkit-report", "none", *args)
+
+
+def ids(result: pytest.RunResult) -> list[str]:
+    return sorted(line for line in result.outlines if "::" in line and "[" in line)
+
+
+def test_a_suite_without_scenarios_is_untouched(pytester):
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    assert "= crashkit =" not in result.stdout.str()  # no summary section
+    assert not (pytester.path / "reports").exists()
+
+
+def test_every_crash_point_is_an_item_with_a_stable_readable_id(suite):
+    result = run(suite, "--collect-only", "-q")
+    collected = ids(result)
+    assert "test_scenarios.py::store[correct-kill-p00-golden]" in collected
+    assert "test_scenarios.py::store[correct-kill-p01-sql.commit-sync]" in collected
+    assert "test_scenarios.py::store[ignore-wal-kill-p05-fs.rename-_write_atomic]" in collected
+    assert "test_scenarios.py::store[correct-kill-p07-end]" in collected
+    assert len(collected) == 16
+    assert collected == ids(run(suite, "--collect-only", "-q"))  # stable across runs
+
+
+def test_known_buggy_variants_fail_as_expected_failures_not_a_red_suite(suite):
+    result = run(suite)
+    result.assert_outcomes(passed=10, xfailed=6)
+    assert result.ret == 0
+
+
+def test_a_failing_point_shows_the_finding_diff_and_the_line_that_replays_it(pytester):
+    pytester.makepyfile(toy_store=TOYS.read_text())
+    pytester.makepyfile(test_strict=STRICT)
+    result = run(pytester, "-k", "ignore-wal and p02")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*crash point 2 of 7 (kill): killed right before fs.create value.txt.tmp*",
+            '*> with open(path + ".tmp", "w") as f:*',
+            "FINDING crash-equivalence*",
+            "-new value",
+            "+old",
+            "replay: crashkit replay test_strict.py::strict --variant ignore-wal --point 2",
+        ]
+    )
+    rerun = "rerun:  pytest 'test_strict.py::strict[ignore-wal-kill-p02-fs.create-_write_atomic]'"
+    assert rerun + " --crashkit-seed=" in result.stdout.str()
+
+
+def test_xdist_collects_and_runs_exactly_the_same_items(suite):
+    serial = run(suite, "-v", "-p", "no:xdist")
+    parallel = run(suite, "-v", "-n", "2")
+
+    def outcomes(result: pytest.RunResult) -> set[tuple[str, str]]:
+        found = set()
+        for line in result.outlines:
+            node = re.search(r"test_scenarios\.py::\S+", line)
+            outcome = re.search(r"\b(PASSED|XFAIL|FAILED)\b", line)
+            if node and outcome:
+                found.add((node.group(), outcome.group()))
+        return found
+
+    assert outcomes(serial) == outcomes(parallel)
+    assert len(outcomes(serial)) == 16
+
+
+def test_junit_xml_lists_every_point(suite):
+    run(suite, "--junitxml=junit.xml")
+    cases = ET.parse(suite.path / "junit.xml").getroot().iter("testcase")
+    names = {case.get("name") for case in cases}
+    assert len(names) == 16 and "store[correct-kill-p03-fs.write-_write_atomic]" in names
+
+
+def test_k_selects_one_point_and_lf_reruns_only_the_failed_ones(pytester):
+    pytester.makepyfile(toy_store=TOYS.read_text())
+    pytester.makepyfile(test_strict=STRICT)
+    one = run(pytester, "-k", "correct and p03")
+    one.assert_outcomes(passed=1)
+    first = run(pytester)
+    failed = first.parseoutcomes()["failed"]
+    assert failed > 0
+    again = run(pytester, "--lf")
+    again.assert_outcomes(failed=failed)
+
+
+def test_results_are_written_as_json_lines(suite):
+    run(suite, "--crashkit-results", "out/results.jsonl")
+    records = [
+        json.loads(line) for line in (suite.path / "out/results.jsonl").read_text().splitlines()
+    ]
+    types = [r["type"] for r in records]
+    assert types[0] == "run" and types[-1] == "end"
+    points = [r for r in records if r["type"] == "point"]
+    assert len(points) == 16 and all(r["nodeid"].startswith("test_scenarios.py::") for r in points)
+    assert {r["type"] for r in records} == {"run", "trace", "audit", "point", "end"}
+
+
+def test_sampling_is_seeded_and_repeatable(suite):
+    first = ids(
+        run(suite, "--collect-only", "-q", "--crashkit-sample", "2", "--crashkit-seed", "7")
+    )
+    second = ids(
+        run(suite, "--collect-only", "-q", "--crashkit-sample", "2", "--crashkit-seed", "7")
+    )
+    assert first == second and len(first) == 6  # point 0 and 2 sampled points per variant
+
+
+def test_shards_partition_the_points(suite):
+    shards = [
+        set(ids(run(suite, "--collect-only", "-q", f"--crashkit-shard={i}/3"))) for i in (1, 2, 3)
+    ]
+    assert sum(map(len, shards)) == 16 and len(set.union(*shards)) == 16
+
+
+def test_options_are_settable_in_the_ini_file(suite):
+    suite.makeini("[pytest]\ncrashkit_sample = 1\ncrashkit_seed = 4\n")
+    assert len(ids(run(suite, "--collect-only", "-q"))) == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--crashkit-faults", "bogus"], "*unknown fault kind(s)*bogus*; choose among kill*"),
+        (["--crashkit-shard", "0/2"], "*write I/N with 1 <= I <= N*"),
+        (["--crashkit-sample", "many"], "*is not a whole number*"),
+    ],
+)
+def test_bad_options_are_usage_errors_with_the_fix(suite, args, message):
+    result = run(suite, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_a_broken_scenario_is_one_failing_item_not_a_crashed_session(pytester):
+    pytester.makepyfile(
+        test_broken="""
+        from crashkit import Scenario
+
+        def setup(world):
+            raise ValueError("no initial files")
+
+        broken = Scenario(name="broken", setup=setup, workload=print, restart=print,
+                          observe=lambda w: {})
+        def test_other():
+            pass
+    """
+    )
+    result = run(pytester)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*setup raised*", "*no initial files*"])
