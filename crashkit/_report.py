@@ -1,0 +1,714 @@
+"""The HTML crash-point report: one self-contained page rendered from a sweep's results.
+
+The page is rendered by Jinja2, autoescaped, from the records of one or more
+results files (:func:`merge_results`). The header, the summary, the trend, the
+journal audit and the coverage are plain HTML. The strips of points and the
+failing points' details are drawn by a small inline script from data embedded
+as JSON (``<script type="application/json">``, with ``<``, ``>`` and ``&``
+escaped so program output cannot close the element), so a nightly report
+with tens of thousands of points stays small and opens fast. Nothing is
+fetched: CSS and JS are inlined, fonts are the system's.
+
+Everything a program under test printed reaches the page either through
+Jinja's autoescape or through ``textContent`` in the script, never as markup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from crashkit._results import read_results
+
+__all__ = ["merge_results", "render_report", "write_report"]
+
+Record = dict[str, Any]
+#: A point across runs and shards: scenario id, variant, fault, point, nested point.
+PointKey = tuple[str, str, str, int, int | None]
+
+#: A strip cell's status: pass, unexpected fail, expected fail (known-buggy variant), not run.
+PASS, FAIL, XFAIL, NOT_RUN = "p", "f", "x", "n"
+#: Cell flags (a bit set): the operation is an uncovered mutation; newly failing; newly fixed.
+UNCOVERED, NEWLY_FAILING, NEWLY_FIXED = 1, 2, 4
+
+#: Longest text kept per output or message; the rest is in the results file.
+TEXT_LIMIT = 64_000
+#: Strings at least this long are stored once in the page and referred to by number.
+INTERN_MIN = 48
+#: Most entries listed in one trend list (all are still marked in the strips).
+TREND_LIMIT = 200
+#: Most operations and entities listed per caller in the journal audit.
+AUDIT_SHOWN = 8
+#: Most not-run ranges spelled out per variant in the coverage table.
+RANGES_LIMIT = 24
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+# -- reading and merging ------------------------------------------------------------
+
+
+def merge_results(paths: Sequence[str | os.PathLike[str]]) -> list[Record]:
+    """Read several results files (shards, or a run and its resumption) as one.
+
+    Records keep their order; where the same point, trace, audit or error occurs
+    more than once, the last one read wins.
+
+    Raises:
+        ResultsError: a file is missing or unreadable (see :func:`read_results`).
+    """
+    return latest([record for path in paths for record in read_results(path)])
+
+
+def point_id(record: Record) -> PointKey:
+    """What identifies a point record, its nested recovery-crash point included."""
+    nested = record.get("nested")
+    return (
+        record["scenario_id"],
+        record["variant"],
+        record.get("fault") or "kill",
+        int(record["point"]),
+        None if nested is None else int(nested),
+    )
+
+
+def _identity(record: Record) -> tuple[Any, ...] | None:
+    kind = record.get("type")
+    if kind == "point":
+        return ("point", *point_id(record))
+    if kind == "trace":
+        return ("trace", record["scenario_id"], record["variant"], record.get("fault") or "kill")
+    if kind in ("audit", "error"):
+        return (kind, record["scenario_id"], record["variant"])
+    return None  # run and end records describe runs: all are kept
+
+
+def latest(records: Iterable[Record]) -> list[Record]:
+    """The records with duplicates dropped: for each point, trace, audit or error the last wins."""
+    records = list(records)
+    last = {_identity(r): i for i, r in enumerate(records)}
+    return [r for i, r in enumerate(records) if (k := _identity(r)) is None or last[k] == i]
+
+
+# -- cleaning program output --------------------------------------------------------
+
+
+def clean_text(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Program text made safe to show: control bytes visible, lone surrogates replaced, clipped."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub(_control_picture, text)
+    text = _SURROGATE.sub("\ufffd", text)
+    if len(text) > limit:
+        rest = len(text) - limit
+        text = f"{text[:limit]}\n… ({rest} more characters in the results file)"
+    return text
+
+
+def _control_picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return "\u2421" if code == 0x7F else chr(0x2400 + code)  # ␀ ␁ ... ␡
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+# -- the model ----------------------------------------------------------------------
+
+
+def _golden_op() -> Record:
+    return {"index": 0, "kind": "none", "target": "no crash (golden run)", "function": "-"}
+
+
+def _end_op(index: int) -> Record:
+    return {"index": index, "kind": "end", "target": "after the last operation", "function": "-"}
+
+
+@dataclass
+class Row:
+    """One strip: a scenario variant under one fault, with every point's result."""
+
+    scenario: str
+    scenario_id: str
+    variant: str
+    fault: str
+    expected: bool = False
+    operations: list[Record] | None = None  #: the trace's operations 1..N (None: no trace)
+    results: dict[tuple[int, int | None], Record] = field(default_factory=dict)
+    uncovered: list[Record] = field(default_factory=list)
+    error: str | None = None
+    index: int = 0
+
+    @property
+    def n(self) -> int:
+        """N, the number of durable operations in the dry run."""
+        if self.operations is not None:
+            return len(self.operations)
+        return max((int(r.get("points", 0)) for r in self.results.values()), default=0)
+
+    @property
+    def enumerated(self) -> int:
+        """Points 0..N+1: the golden run, one before each operation, one after the last."""
+        return self.n + 2 if self.operations is not None or self.results else 0
+
+    @property
+    def failed(self) -> int:
+        return sum(r.get("outcome") == "fail" for r in self.results.values())
+
+    @property
+    def passed(self) -> int:
+        return len(self.results) - self.failed
+
+    @property
+    def not_run(self) -> list[int]:
+        """Enumerated points with no result."""
+        ran = {point for point, _ in self.results}
+        return [k for k in range(self.enumerated) if k not in ran]
+
+    @property
+    def invariants(self) -> Counter[str]:
+        """How many points failed each invariant."""
+        return Counter(
+            name for r in self.results.values() for name in {f["invariant"] for f in r["findings"]}
+        )
+
+    @property
+    def verdict(self) -> tuple[str, str]:
+        """A CSS class and a word for the variant's outcome."""
+        if self.error is not None and not self.results:
+            return "bad", "error"
+        if self.failed and not self.expected:
+            return "bad", "failing"
+        if self.failed:
+            return "known", "caught (known bug)"
+        if self.expected and self.results:
+            return "warn", "not caught"
+        return "good", "clean"
+
+    def op(self, point: int) -> Record:
+        """The operation before which point ``point`` crashes (0: none, N+1: the end)."""
+        if point == 0:
+            return _golden_op()
+        if self.operations is not None and 1 <= point <= len(self.operations):
+            return self.operations[point - 1]
+        known = [r for (k, _), r in self.results.items() if k == point and r.get("op")]
+        if known:
+            return dict(known[0]["op"])
+        if point == self.n + 1:
+            return _end_op(point)
+        return {"index": point, "kind": "?", "target": "unknown operation", "function": "?"}
+
+
+def _row_order(row: Row) -> tuple[bool, str, str]:
+    return (row.expected, row.variant, row.fault)
+
+
+def build_rows(records: Iterable[Record]) -> list[Row]:
+    """Group the records into strips, ordered by scenario (as first seen), then variant."""
+    rows: dict[tuple[str, str, str], Row] = {}
+    audits: dict[tuple[str, str], list[Record]] = {}
+    errors: dict[tuple[str, str], Record] = {}
+    for record in records:
+        kind = record.get("type")
+        if kind in ("trace", "point"):
+            _add(rows, record)
+        elif kind == "audit":
+            audits[(record["scenario_id"], record["variant"])] = record.get("uncovered") or []
+        elif kind == "error":
+            errors[(record["scenario_id"], record["variant"])] = record
+    _attach(rows, audits, errors)
+    scenarios = list(dict.fromkeys(row.scenario_id for row in rows.values()))
+    ordered = sorted(rows.values(), key=lambda r: (scenarios.index(r.scenario_id), *_row_order(r)))
+    for index, row in enumerate(ordered):
+        row.index = index
+    return ordered
+
+
+def _add(rows: dict[tuple[str, str, str], Row], record: Record) -> None:
+    fault = record.get("fault") or "kill"
+    key = (record["scenario_id"], record["variant"], fault)
+    row = rows.get(key)
+    if row is None:
+        row = rows[key] = Row(record["scenario"], record["scenario_id"], record["variant"], fault)
+    row.expected = bool(record.get("expected_findings", row.expected))
+    if record["type"] == "trace":
+        row.operations = list(record.get("operations") or [])
+    else:
+        _, _, _, point, nested = point_id(record)
+        row.results[(point, nested)] = record
+
+
+def _attach(
+    rows: dict[tuple[str, str, str], Row],
+    audits: dict[tuple[str, str], list[Record]],
+    errors: dict[tuple[str, str], Record],
+) -> None:
+    for (scenario_id, variant), error in errors.items():
+        matching = [
+            r for r in rows.values() if r.scenario_id == scenario_id and r.variant == variant
+        ]
+        if not matching:
+            key = (scenario_id, variant, error.get("fault") or "kill")
+            matching = [rows.setdefault(key, Row(error["scenario"], scenario_id, variant, key[2]))]
+        for row in matching:
+            row.error = str(error.get("error", ""))
+    for row in rows.values():
+        row.uncovered = audits.get((row.scenario_id, row.variant), [])
+
+
+# -- trend --------------------------------------------------------------------------
+
+
+@dataclass
+class Trend:
+    """What changed against the previous run: newly failing and newly fixed points."""
+
+    newly_failing: set[PointKey] = field(default_factory=set)
+    newly_fixed: set[PointKey] = field(default_factory=set)
+    #: Whether a previous run was given at all.
+    compared: bool = False
+
+
+def compare(current: Iterable[Record], previous: Iterable[Record] | None) -> Trend:
+    """Points failing now that passed (or did not exist) before, and points fixed since."""
+    if previous is None:
+        return Trend()
+    before = {point_id(r): r.get("outcome") for r in previous if r.get("type") == "point"}
+    trend = Trend(compared=True)
+    for record in current:
+        if record.get("type") != "point":
+            continue
+        key, outcome = point_id(record), record.get("outcome")
+        if outcome == "fail" and before.get(key) != "fail":
+            trend.newly_failing.add(key)
+        elif outcome == "pass" and before.get(key) == "fail":
+            trend.newly_fixed.add(key)
+    return trend
+
+
+# -- the embedded data --------------------------------------------------------------
+
+
+class Strings:
+    """Long strings stored once in the page (diffs and messages repeat across points)."""
+
+    def __init__(self) -> None:
+        self.table: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def __call__(self, text: str) -> str | int:
+        if len(text) < INTERN_MIN:
+            return text
+        if text not in self._index:
+            self._index[text] = len(self.table)
+            self.table.append(text)
+        return self._index[text]
+
+
+def _op_tuple(op: Record) -> list[Any]:
+    return [
+        op.get("kind", "?"),
+        op.get("target", ""),
+        op.get("function", "?"),
+        op.get("file", "?"),
+        op.get("line", 0),
+    ]
+
+
+def _status(result: Record | None) -> str:
+    if result is None:
+        return NOT_RUN
+    if result.get("outcome") != "fail":
+        return PASS
+    return XFAIL if result.get("expected_findings") else FAIL
+
+
+def _flags(row: Row, key: PointKey, trend: Trend, uncovered: set[int]) -> int:
+    flags = UNCOVERED if key[3] in uncovered else 0
+    if key in trend.newly_failing:
+        flags |= NEWLY_FAILING
+    if key in trend.newly_fixed:
+        flags |= NEWLY_FIXED
+    return flags
+
+
+def _cells(row: Row, trend: Trend, details: list[Record], strings: Strings) -> list[list[Any]]:
+    """One ``[point, nested, status, detail or -1, flags]`` per result, and per point not run."""
+    uncovered = {int(u.get("index", -1)) for u in row.uncovered}
+    last = max([row.enumerated - 1, *(k for k, _ in row.results)])
+    cells: list[list[Any]] = []
+    for point in range(last + 1):
+        found = sorted((n, r) for (k, n), r in row.results.items() if k == point and n is not None)
+        plain = row.results.get((point, None))
+        entries: list[tuple[int | None, Record | None]] = [(None, plain)] if plain else []
+        entries += found
+        for nested, result in entries or [(None, None)]:
+            key = (row.scenario_id, row.variant, row.fault, point, nested)
+            detail = -1
+            if result is not None and result.get("outcome") == "fail":
+                detail = len(details)
+                details.append(_detail(row, result, key in trend.newly_failing, strings))
+            flags = _flags(row, key, trend, uncovered)
+            cells.append([point, nested, _status(result), detail, flags])
+    return cells
+
+
+def _detail(row: Row, result: Record, new: bool, strings: Strings) -> Record:
+    """What the page shows for one failing point."""
+    return {
+        "row": row.index,
+        "point": result["point"],
+        "nested": result.get("nested"),
+        "op": _op_tuple(result.get("op") or row.op(int(result["point"]))),
+        "opDetail": (result.get("op") or {}).get("detail") or {},
+        "source": strings(str(result.get("source") or "")),
+        "findings": [
+            [
+                f.get("invariant", "?"),
+                strings(str(f.get("message", ""))),
+                strings(str(f.get("diff") or "")),
+            ]
+            for f in result.get("findings", [])
+        ],
+        "rounds": [_round(r, strings) for r in result.get("rounds", [])],
+        "output": strings(str(result.get("output") or "")),
+        "replay": str(result.get("replay") or ""),
+        "duration": result.get("duration"),
+        "artifacts": result.get("artifacts"),
+        "expected": bool(result.get("expected_findings")),
+        "new": new,
+    }
+
+
+def _round(entry: Record, strings: Strings) -> list[Any]:
+    mutations = [strings(str(m)) for m in entry.get("mutations", [])]
+    return [
+        entry.get("round"),
+        entry.get("exit"),
+        entry.get("operations"),
+        mutations,
+        bool(entry.get("changed")),
+        entry.get("duration"),
+    ]
+
+
+def build_data(rows: list[Row], trend: Trend) -> Record:
+    """The JSON the page's script draws strips and details from."""
+    strings, details = Strings(), list[Record]()
+    out = []
+    for row in rows:
+        ops = [_op_tuple(row.op(k)) for k in range(max(row.enumerated, 1))]
+        cells = _cells(row, trend, details, strings)
+        out.append({"ops": ops, "cells": cells, "invariants": sorted(row.invariants)})
+    return {"rows": out, "details": details, "strings": strings.table}
+
+
+def embed_json(data: Any) -> Markup:
+    """JSON safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&``."""
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"), default=str)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)
+
+
+# -- the header ---------------------------------------------------------------------
+
+
+def _runs(records: list[Record]) -> list[tuple[Record, list[Record], Record | None]]:
+    """Each run record with the point records that follow it and the end record closing it."""
+    runs: list[tuple[Record, list[Record], Record | None]] = []
+    for record in records:
+        kind = record.get("type")
+        if kind == "run":
+            runs.append((record, [], None))
+        elif runs and kind == "point":
+            runs[-1][1].append(record)
+        elif runs and kind == "end":
+            runs[-1] = (runs[-1][0], runs[-1][1], record)
+    return runs
+
+
+def sweep_duration(records: list[Record]) -> tuple[float, bool]:
+    """Seconds the sweeps took, and whether that is an estimate (a run without an end record).
+
+    Shards are added up: the figure is the work done, and points per second its rate.
+    """
+    total, estimated = 0.0, False
+    for run, points, end in _runs(records):
+        if end is not None and end.get("duration") is not None:
+            total += float(end["duration"])
+        else:
+            cpus = max(int(run.get("cpus") or 1), 1)
+            total += sum(float(p.get("duration") or 0) for p in points) / cpus
+            estimated = True
+    return total, estimated
+
+
+def _date(runs: list[Record]) -> str:
+    started = sorted(str(r["started"]) for r in runs if r.get("started"))
+    if not started:
+        return "unknown"
+    try:
+        when = datetime.fromisoformat(started[0])
+    except ValueError:
+        return started[0]
+    zone = when.tzname() or ""
+    return f"{when:%Y-%m-%d %H:%M} {'UTC' if zone in ('UTC', 'UTC+00:00') else zone}".strip()
+
+
+def _seconds(value: float) -> str:
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(round(value), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
+
+
+def header(records: list[Record], rows: list[Row]) -> Record:
+    """The facts at the top: when, which commit, how much ran, how fast."""
+    runs = [r for r in records if r.get("type") == "run"]
+    points = sum(len(row.results) for row in rows)
+    duration, estimated = sweep_duration(records)
+    return {
+        "date": _date(runs),
+        "commits": list(dict.fromkeys(str(r["commit"]) for r in runs if r.get("commit"))),
+        "runs": len(runs),
+        "scenarios": len({row.scenario_id for row in rows}),
+        "variants": len({(row.scenario_id, row.variant) for row in rows}),
+        "faults": sorted({row.fault for row in rows}),
+        "points": points,
+        "enumerated": sum(row.enumerated for row in rows),
+        "duration": ("≈ " if estimated else "") + _seconds(duration),
+        "rate": f"{points / duration:.1f}" if duration > 0 else "-",
+    }
+
+
+def verdict(rows: list[Row]) -> Record:
+    """The one-line answer: is anything broken that is not known to be broken?"""
+    failing = [row for row in rows if row.verdict[1] in ("failing", "error")]
+    missed = [row for row in rows if row.verdict[1] == "not caught"]
+    caught = [row for row in rows if row.verdict[1] == "caught (known bug)"]
+    return {
+        "level": "bad" if failing else "warn" if missed else "good",
+        "failing": failing,
+        "missed": missed,
+        "caught": caught,
+        "first": failing[0].index if failing else None,
+    }
+
+
+# -- the sections -------------------------------------------------------------------
+
+
+def describe(op: Record | list[Any], point: int, nested: int | None = None) -> str:
+    """``p07 fs.write notes.md`` (``p07/r03`` for a crash during recovery)."""
+    kind, target = (op[0], op[1]) if isinstance(op, list) else (op.get("kind"), op.get("target"))
+    label = f"p{point:02d}" + (f"/r{nested:02d}" if nested is not None else "")
+    return f"{label} {kind} {target}"
+
+
+def _where(op: Record) -> str:
+    function, file, line = op.get("function", "?"), op.get("file", "?"), op.get("line", 0)
+    return f"{function}, {file}:{line}" if file not in (None, "?") else str(function)
+
+
+def trend_entries(rows: list[Row], keys: set[PointKey]) -> list[Record]:
+    """The points in ``keys``, in report order, ready for the trend lists."""
+    by_key = {(r.scenario_id, r.variant, r.fault): r for r in rows}
+    entries = []
+
+    def order(key: PointKey) -> tuple[bool, int, int, int]:  # unexpected failures first
+        row = by_key[key[:3]]
+        return (row.expected, row.index, key[3], key[4] or 0)
+
+    for key in sorted(keys, key=order):
+        row = by_key[key[:3]]
+        op = (row.results.get((key[3], key[4])) or {}).get("op") or row.op(key[3])
+        entries.append(
+            {
+                "row": row,
+                "point": key[3],
+                "nested": key[4],
+                "what": describe(op, key[3], key[4]),
+                "where": _where(op),
+                "anchor": _anchor(row.index, key[3], key[4]),
+            }
+        )
+    return entries
+
+
+def _anchor(row: int, point: int, nested: int | None) -> str:
+    return f"r{row}-p{point}" + (f"-n{nested}" if nested is not None else "")
+
+
+def audit_groups(rows: list[Row]) -> list[Record]:
+    """The journal audit per scenario variant: uncovered mutations by caller and location."""
+    seen: set[tuple[str, str]] = set()
+    groups = []
+    for row in rows:
+        pair = (row.scenario_id, row.variant)
+        if pair in seen or not row.uncovered:
+            continue
+        seen.add(pair)
+        groups.append(
+            {"row": row, "callers": _by_caller(row.uncovered), "count": len(row.uncovered)}
+        )
+    return groups
+
+
+def _by_caller(uncovered: list[Record]) -> list[Record]:
+    """Uncovered mutations grouped by (function, file, line), in source order."""
+    callers: dict[tuple[str, str, int], list[Record]] = defaultdict(list)
+    for entry in uncovered:
+        where = (
+            str(entry.get("function", "?")),
+            str(entry.get("file", "?")),
+            int(entry.get("line") or 0),
+        )
+        callers[where].append(entry)
+    return [
+        {
+            "function": function,
+            "file": file,
+            "line": line,
+            "entries": sorted(entries, key=lambda e: int(e.get("index") or 0)),
+            "entities": list(dict.fromkeys(str(e.get("entity", "")) for e in entries)),
+            "reasons": list(dict.fromkeys(str(e.get("reason", "")) for e in entries)),
+        }
+        for (function, file, line), entries in sorted(callers.items(), key=lambda i: i[0][1:])
+    ]
+
+
+def point_ranges(points: list[int], limit: int = RANGES_LIMIT) -> str:
+    """``p04-p09, p12`` (en dashes) for sorted points, at most ``limit`` ranges spelled out."""
+    spans: list[list[int]] = []
+    for k in points:
+        if spans and k == spans[-1][1] + 1:
+            spans[-1][1] = k
+        else:
+            spans.append([k, k])
+    words = [f"p{a:02d}" if a == b else f"p{a:02d}\u2013p{b:02d}" for a, b in spans[:limit]]
+    if len(spans) > limit:
+        words.append(f"and {len(spans) - limit} more ranges")
+    return ", ".join(words)
+
+
+def by_scenario(rows: list[Row]) -> list[tuple[Row, list[Row]]]:
+    """Rows grouped by scenario: (the first row, standing for the scenario; all its rows)."""
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[row.scenario_id].append(row)
+    return [(members[0], members) for members in groups.values()]
+
+
+# -- rendering ----------------------------------------------------------------------
+
+
+def _asset(name: str) -> str:
+    return resources.files("crashkit").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("crashkit", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["ranges"] = point_ranges
+    env.globals["describe"] = describe
+    env.globals["where"] = _where
+    return env
+
+
+def render_report(
+    records: list[Record],
+    *,
+    previous: list[Record] | None = None,
+    title: str = "crashkit report",
+) -> str:
+    """One self-contained HTML document showing what a sweep found.
+
+    Args:
+        records: the results records (see :func:`merge_results`); duplicates: the last wins.
+        previous: the previous run's records, for the trend section (newly failing, fixed).
+        title: the page's title.
+    """
+    current = _clean(latest(records))
+    rows = build_rows(current)
+    trend = compare(current, latest(previous) if previous is not None else None)
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        title=title,
+        head=header(current, rows),
+        verdict=verdict(rows),
+        rows=rows,
+        scenarios=by_scenario(rows),
+        trend=trend,
+        newly_failing=trend_entries(rows, trend.newly_failing),
+        newly_fixed=trend_entries(rows, trend.newly_fixed),
+        trend_limit=TREND_LIMIT,
+        audit_shown=AUDIT_SHOWN,
+        audit=audit_groups(rows),
+        audited=any(r.get("type") == "audit" for r in current),
+        invariants=sorted({name for row in rows for name in row.invariants}),
+        data=embed_json(build_data(rows, trend)),
+        css=Markup(_asset("report.css")),
+        script=Markup(_asset("report.js")),
+    )
+
+
+def write_report(
+    records: list[Record],
+    path: str | os.PathLike[str],
+    *,
+    previous: list[Record] | None = None,
+) -> Path:
+    """Render the report and write it atomically: a temporary file beside it, fsync, rename.
+
+    A reader never sees a half-written report, and a crash leaves the old one intact.
+    Returns the path written.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = render_report(records, previous=previous).encode("utf-8")
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,423 @@
+/* crashkit report: draws the strips and the points' details from the embedded JSON.
+ *
+ * Program output (targets, messages, diffs, output) only ever reaches the page
+ * through textContent; the only markup built from strings holds numbers and
+ * fixed class names. Details are built on click, so a report with tens of
+ * thousands of points opens fast.
+ */
+(function () {
+  "use strict";
+
+  var DATA = JSON.parse(document.getElementById("crashkit-data").textContent);
+  var STATUS = { p: "passed", f: "failed", x: "failed, as expected (known bug)", n: "not run" };
+  var UNCOVERED = 1, NEWLY_FAILING = 2, NEWLY_FIXED = 4;
+  var DENSE = 300;        // strips longer than this use narrow cells
+  var COLLAPSE = 4;       // with "failing only", this many quiet points in a row fold into one
+  var WINDOWS_SHOWN = 30; // windows of vulnerability listed per strip
+  var filters = { failing: false, fault: "", invariant: "" };
+  var drawnWith = {};     // row index -> the filter key its strip was drawn with
+  var selected = null;
+
+  // -- small helpers ----------------------------------------------------------------
+
+  function S(value) { return typeof value === "number" ? DATA.strings[value] : value; }
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+
+  function pointLabel(point, nested) {
+    return "p" + pad(point) + (nested === null || nested === undefined ? "" : "/r" + pad(nested));
+  }
+
+  function where(op) {
+    if (op[3] && op[3] !== "?") return op[2] + " \u00b7 " + op[3] + ":" + op[4];
+    return op[2] === "-" || op[2] === "?" ? "" : op[2];
+  }
+
+  // "fs.write notes.md", or the golden run's and the end point's own words.
+  function opText(op) {
+    return op[0] === "none" || op[0] === "end" ? op[1] : op[0] + " " + op[1];
+  }
+
+  function opLine(op) {
+    var caller = where(op);
+    return opText(op) + (caller ? "  \u2190 " + caller : "");
+  }
+
+  function opOf(row, cell) {
+    if (cell[3] >= 0) return DATA.details[cell[3]].op;
+    return row.ops[cell[0]] || ["?", "unknown operation", "?", "?", 0];
+  }
+
+  function invariantsOf(cell) {
+    return cell[3] >= 0 ? DATA.details[cell[3]].findings.map(function (f) { return f[0]; }) : [];
+  }
+
+  function failing(cell) { return cell[2] === "f" || cell[2] === "x"; }
+
+  function rowFails(row) { return row.cells.some(failing); }
+
+  function rowEl(r) { return document.getElementById("row-" + r); }
+
+  // -- strips -----------------------------------------------------------------------
+
+  function cellClass(row, cell) {
+    var cls = "c " + cell[2];
+    if (cell[4] & UNCOVERED) cls += " u";
+    if (cell[4] & NEWLY_FAILING) cls += " new";
+    if (cell[4] & NEWLY_FIXED) cls += " fixed";
+    if (filters.invariant && failing(cell) && invariantsOf(cell).indexOf(filters.invariant) < 0) {
+      cls += " dim";
+    }
+    if (cell[0] === 0 || cell[0] === row.ops.length - 1) cls += " edge";
+    return cls;
+  }
+
+  function quiet(cell) {
+    return filters.failing && !failing(cell) && !(cell[4] & NEWLY_FIXED);
+  }
+
+  // Markup from numbers and fixed class names only: safe, and fast for 20,000 cells.
+  function stripHtml(row) {
+    var parts = [], start = -1, cells = row.cells;
+    function flush(end) {
+      if (start < 0) return;
+      if (end - start >= COLLAPSE) {
+        parts.push('<span class="gap" title="not failing">\u22ef ' + (end - start) + "</span>");
+      } else {
+        for (var k = start; k < end; k++) {
+          parts.push('<i class="' + cellClass(row, cells[k]) + '" data-c="' + k + '"></i>');
+        }
+      }
+      start = -1;
+    }
+    for (var i = 0; i < cells.length; i++) {
+      if (quiet(cells[i])) { if (start < 0) start = i; continue; }
+      flush(i);
+      parts.push('<i class="' + cellClass(row, cells[i]) + '" data-c="' + i + '"></i>');
+    }
+    flush(cells.length);
+    return parts.join("");
+  }
+
+  function windowsOf(row) {
+    var windows = [], current = null;
+    row.cells.forEach(function (cell, i) {
+      var matches = failing(cell) &&
+        (!filters.invariant || invariantsOf(cell).indexOf(filters.invariant) >= 0);
+      var key = matches ? cell[2] + "|" + invariantsOf(cell).join(",") : null;
+      if (key !== null && current && current.key === key && current.last === i - 1) {
+        current.last = i;
+        current.count += 1;
+      } else if (key !== null) {
+        current = { key: key, first: i, last: i, count: 1 };
+        windows.push(current);
+      } else {
+        current = null;
+      }
+    });
+    return windows;
+  }
+
+  function drawWindows(r, list) {
+    var row = DATA.rows[r], windows = windowsOf(row);
+    list.textContent = "";
+    windows.slice(0, WINDOWS_SHOWN).forEach(function (w) {
+      var first = row.cells[w.first], last = row.cells[w.last], op = opOf(row, first);
+      var span = pointLabel(first[0], first[1]) +
+        (w.count > 1 ? "\u2013" + pointLabel(last[0], last[1]) : "");
+      var button = el("button", first[2]);
+      button.type = "button";
+      button.dataset.c = String(w.first);
+      button.appendChild(el("span", "w-points", span));
+      button.appendChild(el("span", "w-op", opLine(op)));
+      button.appendChild(el("span", "w-inv", invariantsOf(first).join(", ")));
+      var item = el("li", first[2]);
+      item.appendChild(button);
+      list.appendChild(item);
+    });
+    if (windows.length > WINDOWS_SHOWN) {
+      list.appendChild(el("li", "more", "and " + (windows.length - WINDOWS_SHOWN) +
+        " more windows (see the strip)"));
+    }
+  }
+
+  function drawRow(r) {
+    var key = filters.failing + "|" + filters.invariant;
+    if (drawnWith[r] === key) return;
+    drawnWith[r] = key;
+    var node = rowEl(r), row = DATA.rows[r], strip = node.querySelector(".strip");
+    strip.classList.toggle("dense", row.cells.length > DENSE);
+    strip.innerHTML = stripHtml(row);
+    drawWindows(r, node.querySelector(".windows"));
+    if (selected && selected.row === r) markSelected();
+  }
+
+  // -- filters ----------------------------------------------------------------------
+
+  function visible(r) {
+    var row = DATA.rows[r], node = rowEl(r);
+    if (filters.fault && node.dataset.fault !== filters.fault) return false;
+    if (filters.invariant && row.invariants.indexOf(filters.invariant) < 0) return false;
+    return !(filters.failing && !rowFails(row));
+  }
+
+  function apply() {
+    var shown = 0;
+    DATA.rows.forEach(function (row, r) {
+      var show = visible(r);
+      rowEl(r).hidden = !show;
+      var line = document.querySelector('.summary tr[data-row="' + r + '"]');
+      if (line) line.hidden = !show;
+      if (show) { drawRow(r); shown += 1; }
+    });
+    document.querySelectorAll("#points .scenario").forEach(function (article) {
+      article.hidden = !article.querySelector(".row:not([hidden])");
+    });
+    document.getElementById("shown").textContent =
+      "showing " + shown + " of " + DATA.rows.length + " variants";
+    document.getElementById("none-shown").hidden = shown > 0 || DATA.rows.length === 0;
+  }
+
+  function readFilters() {
+    filters.failing = document.getElementById("f-failing").checked;
+    filters.fault = document.getElementById("f-fault").value;
+    filters.invariant = document.getElementById("f-invariant").value;
+    apply();
+  }
+
+  // -- one point's details ----------------------------------------------------------
+
+  function diffBlock(text) {
+    var pre = el("pre", "diff");
+    var lines = text.split("\n");
+    if (lines[lines.length - 1] === "") lines.pop();
+    lines.forEach(function (line) {
+      var cls = "";
+      if (/^(\+\+\+ |--- |~~~ )/.test(line)) cls = "meta";
+      else if (line.charAt(0) === "+") cls = "add";
+      else if (line.charAt(0) === "-") cls = "del";
+      else if (line.indexOf("@@") === 0) cls = "hunk";
+      pre.appendChild(el("span", cls, line || " "));
+    });
+    return pre;
+  }
+
+  function findingBlock(finding, expected) {
+    var box = el("div", "finding" + (expected ? " expected" : ""));
+    box.appendChild(el("div", "inv-name", finding[0]));
+    box.appendChild(el("pre", "msg", S(finding[1])));
+    var diff = S(finding[2]);
+    if (diff) box.appendChild(diffBlock(diff));
+    return box;
+  }
+
+  function roundsTable(rounds) {
+    var table = el("table", "rounds"), head = el("tr");
+    ["round", "exit", "operations", "changed the world", "mutations", "duration"].forEach(
+      function (name) { head.appendChild(el("th", null, name)); });
+    table.appendChild(el("thead")).appendChild(head);
+    var body = table.appendChild(el("tbody"));
+    rounds.forEach(function (round) {
+      var tr = body.appendChild(el("tr"));
+      tr.appendChild(el("td", "num", round[0]));
+      tr.appendChild(el("td", round[1] === "ok" ? "" : "exit-bad", round[1]));
+      tr.appendChild(el("td", "num", round[2]));
+      tr.appendChild(el("td", null, round[4] ? "yes" : "no"));
+      var list = el("ul");
+      round[3].forEach(function (m) { list.appendChild(el("li", null, S(m))); });
+      tr.appendChild(el("td")).appendChild(round[3].length ? list : el("span", "muted", "none"));
+      tr.appendChild(el("td", "num", round[5] === null ? "" : Math.round(round[5] * 1000) + " ms"));
+    });
+    return table;
+  }
+
+  function copyText(text, button) {
+    function done() {
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = "Copy"; }, 1500);
+    }
+    function fallback() {
+      var area = el("textarea");
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      try { document.execCommand("copy"); done(); } catch (e) { /* nothing to do */ }
+      area.remove();
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, fallback);
+    } else {
+      fallback();
+    }
+  }
+
+  function facts(op, detail) {
+    var dl = el("dl");
+    function fact(name, value) {
+      if (value === null || value === undefined || value === "") return;
+      dl.appendChild(el("dt", null, name));
+      dl.appendChild(el("dd", null, value));
+    }
+    fact("operation", opText(op));
+    fact("caller", op[2]);
+    fact("location", op[3] && op[3] !== "?" ? op[3] + ":" + op[4] : "");
+    if (detail) {
+      var extra = Object.keys(detail.opDetail).map(function (k) {
+        return k + ": " + detail.opDetail[k];
+      });
+      fact("detail", extra.join(" · "));
+      fact("duration", detail.duration === null ? "" : Math.round(detail.duration * 1000) + " ms");
+      fact("artifacts", detail.artifacts);
+    }
+    return dl;
+  }
+
+  function section(box, title) { box.appendChild(el("h5", null, title)); }
+
+  function failureParts(box, detail) {
+    var source = S(detail.source);
+    if (source) { section(box, "source line"); box.appendChild(el("pre", "src", source)); }
+    section(box, "invariants that failed");
+    detail.findings.forEach(function (f) { box.appendChild(findingBlock(f, detail.expected)); });
+    section(box, "recovery, round by round");
+    box.appendChild(detail.rounds.length ? roundsTable(detail.rounds)
+      : el("p", "muted", "no restart round ran (the crash itself was the finding)"));
+    section(box, "output of the children");
+    var output = S(detail.output);
+    box.appendChild(output ? el("pre", "out", output) : el("p", "muted", "no output"));
+    if (detail.replay) {
+      section(box, "replay this point");
+      var line = box.appendChild(el("div", "replay"));
+      line.appendChild(el("code", null, detail.replay));
+      var button = line.appendChild(el("button", "copy", "Copy"));
+      button.type = "button";
+      button.addEventListener("click", function () { copyText(detail.replay, button); });
+    }
+  }
+
+  function heading(r, cell, op, detail) {
+    var h = el("h4");
+    h.appendChild(el("span", null, pointLabel(cell[0], cell[1]) + " " + opText(op)));
+    var badge = { p: "good", f: "bad", x: "known", n: "" }[cell[2]];
+    h.appendChild(el("span", "badge " + badge, STATUS[cell[2]]));
+    h.appendChild(el("span", "chip", rowEl(r).dataset.fault));
+    if (cell[4] & NEWLY_FAILING) h.appendChild(el("span", "chip new", "newly failing"));
+    if (cell[4] & NEWLY_FIXED) h.appendChild(el("span", "chip", "newly fixed"));
+    if (cell[4] & UNCOVERED) h.appendChild(el("span", "chip warn", "uncovered by the journal"));
+    if (detail && detail.nested !== null && detail.nested !== undefined) {
+      h.appendChild(el("span", "chip", "crash during recovery round " + detail.nested));
+    }
+    return h;
+  }
+
+  function markSelected() {
+    document.querySelectorAll(".c.sel").forEach(function (n) { n.classList.remove("sel"); });
+    if (!selected) return;
+    var node = rowEl(selected.row).querySelector('.c[data-c="' + selected.cell + '"]');
+    if (node) node.classList.add("sel");
+  }
+
+  function showPoint(r, i) {
+    var row = DATA.rows[r], cell = row.cells[i], op = opOf(row, cell);
+    var detail = cell[3] >= 0 ? DATA.details[cell[3]] : null;
+    var box = rowEl(r).querySelector(".detail");
+    box.textContent = "";
+    var close = box.appendChild(el("button", "close", "\u00d7"));
+    close.type = "button";
+    close.title = "close";
+    close.addEventListener("click", function () { box.hidden = true; selected = null; markSelected(); });
+    box.appendChild(heading(r, cell, op, detail));
+    box.appendChild(facts(op, detail));
+    if (detail) failureParts(box, detail);
+    else box.appendChild(el("p", "muted", cell[2] === "p"
+      ? "Recovered and every invariant held: the world matched the golden run."
+      : "Not run in this sweep (a sampled or interrupted run): this point is untested."));
+    box.hidden = false;
+    selected = { row: r, cell: i };
+    markSelected();
+    var anchor = "r" + r + "-p" + cell[0] + (cell[1] === null ? "" : "-n" + cell[1]);
+    if (history.replaceState) history.replaceState(null, "", "#" + anchor);
+  }
+
+  // -- tooltip ----------------------------------------------------------------------
+
+  var tip = document.getElementById("tip");
+
+  function showTip(node) {
+    var r = +node.closest(".row").dataset.row, row = DATA.rows[r];
+    var cell = row.cells[+node.dataset.c], op = opOf(row, cell);
+    tip.textContent = "";
+    tip.appendChild(el("div", "t-op", pointLabel(cell[0], cell[1]) + " " + opText(op)));
+    if (where(op)) tip.appendChild(el("div", "t-where", where(op)));
+    var invs = invariantsOf(cell);
+    tip.appendChild(el("div", "t-status", STATUS[cell[2]] + (invs.length ? ": " + invs.join(", ") : "")));
+    tip.hidden = false;
+    var box = node.getBoundingClientRect(), width = tip.offsetWidth;
+    tip.style.left = Math.max(4, Math.min(box.left, window.innerWidth - width - 8)) + "px";
+    var below = box.bottom + 8;
+    tip.style.top = (below + tip.offsetHeight > window.innerHeight ? box.top - tip.offsetHeight - 8 : below) + "px";
+  }
+
+  // -- coverage ---------------------------------------------------------------------
+
+  function fillMissing(details) {
+    var list = details.querySelector(".missing-list");
+    if (list.childElementCount) return;
+    var row = DATA.rows[+details.dataset.row], seen = {};
+    row.cells.forEach(function (cell) { if (cell[2] !== "n") seen[cell[0]] = true; });
+    row.ops.forEach(function (op, k) {
+      if (seen[k]) return;
+      var item = el("li", null, pointLabel(k, null) + " " + opLine(op));
+      item.value = k;
+      list.appendChild(item);
+    });
+  }
+
+  // -- wiring -----------------------------------------------------------------------
+
+  function openHash() {
+    var m = /^#r(\d+)-p(\d+)(?:-n(\d+))?$/.exec(location.hash);
+    if (!m || !DATA.rows[+m[1]]) return;
+    var r = +m[1], point = +m[2], nested = m[3] === undefined ? null : +m[3];
+    var i = DATA.rows[r].cells.findIndex(function (c) { return c[0] === point && c[1] === nested; });
+    if (i < 0) return;
+    rowEl(r).hidden = false;
+    drawRow(r);
+    showPoint(r, i);
+    rowEl(r).querySelector(".detail").scrollIntoView({ block: "nearest" });
+  }
+
+  function wire() {
+    var points = document.getElementById("points");
+    points.addEventListener("click", function (event) {
+      var target = event.target.closest("[data-c]");
+      if (!target) return;
+      showPoint(+target.closest(".row").dataset.row, +target.dataset.c);
+    });
+    points.addEventListener("mouseover", function (event) {
+      var node = event.target.closest(".c[data-c]");
+      if (node) showTip(node); else tip.hidden = true;
+    });
+    points.addEventListener("mouseleave", function () { tip.hidden = true; });
+    ["f-failing", "f-fault", "f-invariant"].forEach(function (id) {
+      document.getElementById(id).addEventListener("change", readFilters);
+    });
+    document.querySelectorAll("details.missing").forEach(function (details) {
+      details.addEventListener("toggle", function () { if (details.open) fillMissing(details); });
+    });
+    window.addEventListener("hashchange", openHash);
+  }
+
+  wire();
+  readFilters();
+  openHash();
+  document.documentElement.dataset.ready = "true";
+  window.crashkitReady = performance.now();
+})();
