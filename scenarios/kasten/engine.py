@@ -41,7 +41,7 @@ from .merge import merge_bodies
 from .operations import Operations
 from .paths import note_path, untracked_notes
 from .policy import Action, decide
-from .remote import Remote, page_unavailable
+from .remote import Remote, content_ids, page_unavailable
 from .sides import Note, PageView
 from .variants import RECOVERY_IGNORES_WAL
 
@@ -217,7 +217,7 @@ class Engine:
             return PageView(state.edit_time)
         blocks = self._remote.blocks(entity.page_id)
         body = blocks_to_markdown(blocks)
-        ids = tuple(block["id"] for block in blocks)
+        ids = content_ids(blocks)
         return PageView(state.edit_time, False, body, content_hash(body), ids)
 
     def _apply(

@@ -50,7 +50,7 @@ from . import entities, files, wal
 from .db import transaction
 from .entities import Entity, SyncedState
 from .markdown import blocks_to_markdown, content_hash, join_frontmatter, markdown_to_blocks
-from .remote import Remote
+from .remote import Remote, content_ids
 from .sides import Note, PageView, pushed_hash
 from .variants import (
     CONFLICT_NO_WAL,
@@ -283,7 +283,7 @@ class Operations:
         if replay:
             current = self._remote.blocks(entity.page_id)
             if content_hash(blocks_to_markdown(current)) == pushed_hash(body):
-                return tuple(block["id"] for block in current)
+                return content_ids(current)
         blocks = markdown_to_blocks(body)
         if PUSH_NOT_IDEMPOTENT in self._bugs:
             return self._remote.append_then_delete(entity.page_id, blocks, entity.remote_block_ids)
@@ -298,7 +298,7 @@ class Operations:
                 wal.delete(self._db, entry)
 
     def _block_ids(self, entity: Entity) -> tuple[str, ...]:
-        return tuple(block["id"] for block in self._remote.blocks(entity.page_id))
+        return content_ids(self._remote.blocks(entity.page_id))
 
     def _remove_leftovers(self, entity: Entity) -> None:
         self._remote.archive(entity.page_id)

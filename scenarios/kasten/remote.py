@@ -27,7 +27,7 @@ from notion_client.errors import RequestTimeoutError
 
 from .errors import RemoteError
 
-__all__ = ["MAX_BLOCKS_PER_APPEND", "PageState", "Remote", "page_unavailable"]
+__all__ = ["MAX_BLOCKS_PER_APPEND", "PageState", "Remote", "content_ids", "page_unavailable"]
 
 #: Notion accepts at most 100 blocks per append and answers at most 100 per list page.
 MAX_BLOCKS_PER_APPEND = 100
@@ -106,9 +106,8 @@ class Remote:
         with exactly ``blocks``, because it deletes whatever the page holds now
         rather than what an earlier run thought it held. Returns the new block ids.
         """
-        for block in self.blocks(page_id):
-            if block.get("type") != "child_page":  # sub-pages are not this file's content
-                self.delete_block(block["id"])
+        for block_id in content_ids(self.blocks(page_id)):
+            self.delete_block(block_id)
         return self.append(page_id, blocks)
 
     def append_then_delete(
@@ -180,6 +179,11 @@ def _ssl_context() -> ssl.SSLContext:
     # Loading the CA bundle takes ~30 ms; one context serves every engine of a process
     # (a crash harness opens a fresh engine for every restart).
     return httpx.create_ssl_context()
+
+
+def content_ids(blocks: Sequence[Block]) -> tuple[str, ...]:
+    """The ids of the blocks that are the note's content: sub-pages are not."""
+    return tuple(block["id"] for block in blocks if block.get("type") != "child_page")
 
 
 def page_unavailable(error: RemoteError) -> bool:
