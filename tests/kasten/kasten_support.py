@@ -42,7 +42,7 @@ def synced(root: Path, fake: FakeNotion, name: str, blocks: list[str]) -> str:
 
 def push_build(root: Path, fake: FakeNotion) -> None:
     synced(root, fake, "a.md", ["old one", "old two"])
-    (root / "a.md").write_text("".join(f"- line {i}\n" for i in range(150)))  # two appends
+    (root / "a.md").write_text("".join(f"- line {i}\n" for i in range(101)))  # two appends
 
 
 def fill_build(root: Path, fake: FakeNotion) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import kasten
@@ -281,3 +282,40 @@ def test_a_file_that_is_not_utf8_is_skipped_not_fatal(
     report = engine.sync()
     assert "not UTF-8" in report.skipped["a.md"]
     assert engine.status()["entities"][0]["state"] == "unreadable"
+
+
+@pytest.mark.parametrize("transport", ["respx", "loopback"])
+def test_edits_on_both_sides_of_several_notes_converge_in_two_cycles(
+    fast_path: Path, transport: str
+) -> None:
+    fake = FakeNotion(fast_path / "remote.sqlite3")
+    root = fast_path / "e2e"
+    root.mkdir()
+    pages = {name: fake.create_page(name, blocks=["one", "two", "three"]) for name in "abcde"}
+    with ExitStack() as stack:
+        if transport == "respx":
+            stack.enter_context(fake.mock())
+            url = fake.base_url
+        else:
+            url = stack.enter_context(fake.serve()).url
+        kasten.init(root, remote=url, token=fake.token)
+        for name, page in pages.items():
+            kasten.link(root, f"{name}.md", page)
+        with kasten.Engine.open(root) as engine:
+            engine.sync()
+            (root / "a.md").write_text("one\n\ntwo\n\nthree\n\nlocal a\n")  # push
+            fake.set_blocks(pages["b"], ["one", "two", "remote b"])  # pull
+            (root / "c.md").write_text("ONE\n\ntwo\n\nthree\n")  # clean merge
+            fake.set_blocks(pages["c"], ["one", "two", "THREE"])
+            (root / "d.md").write_text("one\n\nmine\n\nthree\n")  # conflict
+            fake.set_blocks(pages["d"], ["one", "theirs", "three"])
+            (root / "e.md").unlink()  # delete
+            first, second = engine.sync(), engine.sync()
+    assert (first.pushed, first.pulled, first.merged, first.deleted) == (
+        ["a.md"], ["b.md"], ["c.md", "d.md"], ["e.md"],
+    )  # fmt: skip
+    assert not second.changed
+    for name in "abcd":
+        assert (root / f"{name}.md").read_text() == page_text(fake, pages[name])
+    assert (root / "c.md").read_text() == "ONE\n\ntwo\n\nTHREE\n"
+    assert fake.page(pages["e"])["in_trash"] is True
