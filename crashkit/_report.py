@@ -196,6 +196,8 @@ class Row:
         """A CSS class and a word for the variant's outcome."""
         if self.error is not None and not self.results:
             return "bad", "error"
+        if not self.results:
+            return "none", "not run"
         if self.failed and not self.expected:
             return "bad", "failing"
         if self.failed:

@@ -125,25 +125,52 @@
     return windows;
   }
 
+  // Windows that look alike (same code locations, same invariants: the same bug hit
+  // again, say once per note synced) are listed once, with how many there are.
+  function groupWindows(row, windows) {
+    var groups = [], byKey = {};
+    windows.forEach(function (w) {
+      var sites = [];
+      for (var i = w.first; i <= w.last; i++) {
+        var op = opOf(row, row.cells[i]);
+        sites.push(op[2] + "@" + op[3] + ":" + op[4]);
+      }
+      var key = w.key + "|" + sites.join(";");
+      if (!byKey[key]) { byKey[key] = { first: w, windows: 0, points: 0 }; groups.push(byKey[key]); }
+      byKey[key].windows += 1;
+      byKey[key].points += w.count;
+    });
+    return groups;
+  }
+
+  function windowButton(row, group) {
+    var w = group.first, first = row.cells[w.first], last = row.cells[w.last];
+    var span = pointLabel(first[0], first[1]) +
+      (w.count > 1 ? "\u2013" + pointLabel(last[0], last[1]) : "");
+    var button = el("button", first[2]);
+    button.type = "button";
+    button.dataset.c = String(w.first);
+    button.appendChild(el("span", "w-points", span));
+    var ops = w.count > 1 ? "  (" + w.count + " operations)" : "";
+    button.appendChild(el("span", "w-op", opLine(opOf(row, first)) + ops));
+    if (group.windows > 1) {
+      button.appendChild(el("span", "w-count", "\u00d7" + group.windows + " alike, " +
+        group.points + " points"));
+    }
+    button.appendChild(el("span", "w-inv", invariantsOf(first).join(", ")));
+    return button;
+  }
+
   function drawWindows(r, list) {
-    var row = DATA.rows[r], windows = windowsOf(row);
+    var row = DATA.rows[r], groups = groupWindows(row, windowsOf(row));
     list.textContent = "";
-    windows.slice(0, WINDOWS_SHOWN).forEach(function (w) {
-      var first = row.cells[w.first], last = row.cells[w.last], op = opOf(row, first);
-      var span = pointLabel(first[0], first[1]) +
-        (w.count > 1 ? "\u2013" + pointLabel(last[0], last[1]) : "");
-      var button = el("button", first[2]);
-      button.type = "button";
-      button.dataset.c = String(w.first);
-      button.appendChild(el("span", "w-points", span));
-      button.appendChild(el("span", "w-op", opLine(op)));
-      button.appendChild(el("span", "w-inv", invariantsOf(first).join(", ")));
-      var item = el("li", first[2]);
-      item.appendChild(button);
+    groups.slice(0, WINDOWS_SHOWN).forEach(function (group) {
+      var item = el("li", group.first.key.charAt(0));
+      item.appendChild(windowButton(row, group));
       list.appendChild(item);
     });
-    if (windows.length > WINDOWS_SHOWN) {
-      list.appendChild(el("li", "more", "and " + (windows.length - WINDOWS_SHOWN) +
+    if (groups.length > WINDOWS_SHOWN) {
+      list.appendChild(el("li", "more", "and " + (groups.length - WINDOWS_SHOWN) +
         " more windows (see the strip)"));
     }
   }

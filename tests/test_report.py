@@ -1,0 +1,357 @@
+"""The HTML report rendered from results records: what it shows, and that it is safe.
+
+Fast: no browser (``test_report_browser.py`` opens the page in Chromium). Records
+are made by hand with the builders in ``scripts/make_sample_results.py``, and
+once by a real sweep of the toy program.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+import os
+import pathlib
+import re
+from typing import Any
+
+import pytest
+
+from crashkit import Sweep, load_scenarios
+from crashkit._report import merge_results, point_ranges, render_report, write_report
+from crashkit._results import ResultsWriter, read_results
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TOYS = ROOT / "tests" / "toys" / "toy_store.py"
+ATTACK = "<script>alert(1)</script></script><b>bold</b>"
+
+
+def _load_sample() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "make_sample_results", ROOT / "scripts" / "make_sample_results.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+s = _load_sample()
+OPS, _ = s.note_ops("push", "correct", 6)  # points 0..7
+
+
+def data_of(page: str) -> dict[str, Any]:
+    """The JSON the page's script draws from."""
+    match = re.search(
+        r'<script type="application/json" id="crashkit-data">(.*?)</script>', page, re.S
+    )
+    assert match, "no embedded data"
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
+
+
+def resolve(data: dict[str, Any], value: str | int) -> str:
+    """A string of the page's data: long ones are stored once and referred to by number."""
+    return data["strings"][value] if isinstance(value, int) else value
+
+
+def text_of(page: str) -> str:
+    """Visible text, roughly: style, scripts and tags dropped, entities decoded, spaces folded."""
+    body = re.sub(r"<(style|script)\b.*?</\1>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body)))
+
+
+def sweep(variant: str = "correct", *, fail: dict[int, list[dict]] | None = None, **kw: Any):
+    """A trace and a point record per point 0..7 of the push scenario (``fail``: findings)."""
+    fail = fail or {}
+    records = [s.trace("push", variant, OPS, **kw)]
+    records += [s.point("push", variant, k, OPS, findings=fail.get(k, []), **kw) for k in range(8)]
+    return records
+
+
+def crash_eq(message: str = "the recovered world differs", diff: str = "") -> dict:
+    return s.finding("crash-equivalence", message, diff)
+
+
+@pytest.fixture(scope="module")
+def toy_records(tmp_path_factory):
+    """A real sweep of two toy scenarios (one clean, one known-buggy variant)."""
+    results = tmp_path_factory.mktemp("toys") / "results.jsonl"
+    scenarios = load_scenarios([TOYS], ["store", "ignores_wal"])
+    with ResultsWriter(results) as writer:
+        Sweep(scenarios, jobs=2, results=writer).run()
+    return read_results(results)
+
+
+# -- what the page shows ------------------------------------------------------------
+
+
+def test_the_header_says_what_ran():
+    records = [s.run_record(commit="abc1234"), *sweep(), *sweep("regressed", fault="torn")]
+    records.append(s.end_record(duration=4.0, points=16))
+    page = render_report(records, title="nightly sweep")
+    top = page.split('<header class="top">', 1)[1].split("</header>", 1)[0]
+    header = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", top)))
+    assert "<title>nightly sweep</title>" in page
+    for fact in ("date 2026-11-26 02:00 UTC", "commit abc1234", "scenarios 1", "variants 2"):
+        assert fact in header
+    assert "faults kill, torn" in header
+    assert "points 16" in header
+    assert "duration 4.0 s" in header
+    assert "points / s 4.0" in header
+
+
+def test_without_an_end_record_the_duration_is_an_estimate():
+    page = render_report([s.run_record(), *sweep()])
+    assert "≈ 0.2 s" in page  # 8 points of 0.05 s on 2 cpus
+
+
+def test_a_correct_variant_that_fails_is_the_first_thing_said():
+    records = [s.run_record(), *sweep(), *sweep("regressed", fail={3: [crash_eq()]})]
+    page = render_report(records)
+    verdict = page.split('id="verdict"', 1)[1].split("</div>", 1)[0]
+    assert "1 variant broken" in verdict and "push / regressed" in verdict
+    assert 'class="badge bad">failing<' in page
+
+
+def test_a_known_buggy_variant_caught_is_not_red_and_one_not_caught_is_flagged():
+    caught = sweep("wal-delete-before-push", fail={6: [crash_eq()]}, expected=True)
+    missed = sweep("conflict-no-wal", expected=True)
+    page = render_report([s.run_record(), *sweep(), *caught, *missed])
+    assert "Every correct variant is clean." not in page  # one known bug was not caught
+    assert "1 known-buggy variant no longer caught" in page
+    assert ">caught (known bug)<" in page
+    cells = {tuple(c[:3]) for c in data_of(page)["rows"][2]["cells"]}  # correct, conflict, wal
+    assert (6, None, "x") in cells  # an expected failure has its own color
+
+
+def test_a_variant_traced_but_never_run_says_so():
+    page = render_report([s.run_record(), s.trace("push", "correct", OPS)])
+    assert 'class="badge none">not run<' in page
+    assert [c[2] for c in data_of(page)["rows"][0]["cells"]] == ["n"] * 8
+
+
+def test_every_point_is_a_cell_labeled_by_its_operation_and_caller():
+    data = data_of(render_report(sweep("regressed", fail={3: [crash_eq()]})))
+    (row,) = data["rows"]
+    assert [c[0] for c in row["cells"]] == list(range(8))
+    assert [c[2] for c in row["cells"]] == ["p", "p", "p", "f", "p", "p", "p", "p"]
+    assert row["ops"][3] == ["fs.write", "notes/n001.md.tmp", "write_atomic", "kasten/files.py", 24]
+    assert row["ops"][0][0] == "none" and row["ops"][7][0] == "end"
+
+
+def test_a_failing_point_carries_what_triage_needs():
+    diff = "--- golden/a\n+++ recovered/a\n@@ -1 +1 @@\n-new\n+old\n"
+    rounds = [s.round_record(1, 3, ["p02 fs.write a in sync"]), s.round_record(2)]
+    records = sweep("regressed", fail={3: [crash_eq(diff=diff)]})
+    records[4].update(output="Traceback: boom\n", source="os.replace(tmp, path)", rounds=rounds)
+    records[4]["artifacts"] = "artifacts/push/p03"
+    data = data_of(render_report(records))
+    (detail,) = data["details"]
+    assert detail["op"][:3] == ["fs.write", "notes/n001.md.tmp", "write_atomic"]
+    assert resolve(data, detail["source"]) == "os.replace(tmp, path)"
+    assert detail["findings"][0][0] == "crash-equivalence"
+    assert resolve(data, detail["findings"][0][2]) == diff
+    assert [r[0] for r in detail["rounds"]] == [1, 2]
+    assert resolve(data, detail["rounds"][0][3][0]) == "p02 fs.write a in sync"
+    assert detail["output"] == "Traceback: boom\n"
+    assert (
+        detail["replay"]
+        == "crashkit replay scenarios/test_push.py::push --variant regressed --point 3"
+    )
+    assert detail["artifacts"] == "artifacts/push/p03"
+
+
+def test_repeated_diffs_are_stored_once():
+    diff = "--- golden/a\n+++ recovered/a\n" + "-x\n+y\n" * 20
+    data = data_of(render_report(sweep("bad", fail={k: [crash_eq(diff=diff)] for k in range(8)})))
+    assert data["strings"].count(diff) == 1
+    assert {d["findings"][0][2] for d in data["details"]} == {data["strings"].index(diff)}
+
+
+def test_a_real_toy_sweep_renders(toy_records):
+    page = render_report(toy_records)
+    data = data_of(page)
+    points = [r for r in toy_records if r["type"] == "point"]
+    failed = [r for r in points if r["outcome"] == "fail"]
+    assert sum(len(row["cells"]) for row in data["rows"]) == len(points)
+    assert len(data["details"]) == len(failed) > 0
+    assert {"journal-drained", "crash-equivalence"} <= {
+        f[0] for d in data["details"] for f in d["findings"]
+    }
+    for name in ("store", "ignores_wal", "ignore-wal", "tests/toys/toy_store.py::store"):
+        assert name in page
+    assert "Every correct variant is clean." in page
+
+
+# -- escaping -----------------------------------------------------------------------
+
+
+def test_program_output_cannot_break_out_of_the_page():
+    records = sweep("evil" + ATTACK, fail={3: [crash_eq(ATTACK, diff=f"+{ATTACK}\n")]})
+    records[4]["output"] = f"{ATTACK}\n</SCRIPT ><!--"
+    records[4]["source"] = ATTACK
+    records.append(
+        s.audit("push", "evil" + ATTACK, [{**OPS[2], "entity": ATTACK, "reason": ATTACK}])
+    )
+    page = render_report(records)
+    assert "<script>alert(1)" not in page
+    assert "<b>bold</b>" not in page
+    assert page.lower().count("</script") == 2  # the data's and the page script's own ends
+    assert page.count("<script") == 2
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the variant's name, the audit
+    data = data_of(page)
+    (detail,) = data["details"]
+    assert resolve(data, detail["findings"][0][1]) == ATTACK  # intact as data
+    assert resolve(data, detail["output"]) == f"{ATTACK}\n</SCRIPT ><!--"
+
+
+def test_an_error_message_is_escaped_too():
+    error = {"type": "error", "scenario": "push", "scenario_id": s.scenario_id("push"),
+             "variant": "broken", "error": f"setup failed: {ATTACK}"}  # fmt: skip
+    page = render_report([s.run_record(), error])
+    assert "<script>alert(1)" not in page
+    assert "setup failed: &lt;script&gt;" in page
+    assert ">error<" in page
+
+
+def test_binary_looking_bytes_and_long_lines_stay_readable():
+    output = "\x00\x07\x1b[31m" + "\udcff" + "x" * 100_000 + "\r\nend"
+    records = sweep("bad", fail={1: [crash_eq()]})
+    records[2]["output"] = output
+    page = render_report(records)
+    data = data_of(page)
+    shown = resolve(data, data["details"][0]["output"])
+    assert shown.startswith("\u2400\u2407\u241b[31m\ufffd")
+    assert "more characters in the results file" in shown
+    assert len(shown) < 70_000
+    page.encode("utf-8")  # no lone surrogate left
+
+
+def test_no_external_resources():
+    page = render_report([s.run_record(), *sweep("bad", fail={2: [crash_eq("see https://x.io")]})])
+    without_data = (
+        page.split('<script type="application/json"', 1)[0] + page.rsplit("</script>")[-1]
+    )
+    assert not re.search(r"https?://", without_data)
+    links = re.findall(r"""(?:src|href)\s*=\s*["']?([^"'\s>]*)""", page)
+    assert links and all(link.startswith("#") for link in links)
+    assert "@import" not in page and "url(" not in page
+
+
+# -- trend, coverage, audit ---------------------------------------------------------
+
+
+def test_the_trend_names_newly_failing_and_newly_fixed_points():
+    before = sweep("regressed", fail={5: [crash_eq()]})
+    now = sweep("regressed", fail={3: [crash_eq()]})
+    page = render_report(now, previous=before)
+    trend = text_of(page.split('id="trend"', 1)[1].split("</section>", 1)[0])
+    failing, fixed = trend.split("Newly fixed")
+    assert "p03 fs.write notes/n001.md.tmp" in failing and "p05" not in failing
+    assert "p05 fs.rename" in fixed and "p03" not in fixed
+    flags = {c[0]: c[4] for c in data_of(page)["rows"][0]["cells"]}
+    assert flags[3] & 2 and flags[5] & 4  # marked in the strip too
+
+
+def test_without_a_previous_run_there_is_no_trend_section():
+    assert 'id="trend"' not in render_report(sweep())
+
+
+def test_coverage_lists_points_a_sampled_run_never_reached():
+    records = [r for r in sweep() if r["type"] == "trace" or r["point"] in (0, 1, 5, 7)]
+    page = render_report(records)
+    coverage = text_of(page.split('id="coverage"', 1)[1])
+    assert "p02\u2013p04, p06" in coverage
+    assert "50.0 %" in coverage
+    cells = data_of(page)["rows"][0]["cells"]
+    assert [c[2] for c in cells] == ["p", "p", "n", "n", "n", "p", "n", "p"]
+
+
+def test_point_ranges():
+    assert point_ranges([1, 2, 3, 5, 8, 9]) == "p01\u2013p03, p05, p08\u2013p09"
+    assert point_ranges(list(range(0, 100, 2)), limit=2) == "p00, p02, and 48 more ranges"
+
+
+def test_the_journal_audit_lists_uncovered_mutations_by_caller():
+    def uncovered(index: int, function: str, file: str, line: int) -> dict:
+        op = OPS[index - 1]
+        return {**op, "function": function, "file": file, "line": line, "entity": "n001",
+                "reason": "no open journal entry covers n001"}  # fmt: skip
+
+    entries = [
+        uncovered(5, "handle_conflict", "kasten/sync.py", 312),
+        uncovered(3, "handle_conflict", "kasten/sync.py", 312),
+        uncovered(6, "mark_target_written", "kasten/wal.py", 63),
+        uncovered(2, "write_atomic", "kasten/files.py", 22),
+    ]
+    page = render_report([*sweep("conflict-no-wal"), s.audit("push", "conflict-no-wal", entries)])
+    audit = text_of(page.split('id="audit"', 1)[1].split('id="coverage"', 1)[0])
+    callers = ("write_atomic", "handle_conflict", "mark_target_written")
+    assert [audit.index(c) for c in callers] == sorted(audit.index(c) for c in callers)
+    assert audit.count("handle_conflict") == 1  # one line per caller and location
+    assert "kasten/sync.py:312" in audit
+    assert audit.index("p03 fs.write notes/n001.md.tmp") < audit.index("p05 fs.rename")
+    assert "no open journal entry covers n001" in audit
+    flags = {c[0]: c[4] for c in data_of(page)["rows"][0]["cells"]}
+    assert [k for k, f in flags.items() if f & 1] == [2, 3, 5, 6]  # marked in the strip
+
+
+def test_an_audit_with_nothing_uncovered_says_so():
+    page = render_report([*sweep(), s.audit("push", "correct", [])])
+    assert "Every audited file write and remote push was covered" in page
+    assert "no journal audit" in render_report(sweep())
+
+
+# -- merging shards and writing -----------------------------------------------------
+
+
+def test_shards_merge_and_the_last_record_of_a_point_wins(tmp_path):
+    first = [s.run_record(), *sweep()[:5], s.end_record(2.0, 4)]  # trace, points 0..3
+    rerun = s.point("push", "correct", 3, OPS, findings=[crash_eq()])
+    second = [s.run_record(), s.trace("push", "correct", OPS)]
+    second += [s.point("push", "correct", k, OPS) for k in range(3, 8)]
+    second += [rerun, s.end_record(3.0, 5)]
+    paths = [
+        s.write_jsonl(first, tmp_path / "a.jsonl"),
+        s.write_jsonl(second, tmp_path / "b.jsonl"),
+    ]
+    merged = merge_results(paths)
+    points = [r for r in merged if r["type"] == "point"]
+    assert sorted(r["point"] for r in points) == list(range(8))
+    assert next(r for r in points if r["point"] == 3)["outcome"] == "fail"
+    assert sum(r["type"] == "trace" for r in merged) == 1
+    page = render_report(merged)
+    assert "5.0 s" in page and "2 runs" in page
+    assert [c[2] for c in data_of(page)["rows"][0]["cells"]][3] == "f"
+
+
+def test_nested_recovery_crash_points_are_cells_of_their_own():
+    records = sweep(fault="recovery-crash")
+    records.append(
+        s.point("push", "correct", 3, OPS, fault="recovery-crash", nested=2, findings=[crash_eq()])
+    )
+    page = render_report(records)
+    cells = [c for c in data_of(page)["rows"][0]["cells"] if c[0] == 3]
+    assert [(c[1], c[2]) for c in cells] == [(None, "p"), (2, "f")]
+
+
+def test_write_report_replaces_the_file_atomically(tmp_path, monkeypatch):
+    target = tmp_path / "reports" / "index.html"
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    assert write_report(sweep(), target) == target
+    assert target.read_text(encoding="utf-8").startswith("<!doctype html>")
+    assert len(synced) == 2  # the file, then its folder
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+
+    def broken_replace(*args: Any) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    before = target.read_bytes()
+    with pytest.raises(OSError, match="disk gone"):
+        write_report(sweep("other"), target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in target.parent.iterdir()) == ["index.html"]  # no temp left
