@@ -174,7 +174,7 @@ class Operations:
             edit_time = self._remote.page(entity.page_id).edit_time
             ids = self._block_ids(entity) if ids is None else ids
             state = SyncedState(body, content_hash(body), pushed_hash(body), edit_time, ids)
-            self._commit(entry, entity, state)
+            entry = self._commit(entry, entity, state)
         self._finish(entry)
 
     def _advance_pull(self, entry: WalEntry, entity: Entity, replay: bool) -> None:
@@ -186,7 +186,7 @@ class Operations:
         if entry.state == TARGET_WRITTEN:
             digest = content_hash(body)
             state = SyncedState(body, digest, digest, entry.remote_edit_time, entry.block_ids)
-            self._commit(entry, entity, state)
+            entry = self._commit(entry, entity, state)
         self._finish(entry)
 
     def _advance_merge(self, entry: WalEntry, entity: Entity, replay: bool) -> None:
