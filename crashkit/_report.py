@@ -576,27 +576,51 @@ def audit_groups(rows: list[Row]) -> list[Record]:
     return groups
 
 
+def entity_text(entity: Any) -> str:
+    """An audited entity for people: ``path=notes.md page=1a2b`` (empty parts left out)."""
+    if isinstance(entity, dict):
+        parts = [f"{k}={v}" for k, v in entity.items() if v not in (None, "")]
+        return " ".join(parts) or "(none)"
+    return str(entity) if entity not in (None, "") else "(none)"
+
+
+def _via(entry: Record) -> list[str]:
+    """The program frames above the operation's caller: who really asked for it."""
+    stack = (entry.get("detail") or {}).get("stack") or []
+    return [str(frame) for frame in stack[1:4]]
+
+
 def _by_caller(uncovered: list[Record]) -> list[Record]:
-    """Uncovered mutations grouped by (function, file, line), in source order."""
-    callers: dict[tuple[str, str, int], list[Record]] = defaultdict(list)
+    """Uncovered mutations grouped by caller and call path (its lines listed), in source order."""
+    callers: dict[tuple[str, str, tuple[str, ...]], list[Record]] = defaultdict(list)
     for entry in uncovered:
-        where = (
-            str(entry.get("function", "?")),
-            str(entry.get("file", "?")),
-            int(entry.get("line") or 0),
+        function, file = str(entry.get("function", "?")), str(entry.get("file", "?"))
+        callers[(function, file, tuple(_via(entry)))].append(entry)
+    groups = []
+    for (function, file, via), entries in callers.items():
+        lines = sorted({int(e.get("line") or 0) for e in entries})
+        groups.append(
+            {
+                "function": function,
+                "file": file,
+                "line": lines[0],
+                "where": f"{file}:" + ", ".join(str(line) for line in lines),
+                "via": list(via),
+                "entries": sorted(entries, key=lambda e: int(e.get("index") or 0)),
+                "entities": list(dict.fromkeys(entity_text(e.get("entity")) for e in entries)),
+                "reasons": list(dict.fromkeys(str(e.get("reason", "")) for e in entries)),
+            }
         )
-        callers[where].append(entry)
-    return [
-        {
-            "function": function,
-            "file": file,
-            "line": line,
-            "entries": sorted(entries, key=lambda e: int(e.get("index") or 0)),
-            "entities": list(dict.fromkeys(str(e.get("entity", "")) for e in entries)),
-            "reasons": list(dict.fromkeys(str(e.get("reason", "")) for e in entries)),
-        }
-        for (function, file, line), entries in sorted(callers.items(), key=lambda i: i[0][1:])
-    ]
+    return sorted(groups, key=lambda g: (g["file"], g["line"], g["via"]))
+
+
+def error_summary(text: str) -> str:
+    """The first line of an error and, for a traceback, its last line (the exception)."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return "error"
+    first = lines[0].removesuffix("Traceback (most recent call last):").strip()
+    return first if len(lines) == 1 else f"{first} \u2026 {lines[-1].strip()}"
 
 
 def point_ranges(points: list[int], limit: int = RANGES_LIMIT) -> str:
@@ -637,6 +661,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["ranges"] = point_ranges
+    env.filters["error_summary"] = error_summary
     env.globals["describe"] = describe
     env.globals["where"] = _where
     return env

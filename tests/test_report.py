@@ -280,7 +280,7 @@ def test_the_journal_audit_lists_uncovered_mutations_by_caller():
                 "reason": "no open journal entry covers n001"}  # fmt: skip
 
     entries = [
-        uncovered(5, "handle_conflict", "kasten/sync.py", 312),
+        uncovered(5, "handle_conflict", "kasten/sync.py", 314),
         uncovered(3, "handle_conflict", "kasten/sync.py", 312),
         uncovered(6, "mark_target_written", "kasten/wal.py", 63),
         uncovered(2, "write_atomic", "kasten/files.py", 22),
@@ -289,12 +289,21 @@ def test_the_journal_audit_lists_uncovered_mutations_by_caller():
     audit = text_of(page.split('id="audit"', 1)[1].split('id="coverage"', 1)[0])
     callers = ("write_atomic", "handle_conflict", "mark_target_written")
     assert [audit.index(c) for c in callers] == sorted(audit.index(c) for c in callers)
-    assert audit.count("handle_conflict") == 1  # one line per caller and location
-    assert "kasten/sync.py:312" in audit
+    assert audit.count("handle_conflict") == 1  # one line per caller and call path
+    assert "kasten/sync.py:312, 314" in audit
     assert audit.index("p03 fs.write notes/n001.md.tmp") < audit.index("p05 fs.rename")
     assert "no open journal entry covers n001" in audit
     flags = {c[0]: c[4] for c in data_of(page)["rows"][0]["cells"]}
     assert [k for k, f in flags.items() if f & 1] == [2, 3, 5, 6]  # marked in the strip
+
+
+def test_the_audit_shows_who_called_the_caller_and_the_entity():
+    entry = {**OPS[2], "entity": {"path": "notes/a.md", "page": None}, "reason": "uncovered"}
+    entry["detail"] = {"stack": ["write_atomic (files.py:24)", "handle_conflict (sync.py:212)"]}
+    page = render_report([*sweep("conflict-no-wal"), s.audit("push", "conflict-no-wal", [entry])])
+    audit = text_of(page.split('id="audit"', 1)[1].split('id="coverage"', 1)[0])
+    assert "← handle_conflict (sync.py:212)" in audit
+    assert "path=notes/a.md" in audit and "page=" not in audit
 
 
 def test_an_audit_with_nothing_uncovered_says_so():

@@ -221,8 +221,9 @@
 
   // -- one point's details ----------------------------------------------------------
 
-  function diffBlock(text) {
-    var pre = el("pre", "diff");
+  function diffBlock(text, cls) {
+    var pre = el("pre", cls || "diff");
+    pre.classList.add("diff");
     var lines = text.split("\n");
     if (lines[lines.length - 1] === "") lines.pop();
     lines.forEach(function (line) {
@@ -239,7 +240,8 @@
   function findingBlock(finding, expected) {
     var box = el("div", "finding" + (expected ? " expected" : ""));
     box.appendChild(el("div", "inv-name", finding[0]));
-    box.appendChild(el("pre", "msg", S(finding[1])));
+    var message = S(finding[1]);
+    box.appendChild(/\n@@ /.test(message) ? diffBlock(message, "msg") : el("pre", "msg", message));
     var diff = S(finding[2]);
     if (diff) box.appendChild(diffBlock(diff));
     return box;
@@ -285,23 +287,32 @@
     }
   }
 
+  function fact(dl, name, value) {
+    if (value === null || value === undefined || value === "") return;
+    dl.appendChild(el("dt", null, name));
+    var dd = dl.appendChild(el("dd"));
+    if (Array.isArray(value)) {
+      var list = dd.appendChild(el("ol"));
+      value.forEach(function (item) { list.appendChild(el("li", null, item)); });
+    } else {
+      dd.textContent = String(value);
+    }
+  }
+
   function facts(op, detail) {
     var dl = el("dl");
-    function fact(name, value) {
-      if (value === null || value === undefined || value === "") return;
-      dl.appendChild(el("dt", null, name));
-      dl.appendChild(el("dd", null, value));
-    }
-    fact("operation", opText(op));
-    fact("caller", op[2]);
-    fact("location", op[3] && op[3] !== "?" ? op[3] + ":" + op[4] : "");
+    fact(dl, "operation", opText(op));
+    fact(dl, "caller", op[2]);
+    fact(dl, "location", op[3] && op[3] !== "?" ? op[3] + ":" + op[4] : "");
     if (detail) {
-      var extra = Object.keys(detail.opDetail).map(function (k) {
-        return k + ": " + detail.opDetail[k];
+      Object.keys(detail.opDetail).forEach(function (key) {
+        var value = detail.opDetail[key];
+        var shown = Array.isArray(value) ? value.map(String)
+          : typeof value === "object" && value !== null ? JSON.stringify(value) : value;
+        fact(dl, key === "stack" ? "call stack" : key, shown);
       });
-      fact("detail", extra.join(" · "));
-      fact("duration", detail.duration === null ? "" : Math.round(detail.duration * 1000) + " ms");
-      fact("artifacts", detail.artifacts);
+      fact(dl, "duration", detail.duration === null ? "" : Math.round(detail.duration * 1000) + " ms");
+      fact(dl, "artifacts", detail.artifacts);
     }
     return dl;
   }
@@ -416,6 +427,7 @@
     var i = DATA.rows[r].cells.findIndex(function (c) { return c[0] === point && c[1] === nested; });
     if (i < 0) return;
     rowEl(r).hidden = false;
+    rowEl(r).closest(".scenario").hidden = false;
     drawRow(r);
     showPoint(r, i);
     rowEl(r).querySelector(".detail").scrollIntoView({ block: "nearest" });
