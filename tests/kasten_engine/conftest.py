@@ -3,38 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import kasten
 import pytest
+from kasten_support import Opener
 
-
-def _import_the_kasten_package() -> None:
-    """Import the ``kasten`` package, not this folder of the same name.
-
-    pytest puts ``tests/`` on ``sys.path`` (for ``tests/conftest.py``), and there
-    this folder, having no ``__init__.py``, would pass for a namespace package
-    ``kasten``. Once the real package is in ``sys.modules`` every import finds it.
-    """
-    if getattr(sys.modules.get("kasten"), "__file__", None) is None:
-        sys.modules.pop("kasten", None)
-        here = Path(__file__).resolve().parent.parent
-        saved = sys.path[:]
-        sys.path[:] = [p for p in saved if Path(p or ".").resolve() != here]
-        try:
-            __import__("kasten")
-        finally:
-            sys.path[:] = saved
-
-
-_import_the_kasten_package()
-
-import kasten  # noqa: E402 (after the guard above)
-from kasten_support import Opener  # noqa: E402
-
-from crashkit._fake_notion import FakeNotion  # noqa: E402
+from crashkit._fake_notion import FakeNotion
 
 
 @pytest.fixture(autouse=True)
