@@ -15,6 +15,7 @@ from crashkit._invariants import (
     diff_states,
     hashes_match_files,
     journal_drained,
+    query_rows,
     remote_not_stale,
 )
 from crashkit._journal import Journal, Uncovered
@@ -58,6 +59,7 @@ __all__ = [
     "journal_drained",
     "load_scenarios",
     "point",
+    "query_rows",
     "read_results",
     "remote_not_stale",
 ]

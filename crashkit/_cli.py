@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,16 +15,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from crashkit._results import ResultsWriter
+from crashkit._report import merge_results, write_report
+from crashkit._results import ResultsWriter, read_results
 from crashkit._runner import Explorer, PointResult, new_work_dir
 from crashkit._scenario import Scenario, load_scenarios, resolve
 from crashkit._starter import make_starter
 from crashkit._sweep import Sweep, VariantSummary
-from crashkit.errors import CrashkitError
+from crashkit.errors import CrashkitError, UsageError
 
 __all__ = ["main"]
 
 DEFAULT_RESULTS = "reports/results.jsonl"
+DEFAULT_REPORT = "reports/index.html"
 
 
 def default_paths() -> list[str]:
@@ -48,7 +51,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-V", "--variant", action="append", default=[], help="only this variant")
     run.add_argument("-j", "--jobs", type=int, default=None, help="children at once (cores)")
     run.add_argument("--results", default=DEFAULT_RESULTS, help="JSON lines results file")
+    run.add_argument(
+        "--report",
+        default=DEFAULT_REPORT,
+        help="HTML report written at the end, 'none' to skip (default: %(default)s)",
+    )
+    run.add_argument(
+        "--previous", default=None, help="an earlier results file, for the report's trend section"
+    )
     run.add_argument("--resume", action="store_true", help="skip points already in --results")
+    run.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N")
     run.add_argument("--sample", type=int, default=None, help="N seeded points per variant")
     run.add_argument("--seed", type=int, default=0, help="seed for --sample")
     run.add_argument(
@@ -71,6 +83,24 @@ def _parser() -> argparse.ArgumentParser:
         default="reports/replay",
         help="folder the crashed world is copied to (default: %(default)s)",
     )
+    report = commands.add_parser(
+        "report", help="render (and merge) results files into one HTML report"
+    )
+    report.add_argument("results", nargs="+", help="results files (several: shards, merged)")
+    report.add_argument("-o", "--output", default=DEFAULT_REPORT, help="(default: %(default)s)")
+    report.add_argument("--previous", default=None, help="an earlier run's results, for trends")
+    report.add_argument("--merged", default=None, help="also write the merged results here")
+
+    serve = commands.add_parser(
+        "serve-notion", help="serve the fake Notion API on 127.0.0.1 (for programs in any language)"
+    )
+    serve.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    serve.add_argument(
+        "--store",
+        default="reports/notion.sqlite3",
+        help="the fake's SQLite store, kept across restarts (default: %(default)s)",
+    )
+    serve.add_argument("--token", default="secret_crashkit", help="the bearer token it accepts")
     return parser
 
 
@@ -84,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, console)
         if args.command == "points":
             return _points(args, console)
+        if args.command == "serve-notion":
+            return _serve_notion(args, console)
+        if args.command == "report":
+            return _report(args, console)
         return _replay(args, console)
     except CrashkitError as error:
         console.print(f"[bold red]crashkit:[/] {escape(str(error))}")
@@ -102,6 +136,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.print("[red]crashkit:[/] no scenarios given and no scenarios/ folder here")
         return 2
     scenarios = load_scenarios(paths, args.scenario)
+    shard = _parse_shard(args.shard)
     with ResultsWriter(args.results, resume=args.resume) as results:
         progress = _progress(console, args.quiet)
         task = progress.add_task("crash points", total=0)
@@ -113,6 +148,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             fresh_interpreter=args.fresh_interpreter,
             sample=args.sample,
             seed=args.seed,
+            shard=shard,
             on_result=lambda r: progress.advance(task),
             on_prepared=lambda e: progress.update(
                 task, total=(progress.tasks[task].total or 0) + len(sweep.planned(e))
@@ -121,7 +157,37 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         with progress:
             summaries = sweep.run()
     _print_summary(console, summaries, args.results)
+    if args.report.lower() != "none":
+        previous = read_results(args.previous) if args.previous else None
+        path = write_report(read_results(args.results), args.report, previous=previous)
+        console.print(f"report: {escape(str(path))}")
     return 0 if all(s.ok for s in summaries) else 1
+
+
+def _parse_shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        index, count = (int(part) for part in value.split("/"))
+    except ValueError:
+        index = count = 0
+    if not 1 <= index <= count:
+        raise UsageError(f"--shard {value!r}: write I/N with 1 <= I <= N, e.g. --shard 2/4")
+    return index, count
+
+
+def _report(args: argparse.Namespace, console: Console) -> int:
+    records = merge_results(args.results)
+    if args.merged:
+        with ResultsWriter(args.merged) as merged:
+            merged.write_all(r for r in records if r.get("type") != "run")
+    previous = read_results(args.previous) if args.previous else None
+    path = write_report(records, args.output, previous=previous)
+    points = sum(1 for r in records if r.get("type") == "point")
+    console.print(
+        f"report: {escape(str(path))} ({points} points from {len(args.results)} results file(s))"
+    )
+    return 0
 
 
 def _progress(console: Console, quiet: bool) -> Progress:
@@ -177,6 +243,30 @@ def _verdict(summary: VariantSummary) -> str:
     return "[green]clean[/]" if not summary.failed else "[bold red]FINDINGS[/]"
 
 
+# -- the fake remote ---------------------------------------------------------------
+
+
+def _serve_notion(args: argparse.Namespace, console: Console) -> int:
+    from crashkit._fake_notion import FakeNotion
+
+    Path(args.store).parent.mkdir(parents=True, exist_ok=True)
+    fake = FakeNotion(args.store, token=args.token)
+    roots = [p for p in fake.pages() if p["parent"].get("type") == "workspace"]
+    root = roots[0]["id"] if roots else fake.create_page("crashkit root")
+    with fake.serve(args.port) as server:
+        console.print(
+            f"fake Notion API at {server.url} (token {escape(args.token)}, "
+            f"store {escape(args.store)})"
+        )
+        console.print(f"root page: {root}")
+        console.print("Ctrl-C stops it; the store keeps every page.")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            console.print("stopped")
+    return 0
+
+
 # -- points and replay -------------------------------------------------------------
 
 
@@ -184,7 +274,7 @@ def _explorer(spec: str, variant: str | None, keep: bool) -> tuple[Explorer, Pat
     scenario: Scenario = resolve(spec, default_paths())
     variant = variant or next(iter(scenario.variants))
     work = new_work_dir()
-    starter = make_starter(False, scenario.preload)
+    starter = make_starter(False, scenario.preload_modules())
     return Explorer(scenario, variant, starter, work, os.getcwd(), keep), work
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "diff_states",
     "hashes_match_files",
     "journal_drained",
+    "query_rows",
     "remote_not_stale",
     "run_invariants",
 ]
@@ -87,7 +88,7 @@ def run_invariants(invariants: Sequence[Any], ctx: Check) -> list[Finding]:
     return findings
 
 
-def query(
+def query_rows(
     world: World, db: str, sql: str, params: Mapping[str, Any] | None = None
 ) -> list[tuple[Any, ...]]:
     """Rows of ``sql`` against the world's database ``db`` (a world-relative path)."""
@@ -106,7 +107,7 @@ class _SqlInvariant:
     body: Callable[[Check, list[tuple[Any, ...]]], Iterator[str]]
 
     def check(self, ctx: Check) -> None:
-        problems = list(self.body(ctx, query(ctx.world, self.db, self.sql)))
+        problems = list(self.body(ctx, query_rows(ctx.world, self.db, self.sql)))
         if problems:
             raise AssertionError("\n".join(problems))
 

@@ -30,6 +30,7 @@ subprocesses the program starts.
 from __future__ import annotations
 
 import builtins
+import inspect
 import io
 import os
 import re
@@ -39,6 +40,7 @@ import sys
 import sysconfig
 import threading
 from collections.abc import Callable, Sequence
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -131,8 +133,10 @@ class Probe:
         """Record one durable operation that is about to run, then let the fault act."""
         with self._lock:
             self.count += 1
-            function, file, line = self._caller()
-            op = Operation(self.count, kind, target, function, file, line, detail or {})
+            function, file, line, stack = self._caller()
+            op = Operation(
+                self.count, kind, target, function, file, line, {**(detail or {}), "stack": stack}
+            )
             self.sink(op)
             if self.decide is not None:
                 self.decide(op)
@@ -175,14 +179,26 @@ class Probe:
 
     # -- caller location -------------------------------------------------------
 
-    def _caller(self) -> tuple[str, str, int]:
-        frame = sys._getframe(2)
-        while frame is not None:
+    def _caller(self) -> tuple[str, str, int, list[str]]:
+        """The program frame responsible for the operation, and the program's stack above it.
+
+        The body of a ``@contextmanager`` (a transaction helper, say) is skipped for the frame
+        whose ``with`` statement ran it: that is where the operation comes from.
+        """
+        found: list[FrameType] = []
+        frame: FrameType | None = sys._getframe(2)
+        while frame is not None and len(found) < _STACK_DEPTH:
             code = frame.f_code
             if self._is_program(frame.f_globals.get("__name__", ""), code.co_filename):
-                return code.co_name, self._short(code.co_filename), frame.f_lineno
-            frame = frame.f_back  # type: ignore[assignment]
-        return "?", "?", 0
+                found.append(frame)
+            frame = frame.f_back
+        if not found:
+            return "?", "?", 0, []
+        chosen = next((f for f in found if not _is_context_manager_body(f)), found[0])
+        stack = [
+            f"{f.f_code.co_name} ({self._short(f.f_code.co_filename)}:{f.f_lineno})" for f in found
+        ]
+        return chosen.f_code.co_name, self._short(chosen.f_code.co_filename), chosen.f_lineno, stack
 
     def _is_program(self, module: str, filename: str) -> bool:
         key = (module, filename)
@@ -212,6 +228,20 @@ class Probe:
             if absolute.startswith(directory + os.sep):
                 return os.path.relpath(absolute, directory)
         return absolute
+
+
+#: How many program frames a record keeps (innermost first).
+_STACK_DEPTH = 6
+
+
+def _is_context_manager_body(frame: FrameType) -> bool:
+    """Whether ``frame`` is a generator driven by contextlib (the body of a @contextmanager)."""
+    caller = frame.f_back
+    return (
+        bool(frame.f_code.co_flags & inspect.CO_GENERATOR)
+        and caller is not None
+        and (caller.f_globals.get("__name__") == "contextlib")
+    )
 
 
 def _root_forms(world: str | os.PathLike[str]) -> tuple[str, ...]:

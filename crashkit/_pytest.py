@@ -125,7 +125,7 @@ class CrashkitSession:
 
     def starter(self, scenario: Scenario) -> ChildStarter:
         if self._starter is None:
-            self._starter = make_starter(False, scenario.preload)
+            self._starter = make_starter(False, scenario.preload_modules())
         return self._starter
 
     def explorer(self, scenario: Scenario, variant: str, fault: str) -> Explorer:

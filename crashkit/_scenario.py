@@ -146,6 +146,11 @@ class Scenario:
         """``path::name`` when loaded from a file, else the name."""
         return f"{self.source.path}::{self.source.attribute}" if self.source else self.name
 
+    def preload_modules(self) -> list[str]:
+        """What the fork server imports for this scenario: its ``preload`` and its own file."""
+        own = [self.source.module] if self.source and "." not in self.source.module else []
+        return [*self.preload, *own]
+
     def expects_findings(self, variant: str) -> bool:
         return variant in self.expect_findings
 
@@ -156,6 +161,11 @@ class ScenarioRef:
 
     path: str
     attribute: str
+
+    @property
+    def module(self) -> str:
+        """The module name the file is imported under."""
+        return _module_name(Path(self.path))
 
     def load(self) -> Scenario:
         module = _import_file(Path(self.path))

@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -76,6 +77,7 @@ class Sweep:
         fresh_interpreter: start children as new interpreters instead of forking.
         results: where results go (None: nowhere, e.g. for ``points``).
         sample: run a seeded sample of this many points per variant instead of all.
+        shard: run only the points of shard ``(i, n)``.
         on_result: called with each point's result (the CLI's progress bar).
         work_base: where the private work folder goes (default: the system temp folder).
     """
@@ -90,6 +92,7 @@ class Sweep:
         results: ResultsWriter | None = None,
         sample: int | None = None,
         seed: int = 0,
+        shard: tuple[int, int] | None = None,
         keep_worlds: bool = False,
         on_result: Callable[[PointResult], None] | None = None,
         on_prepared: Callable[[Explorer], None] | None = None,
@@ -99,11 +102,11 @@ class Sweep:
         self.variants = tuple(variants)
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.results = results
-        self.sample, self.seed = sample, seed
+        self.sample, self.seed, self.shard = sample, seed, shard
         self.keep_worlds = keep_worlds
         self.on_result, self.on_prepared = on_result, on_prepared
         self.work_dir = new_work_dir(work_base)
-        preload = sorted({m for s in self.scenarios for m in s.preload})
+        preload = list(dict.fromkeys(m for s in self.scenarios for m in s.preload_modules()))
         self.starter: ChildStarter = make_starter(fresh_interpreter, preload)
         self.explorers = self._explorers()
 
@@ -182,7 +185,14 @@ class Sweep:
         chosen = select_points(explorer.points, self.sample, self.seed)
         done = self.results.done if self.results is not None else set()
         key = (explorer.scenario.id, explorer.variant, explorer.fault)
-        return [p for p in chosen if (*key, p) not in done]
+        return [p for p in chosen if (*key, p) not in done and self._in_shard((*key, p))]
+
+    def _in_shard(self, key: tuple[str, str, str, int]) -> bool:
+        """Shards split points by a stable hash, so every shard agrees without talking."""
+        if self.shard is None:
+            return True
+        index, count = self.shard
+        return zlib.crc32("|".join(map(str, key)).encode()) % count == index - 1
 
     def _run_points(
         self,

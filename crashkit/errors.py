@@ -9,7 +9,8 @@ Errors caused by what a user wrote also derive from the fitting builtin, so
     ├── ProbeError(RuntimeError)           the probe could not be installed / used
     ├── NondeterminismError(RuntimeError)  a rerun did not match the dry run's trace
     ├── ChildError(RuntimeError)           a child process failed in a way that is not a finding
-    └── ResultsError(ValueError)           a results file is unreadable or of another format
+    ├── ResultsError(ValueError)           a results file is unreadable or of another format
+    └── UsageError(ValueError)             a command-line value is malformed
 
 Errors cross process boundaries (a child reports to the runner), so each one
 keeps its structured fields in ``args`` and pickles cleanly.
@@ -26,6 +27,7 @@ __all__ = [
     "ProbeError",
     "ResultsError",
     "ScenarioError",
+    "UsageError",
 ]
 
 
@@ -85,3 +87,7 @@ class ChildError(CrashkitError, RuntimeError):
 
 class ResultsError(CrashkitError, ValueError):
     """A results file cannot be read: wrong format version, truncated beyond repair, or not JSON."""
+
+
+class UsageError(CrashkitError, ValueError):
+    """A command-line value is malformed; the message shows the right form."""
