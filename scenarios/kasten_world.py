@@ -1,0 +1,264 @@
+"""Worlds for the reference sync engine, kasten, and the scenario that crashes it.
+
+A :class:`KastenWorld` is data: the notes both sides hold after a first sync,
+then the edits each side made since. :func:`kasten_scenario` turns one into a
+crashkit scenario: setup builds it, the workload is one sync, a restart is a
+fresh engine's recovery plus one sync. Because the world is plain data, a
+hypothesis strategy can generate worlds and shrink a failing one.
+
+World layout: ``notes/`` is the synced folder (its state in ``notes/.kasten``),
+``remote.sqlite3`` is the fake Notion's store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import kasten
+from kasten.files import is_temp_name
+from kasten.markdown import blocks_to_markdown, content_hash, markdown_to_blocks, split_frontmatter
+
+import crashkit
+from crashkit import FakeNotion, Journal, Operation, Scenario, World
+
+NOTES = "notes"
+DB = f"{NOTES}/.kasten/state.db"
+STORE = "remote.sqlite3"
+BASE_URL = "https://api.notion.com"
+TOKEN = "secret_crashkit"
+
+#: Garbage collection purges soft-deleted notes in the same cycle, so its path is crashed too.
+_ENV = {"KASTEN_GC_RETENTION": "0", "KASTEN_RETRIES": "0"}
+#: Every engine variant: the correct engine and each seeded bug.
+VARIANTS: dict[str, dict[str, str]] = {
+    "correct": dict(_ENV),
+    **{name: {**_ENV, "KASTEN_BUGS": name} for name in kasten.VARIANTS},
+}
+
+
+@dataclass(frozen=True)
+class KastenWorld:
+    """Notes in step on both sides, then edits on each side.
+
+    Args:
+        notes: file name -> markdown body, synced to a linked page before the workload.
+        local_edits: file name -> new file content, or None to delete the file.
+        remote_edits: file name -> new page content (markdown).
+        frontmatter: file name -> YAML frontmatter kept only locally.
+        stuck_pushes: file names whose push fails half-way in setup (the remote answers 500
+            after the old blocks are gone), so the journal holds an unfinished entry when
+            the workload starts: recovery of an earlier run's entries.
+    """
+
+    notes: Mapping[str, str]
+    local_edits: Mapping[str, str | None] = field(default_factory=dict)
+    remote_edits: Mapping[str, str] = field(default_factory=dict)
+    frontmatter: Mapping[str, str] = field(default_factory=dict)
+    stuck_pushes: Sequence[str] = ()
+
+
+def _fake(world: World) -> FakeNotion:
+    return FakeNotion(world.path(STORE), token=TOKEN, base_url=BASE_URL)
+
+
+def _setup(data: KastenWorld) -> Any:
+    def setup(world: World) -> None:
+        notes = world.path(NOTES)
+        notes.mkdir()
+        fake = _fake(world)
+        root = fake.create_page("kasten")
+        kasten.init(notes, remote=BASE_URL, token=TOKEN, parent=root)
+        for name, body in sorted(data.notes.items()):
+            page = fake.create_page(name, parent=root, blocks=markdown_to_blocks(body))
+            (notes / name).write_text(data.frontmatter.get(name, "") + body)
+            kasten.link(notes, name, page)
+        with fake.mock(), kasten.Engine.open(notes, bugs=()) as engine:
+            engine.sync()  # both sides in step, with their merge bases
+            _leave_stuck_pushes(engine, fake, data, notes)
+        _edit(world, fake, data)
+
+    return setup
+
+
+def _leave_stuck_pushes(engine: Any, fake: FakeNotion, data: KastenWorld, notes: Any) -> None:
+    """Make the named notes' pushes fail after their old blocks were deleted."""
+    if not data.stuck_pushes:
+        return
+    for name in data.stuck_pushes:
+        (notes / name).write_text(
+            data.frontmatter.get(name, "") + data.notes[name] + "\nedited offline\n"
+        )
+    fake.fail_next(500, method="PATCH", path="/children", count=len(data.stuck_pushes))
+    try:
+        engine.sync()
+    except kasten.RemoteError:
+        pass  # expected: the push is journaled and unfinished, which is the point
+    fake.disarm()
+
+
+def _edit(world: World, fake: FakeNotion, data: KastenWorld) -> None:
+    pages = {_path_of(p): p["id"] for p in fake.pages() if _path_of(p) in data.notes}
+    for name, text in sorted(data.local_edits.items()):
+        path = world.path(NOTES, name)
+        if text is None:
+            path.unlink()
+        else:
+            path.write_text(data.frontmatter.get(name, "") + text)
+    for name, text in sorted(data.remote_edits.items()):
+        fake.set_blocks(pages[name], markdown_to_blocks(text))
+
+
+def _path_of(page: Mapping[str, Any]) -> str:
+    title = page["properties"]["title"]["title"]
+    return "".join(part["plain_text"] for part in title)
+
+
+def _sync(world: World) -> None:
+    with kasten.Engine.open(world.path(NOTES)) as engine:
+        engine.sync()
+
+
+def observe(world: World) -> dict[str, Any]:
+    """Files, remote pages and the entity rows, without volatile columns (edit times, ids of
+    blocks, timestamps), which legitimately differ between a crashed and an uncrashed run."""
+    fake = _fake(world)
+    notes = world.path(NOTES)
+    files = {
+        str(p.relative_to(notes)): p.read_text(errors="replace")
+        for p in sorted(notes.rglob("*"))
+        if p.is_file() and ".kasten" not in p.relative_to(notes).parts
+    }
+    pages = {
+        _path_of(p): {"archived": p["archived"], "body": blocks_to_markdown(fake.blocks(p["id"]))}
+        for p in fake.pages(include_archived=True)
+        if p["parent"].get("type") == "page_id"
+    }
+    rows = crashkit.query_rows(
+        world,
+        DB,
+        "SELECT local_path, last_local_hash, last_remote_hash, conflict IS NOT NULL, deleted "
+        "FROM entity_map ORDER BY local_path, deleted",
+    )
+    bases = crashkit.query_rows(world, DB, "SELECT id FROM base_content ORDER BY id")
+    return {
+        "files": files,
+        "remote": pages,
+        "entities": [list(r) for r in rows],
+        "merge_bases": [base for (base,) in bases],
+    }
+
+
+def _local_body(world: World, path: str) -> str:
+    return split_frontmatter(world.path(NOTES, path).read_text())[1]
+
+
+def _remote_body(world: World, page_id: str) -> str:
+    return blocks_to_markdown(_fake(world).blocks(page_id))
+
+
+def _file_hash(data: bytes) -> str:
+    return content_hash(split_frontmatter(data.decode())[1])
+
+
+def deleted_notes_are_archived(world: World) -> None:
+    """A soft-deleted or collected note's page is archived, never left live."""
+    live = {p["id"].replace("-", "") for p in _fake(world).pages()}
+    rows = crashkit.query_rows(
+        world, DB, "SELECT local_path, page_id FROM entity_map WHERE deleted = 1"
+    )
+    for path, page in rows:
+        assert page.replace("-", "") not in live, f"{path} was deleted but its page {page} is live"
+
+
+def merge_bases_are_referenced(world: World) -> None:
+    """Every stored merge base belongs to an entity: collected notes leave nothing behind."""
+    orphans = crashkit.query_rows(
+        world,
+        DB,
+        "SELECT id FROM base_content WHERE id NOT IN "
+        "(SELECT base_content_id FROM entity_map WHERE base_content_id IS NOT NULL)",
+    )
+    assert not orphans, f"{len(orphans)} merge base(s) no entity refers to: {orphans[:3]}"
+
+
+def no_leftover_temp_files(world: World) -> None:
+    """Atomic writes clean up after themselves, also after recovery."""
+    leftovers = [p.name for p in world.path(NOTES).rglob("*") if is_temp_name(p.name)]
+    assert not leftovers, f"temp files left behind: {leftovers}"
+
+
+INVARIANTS = [
+    crashkit.hashes_match_files(
+        DB,
+        "SELECT local_path, last_local_hash FROM entity_map WHERE deleted = 0",
+        _file_hash,
+        root=NOTES,
+    ),
+    crashkit.remote_not_stale(
+        DB,
+        "SELECT local_path, page_id, last_remote_hash FROM entity_map WHERE deleted = 0",
+        local=_local_body,
+        remote=_remote_body,
+        hash=content_hash,
+    ),
+    crashkit.journal_drained(DB, "SELECT id, operation, state, entity_id FROM sync_wal"),
+    deleted_notes_are_archived,
+    merge_bases_are_referenced,
+    no_leftover_temp_files,
+]
+
+_BLOCK_URL = re.compile(r"/v1/(?:blocks|pages)/([0-9a-f-]+)")
+
+
+def _entity(op: Operation) -> dict[str, Any] | None:
+    """Which note an operation touches: a note file (or its temp file), or a page."""
+    if op.kind.startswith("http."):
+        match = _BLOCK_URL.search(op.target)
+        page = match.group(1).replace("-", "") if match else None
+        # A block delete names a block, not its page: any open entry may cover it.
+        return {"path": None, "page": None if op.target.startswith("DELETE") else page}
+    target = op.target.split(" -> ")[-1]
+    if not target.startswith(f"{NOTES}/") or "/.kasten/" in target or target.endswith("/.kasten"):
+        return None
+    name = target.removeprefix(f"{NOTES}/")
+    folder, _, base = name.rpartition("/")
+    if is_temp_name(base):
+        base = base.removeprefix(".").removesuffix(".kasten-tmp")
+    return {"path": f"{folder}/{base}" if folder else base, "page": None}
+
+
+JOURNAL = Journal(
+    DB,
+    "SELECT 1 FROM sync_wal w JOIN entity_map e ON e.id = w.entity_id "
+    "WHERE (:path IS NULL OR e.local_path = :path) "
+    "AND (:page IS NULL OR replace(e.page_id, '-', '') = :page) LIMIT 1",
+    _entity,
+)
+
+
+def kasten_scenario(
+    name: str, data: KastenWorld, *, catches: Sequence[str], **kwargs: Any
+) -> Scenario:
+    """A scenario crashing one sync of ``data``'s world, over every engine variant.
+
+    Args:
+        catches: the seeded variants this world exercises, whose findings are expected.
+    """
+    return Scenario(
+        name=name,
+        setup=_setup(data),
+        workload=_sync,
+        restart=_sync,
+        observe=observe,
+        invariants=INVARIANTS,
+        context=lambda world: _fake(world).mock(),
+        variants=VARIANTS,
+        expect_findings=catches,
+        program=("kasten",),
+        preload=("kasten", "notion_client", "respx", "merge3"),
+        journal=JOURNAL,
+        **kwargs,
+    )
