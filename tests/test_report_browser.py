@@ -12,13 +12,14 @@ missing browser fails them: CI must install it (``apt-get install chromium``).
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import importlib.util
 import json
 import os
 import select
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,15 @@ def chromium_path() -> str | None:
     return None
 
 
+def _high_pipe() -> tuple[int, int]:
+    """A pipe whose ends are numbered 10 and up: never 3 or 4, which the browser gets."""
+    ends = []
+    for fd in os.pipe():
+        ends.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10))
+        os.close(fd)
+    return ends[0], ends[1]
+
+
 class DevToolsError(RuntimeError):
     """A DevTools command failed, or the browser stopped answering."""
 
@@ -73,27 +83,23 @@ class Chromium:
     """A headless Chromium driven over the DevTools pipe; one page (tab) at a time."""
 
     def __init__(self, binary: str, profile: Path) -> None:
-        commands_r, self._commands = os.pipe()
-        self._replies, replies_w = os.pipe()
-        # The browser reads commands on fd 3 and writes replies on fd 4: the shell puts
-        # the pipes there, so no pre-exec hook runs in the forked child.
-        self.process = subprocess.Popen(
-            [
-                "/bin/sh",
-                "-c",
-                'exec "$@" 3<&"$CK_IN" 4>&"$CK_OUT"',
-                "sh",
-                binary,
-                *FLAGS,
-                f"--user-data-dir={profile}",
-                "about:blank",
+        commands_r, self._commands = _high_pipe()
+        self._replies, replies_w = _high_pipe()
+        # The browser reads commands on fd 3 and writes replies on fd 4. posix_spawn puts
+        # the pipes there (the pipes are numbered 10 and up, so neither dup2 clobbers the
+        # other's source) in a new session, and no Python code runs in the child.
+        self.pid = os.posix_spawn(
+            binary,
+            [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_DUP2, commands_r, 3),
+                (os.POSIX_SPAWN_DUP2, replies_w, 4),
             ],
-            env={**os.environ, "CK_IN": str(commands_r), "CK_OUT": str(replies_w)},
-            pass_fds=(commands_r, replies_w),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            setsid=True,
         )
         os.close(commands_r)
         os.close(replies_w)
@@ -241,15 +247,21 @@ class Chromium:
     def dialogs(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("method") == "Page.javascriptDialogOpening"]
 
+    def _wait(self, timeout: float) -> bool:
+        """Whether the browser exited (and was reaped) within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def close(self) -> None:
-        try:
+        with contextlib.suppress(DevToolsError, OSError):
             self.send("Browser.close", browser=True)
-            self.process.wait(timeout=10)
-        except (DevToolsError, OSError, subprocess.TimeoutExpired):
-            pass
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)  # the group this test started
-            self.process.wait(timeout=10)
+        if not self._wait(10):
+            os.killpg(self.pid, signal.SIGKILL)  # the session this test started
+            self._wait(10)
         os.close(self._commands)
         os.close(self._replies)
 
