@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from crashkit import _probe
+from crashkit._faults import ChildFault
 from crashkit._operation import Operation, end_operation
 from crashkit._scenario import Scenario, ScenarioRef, World
 
@@ -57,6 +58,8 @@ class ChildJob:
     probe: bool = True
     #: Ask the scenario's journal about every audited operation (the dry run does).
     audit: bool = False
+    #: What happens at ``crash_at``: a fault kind of :mod:`crashkit._faults`.
+    fault: str = "kill"
     project_root: str = "."
 
 
@@ -73,19 +76,18 @@ class _Lines:
         self.write(op.to_json())
 
 
-def _decide(job: ChildJob, scenario: Scenario, run_dir: Path) -> _probe.Decide:
-    """What happens before each operation: the journal audit, then the crash at its point."""
+def _decide(job: ChildJob, scenario: Scenario, run_dir: Path, fault: ChildFault) -> _probe.Decide:
+    """What happens before each operation: the journal audit, then the fault."""
     journal = scenario.journal if job.audit else None
     audit = _Lines(run_dir / "audit.jsonl") if journal is not None else None
     world = Path(job.world)
 
-    def decide(op: Operation) -> None:
+    def decide(op: Operation, payload: _probe.Payload | None) -> None:
         if journal is not None and audit is not None:
             uncovered = journal.check(world, op)
             if uncovered is not None:
                 audit.write(uncovered.to_json())
-        if op.index == job.crash_at:
-            _probe.kill_self()
+        fault.before(op, payload)
 
     return decide
 
@@ -175,14 +177,16 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
         phase(world)
         return
     trace = _Lines(run_dir / "trace.jsonl")
+    fault = ChildFault(job.fault, job.crash_at, run_dir, Path(job.world))
     probe = _probe.Probe(
         job.world,
         trace,
-        _decide(job, scenario, run_dir),
+        _decide(job, scenario, run_dir, fault),
         program=scenario.program,
         program_files=[scenario.source.path] if scenario.source else [],
         project_root=job.project_root,
     )
+    probe.want_data = fault.want_data
     context: Any = scenario.context(world) if scenario.context else nullcontext()
     with context:
         _probe.activate(probe)
@@ -190,10 +194,10 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
             phase(world)
         finally:
             _probe.deactivate()
-    if job.crash_at is not None:
+    if job.crash_at == probe.count + 1:
         # Point N+1: the crash comes after the last durable operation.
         trace(end_operation(probe.count + 1))
-        _probe.kill_self()
+        fault.at_end(probe.count)
 
 
 def _exit(status: int) -> None:

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from crashkit._faults import FAULT_KINDS
 from crashkit._report import merge_results, write_report
 from crashkit._results import ResultsWriter, read_results
 from crashkit._runner import Explorer, PointResult, new_work_dir
@@ -50,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-s", "--scenario", action="append", default=[], help="only this scenario")
     run.add_argument("-V", "--variant", action="append", default=[], help="only this variant")
     run.add_argument("-j", "--jobs", type=int, default=None, help="children at once (cores)")
+    run.add_argument(
+        "-f",
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help=f"fault kind(s) to sweep, repeatable or comma-separated, or 'all' "
+        f"({', '.join(FAULT_KINDS)}; default: kill)",
+    )
     run.add_argument("--results", default=DEFAULT_RESULTS, help="JSON lines results file")
     run.add_argument(
         "--report",
@@ -73,11 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     points = commands.add_parser("points", help="list a scenario's enumerated crash points")
     points.add_argument("scenario", help="path.py::name, path.py, or a bundled scenario's name")
     points.add_argument("-V", "--variant", default=None, help="variant (default: the first)")
+    points.add_argument("-f", "--fault", default="kill", help="list this fault kind's points")
 
     replay = commands.add_parser("replay", help="rerun one point verbosely, keeping its world")
     replay.add_argument("scenario", help="path.py::name, path.py, or a bundled scenario's name")
     replay.add_argument("-p", "--point", type=int, required=True, help="the point (0: no crash)")
     replay.add_argument("-V", "--variant", default=None, help="variant (default: the first)")
+    replay.add_argument("-f", "--fault", default="kill", help="fault kind (default: kill)")
     replay.add_argument(
         "--keep",
         default="reports/replay",
@@ -135,8 +147,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if not paths:
         console.print("[red]crashkit:[/] no scenarios given and no scenarios/ folder here")
         return 2
-    scenarios = load_scenarios(paths, args.scenario)
+    faults = _parse_faults(args.fault)
     shard = _parse_shard(args.shard)
+    scenarios = load_scenarios(paths, args.scenario)
     with ResultsWriter(args.results, resume=args.resume) as results:
         progress = _progress(console, args.quiet)
         task = progress.add_task("crash points", total=0)
@@ -145,6 +158,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             variants=args.variant,
             jobs=args.jobs,
             results=results,
+            faults=faults,
             fresh_interpreter=args.fresh_interpreter,
             sample=args.sample,
             seed=args.seed,
@@ -162,6 +176,19 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         path = write_report(read_results(args.results), args.report, previous=previous)
         console.print(f"report: {escape(str(path))}")
     return 0 if all(s.ok for s in summaries) else 1
+
+
+def _parse_faults(values: list[str]) -> list[str]:
+    names = [n.strip() for v in values or ["kill"] for n in v.split(",") if n.strip()]
+    if "all" in names:
+        return list(FAULT_KINDS)
+    unknown = [n for n in names if n not in FAULT_KINDS]
+    if unknown or not names:
+        raise UsageError(
+            f"--fault {','.join(unknown or names)!r}: choose among "
+            f"{', '.join(FAULT_KINDS)} or all, e.g. --fault kill,error"
+        )
+    return list(dict.fromkeys(names))
 
 
 def _parse_shard(value: str | None) -> tuple[int, int] | None:
@@ -285,12 +312,15 @@ def _points(args: argparse.Namespace, console: Console) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     table = Table(
-        title=escape(f"{explorer.scenario.name} [{explorer.variant}]: {explorer.points} points"),
+        title=escape(
+            f"{explorer.scenario.name} [{explorer.variant}] under {args.fault}: "
+            f"{len(explorer.points_for(args.fault))} points"
+        ),
         title_justify="left",
     )
     for column in ("point", "operation", "target", "caller"):
         table.add_column(column)
-    for point in range(1, explorer.points + 1):
+    for point in explorer.points_for(args.fault):
         op = explorer.operation(point)
         table.add_row(f"p{point:02d}", op.kind, escape(op.target), escape(op.where))
     console.print(table)
@@ -301,16 +331,18 @@ def _points(args: argparse.Namespace, console: Console) -> int:
 def _replay(args: argparse.Namespace, console: Console) -> int:
     explorer, work = _explorer(args.scenario, args.variant, keep=True)
     try:
-        result = explorer.run_point(args.point)
-        kept = _keep_world(work, args.point, Path(args.keep))
+        result = explorer.run_point(args.point, args.fault)
+        kept = _keep_world(
+            work, f"{args.fault}-p{args.point:03d}" if args.point else "golden", Path(args.keep)
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _print_point(console, result, kept)
     return 0 if result.passed or result.expected else 1
 
 
-def _keep_world(work: Path, point: int, keep: Path) -> Path | None:
-    run = work / f"p{point:03d}" if point else work / "golden"
+def _keep_world(work: Path, name: str, keep: Path) -> Path | None:
+    run = work / name
     if not run.exists():
         return None
     if keep.exists():
@@ -322,8 +354,11 @@ def _keep_world(work: Path, point: int, keep: Path) -> Path | None:
 def _print_point(console: Console, result: PointResult, kept: Path | None) -> None:
     console.print(
         f"[bold]{escape(result.scenario.name)}[{escape(result.variant)}] "
-        f"point {result.point} of {result.points}[/]: {escape(result.op.describe())}"
+        f"point {result.point} of {result.points}[/] ({escape(result.fault)}): "
+        f"{escape(result.op.describe())}"
     )
+    if result.injection:
+        console.print(f"  fault: {escape(result.injection)}")
     for r in result.rounds:
         state = "changed" if r.changed else "unchanged"
         console.print(

@@ -30,6 +30,7 @@ subprocesses the program starts.
 from __future__ import annotations
 
 import builtins
+import fcntl
 import inspect
 import io
 import os
@@ -40,6 +41,7 @@ import sys
 import sysconfig
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
@@ -48,12 +50,52 @@ import httpx
 from crashkit._operation import Operation
 from crashkit._quiet import is_quiet
 
-__all__ = ["Probe", "activate", "active_probe", "deactivate", "install_patches", "point"]
+__all__ = [
+    "InjectedResponse",
+    "LoseResponse",
+    "Payload",
+    "Probe",
+    "activate",
+    "active_probe",
+    "deactivate",
+    "install_patches",
+    "point",
+]
+
+Sink = Callable[[Operation], None]
+
+
+@dataclass(frozen=True)
+class Payload:
+    """What an operation is about to do, for faults that need more than its record.
+
+    Data bytes are captured only when the probe is asked to (``want_data``): the torn-write
+    and power-loss faults need them, the others do not pay for the copy.
+    """
+
+    fd: int | None = None
+    data: bytes | None = None
+    #: Where the data goes; None: at the descriptor's position (or its end, when appending).
+    offset: int | None = None
+    request: httpx.Request | None = None
+
 
 #: What a fault does before an operation runs: return to let it run, raise to make it
-#: fail, or kill the process.
-Decide = Callable[[Operation], None]
-Sink = Callable[[Operation], None]
+#: fail (an :class:`InjectedResponse` or :class:`LoseResponse` for HTTP), or kill the process.
+Decide = Callable[[Operation, Payload | None], None]
+
+
+class InjectedResponse(Exception):
+    """Raised by a fault to answer an HTTP request itself, without sending it."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class LoseResponse(Exception):
+    """Raised by a fault: send the request, then lose its answer (a read timeout)."""
+
 
 _MUTATING_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
@@ -123,13 +165,21 @@ class Probe:
         self.program_files = frozenset(os.path.abspath(f) for f in program_files)
         self.project_root = os.fspath(project_root) if project_root else os.getcwd()
         self.count = 0
+        #: Capture written bytes in payloads (set by faults that need them).
+        self.want_data = False
         self._lock = threading.RLock()
         self._frame_cache: dict[tuple[str, str], bool] = {}
         self._library_dirs = _library_dirs()
 
     # -- recording -------------------------------------------------------------
 
-    def record(self, kind: str, target: str, detail: dict[str, Any] | None = None) -> None:
+    def record(
+        self,
+        kind: str,
+        target: str,
+        detail: dict[str, Any] | None = None,
+        payload: Payload | None = None,
+    ) -> None:
         """Record one durable operation that is about to run, then let the fault act."""
         with self._lock:
             self.count += 1
@@ -139,7 +189,7 @@ class Probe:
             )
             self.sink(op)
             if self.decide is not None:
-                self.decide(op)
+                self.decide(op, payload)
 
     def relative(
         self, path: str | bytes | os.PathLike[Any], dir_fd: int | None = None
@@ -322,6 +372,35 @@ def _record_fd(kind: str, fd: Any, **detail: Any) -> None:
         probe.record(kind, target, detail or None)
 
 
+def _record_write(fd: int, data: Any, offset: int | None = None) -> None:
+    """Record a write of ``data`` to ``fd`` (at ``offset``, or at the descriptor's position)."""
+    probe = _probe()
+    if probe is None:
+        return
+    target = probe.fd_target(fd)
+    if target is None:
+        return
+    view = memoryview(data)
+    payload = None
+    if probe.want_data:
+        where = offset if offset is not None else _position(fd)
+        payload = Payload(fd=fd, data=view.tobytes(), offset=where)
+    detail: dict[str, Any] = {"bytes": view.nbytes}
+    if offset is not None:
+        detail["offset"] = offset
+    probe.record("fs.write", target, detail, payload)
+
+
+def _position(fd: int) -> int | None:
+    """Where a plain write to ``fd`` lands: its position, or None (the end) when appending."""
+    try:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND:
+            return None
+        return os.lseek(fd, 0, os.SEEK_CUR)
+    except OSError:
+        return None
+
+
 def _exists(path: Any, dir_fd: int | None = None) -> bool:
     try:
         os.stat(path, dir_fd=dir_fd)
@@ -349,7 +428,7 @@ class _ProbedFileIO(io.FileIO):
     """A raw file whose writes (the ones that reach the OS) are recorded."""
 
     def write(self, data: Any, /) -> int | None:
-        _record_fd("fs.write", self, bytes=len(memoryview(data)))
+        _record_write(self.fileno(), data)
         return super().write(data)
 
     def truncate(self, size: int | None = None, /) -> int:
@@ -428,24 +507,24 @@ def _layer(
 
 
 def _write(fd: int, data: Any, /) -> int:
-    _record_fd("fs.write", fd, bytes=len(memoryview(data)))
+    _record_write(fd, data)
     return _Real.write(fd, data)
 
 
 def _pwrite(fd: int, data: Any, offset: int, /) -> int:
-    _record_fd("fs.write", fd, bytes=len(memoryview(data)), offset=offset)
+    _record_write(fd, data, offset)
     return _Real.pwrite(fd, data, offset)
 
 
 def _writev(fd: int, buffers: Any, /) -> int:
     buffers = list(buffers)
-    _record_fd("fs.write", fd, bytes=sum(len(memoryview(b)) for b in buffers))
+    _record_write(fd, b"".join(bytes(memoryview(b)) for b in buffers))
     return _Real.writev(fd, buffers)
 
 
 def _pwritev(fd: int, buffers: Any, offset: int, flags: int = 0, /) -> int:
     buffers = list(buffers)
-    _record_fd("fs.write", fd, bytes=sum(len(memoryview(b)) for b in buffers), offset=offset)
+    _record_write(fd, b"".join(bytes(memoryview(b)) for b in buffers), offset)
     assert _Real.pwritev is not None
     return int(_Real.pwritev(fd, buffers, offset, flags))
 
@@ -719,18 +798,37 @@ def _record_request(request: httpx.Request) -> None:
             f"http.{request.method.lower()}",
             f"{request.method} {request.url.path}",
             {"url": str(request.url)},
+            Payload(request=request),
         )
 
 
+def _lost(request: httpx.Request) -> httpx.ReadTimeout:
+    return httpx.ReadTimeout(
+        "crashkit: the response was lost (the remote applied the request)", request=request
+    )
+
+
 def _send(self: httpx.Client, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-    _record_request(request)
+    try:
+        _record_request(request)
+    except InjectedResponse as injected:
+        return injected.response
+    except LoseResponse:
+        _Real.send(self, request, **kwargs).close()
+        raise _lost(request) from None
     return _Real.send(self, request, **kwargs)
 
 
 async def _async_send(
     self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any
 ) -> httpx.Response:
-    _record_request(request)
+    try:
+        _record_request(request)
+    except InjectedResponse as injected:
+        return injected.response
+    except LoseResponse:
+        await (await _Real.async_send(self, request, **kwargs)).aclose()
+        raise _lost(request) from None
     return await _Real.async_send(self, request, **kwargs)
 
 

@@ -21,11 +21,12 @@ from typing import Any
 
 import pytest
 
+from crashkit._faults import FAULT_KINDS
 from crashkit._results import ResultsWriter
-from crashkit._runner import Explorer, PointResult, new_work_dir
+from crashkit._runner import Explorer, PointResult, new_work_dir, sample_points
 from crashkit._scenario import Scenario, ScenarioRef
 from crashkit._starter import ChildStarter, make_starter
-from crashkit._sweep import audit_record, select_points, trace_record
+from crashkit._sweep import audit_record, trace_record
 from crashkit.errors import ScenarioError
 from crashkit.plugin import (
     FAULTS,
@@ -38,9 +39,6 @@ from crashkit.plugin import (
     TIMEOUT,
     option,
 )
-
-#: The fault kinds this version implements.
-FAULT_KINDS = ("kill",)
 
 _SESSION = pytest.StashKey["CrashkitSession"]()
 _SEED = pytest.StashKey[int]()
@@ -120,7 +118,7 @@ class CrashkitSession:
         self.max_rounds = _int_option(config, MAX_ROUNDS)
         self.work_dir = new_work_dir()
         self._starter: ChildStarter | None = None
-        self._explorers: dict[tuple[str, str, str], Explorer] = {}
+        self._explorers: dict[tuple[str, str], Explorer] = {}
         self.sent: set[tuple[str, str, str]] = set()
 
     def starter(self, scenario: Scenario) -> ChildStarter:
@@ -128,17 +126,19 @@ class CrashkitSession:
             self._starter = make_starter(False, scenario.preload_modules())
         return self._starter
 
-    def explorer(self, scenario: Scenario, variant: str, fault: str) -> Explorer:
-        key = (scenario.id, variant, fault)
+    def explorer(self, scenario: Scenario, variant: str) -> Explorer:
+        key = (scenario.id, variant)
         if key not in self._explorers:
             folder = self.work_dir / f"{len(self._explorers):03d}-{scenario.name}-{variant}"
             self._explorers[key] = Explorer(
-                scenario, variant, self.starter(scenario), folder, os.getcwd(), fault=fault
+                scenario, variant, self.starter(scenario), folder, os.getcwd()
             )
         return self._explorers[key]
 
-    def points(self, explorer: Explorer) -> list[int]:
-        return select_points(explorer.points, self.sample, self.seed)
+    def points(self, explorer: Explorer, fault: str) -> list[int]:
+        """Point 0 (under the first fault only) and the fault's points, or a seeded sample."""
+        golden = [0] if fault == self.faults[0] else []
+        return golden + sample_points(explorer.points_for(fault), self.sample, self.seed)
 
     def in_shard(self, nodeid: str) -> bool:
         if self.shard is None:
@@ -186,7 +186,7 @@ def _variant_items(
     variant: str,
     fault: str,
 ) -> Iterator[pytest.Item]:
-    explorer = session.explorer(scenario, variant, fault)
+    explorer = session.explorer(scenario, variant)
     try:
         explorer.prepare()
     except ScenarioError as error:
@@ -196,12 +196,17 @@ def _variant_items(
         )
         return
     width = max(2, len(str(explorer.points)))
-    for point in session.points(explorer):
+    for point in session.points(explorer, fault):
         op = explorer.operation(point)
         label = {0: "golden", explorer.points: "end"}.get(point, f"{op.kind}-{op.function}")
         name = f"{scenario.name}[{variant}-{fault}-p{point:0{width}d}-{label}]"
         yield CrashPoint.from_parent(
-            collector, name=name, nodeid=_nodeid(collector, name), explorer=explorer, point=point
+            collector,
+            name=name,
+            nodeid=_nodeid(collector, name),
+            explorer=explorer,
+            point=point,
+            fault=fault,
         )
 
 
@@ -222,10 +227,11 @@ class CrashPointFailed(Exception):
 class CrashPoint(pytest.Item):
     """One crash point of one scenario variant under one fault."""
 
-    def __init__(self, *, explorer: Explorer, point: int, **kwargs: Any) -> None:
+    def __init__(self, *, explorer: Explorer, point: int, fault: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.explorer = explorer
         self.point = point
+        self.fault = fault
         self.op = explorer.operation(point)
         self.result: PointResult | None = None
         self.add_marker("crashkit")
@@ -233,7 +239,7 @@ class CrashPoint(pytest.Item):
             self.add_marker("known_bug")
 
     def runtest(self) -> None:
-        self.result = self.explorer.run_point(self.point)
+        self.result = self.explorer.run_point(self.point, self.fault)
         if not self.result.findings:
             return
         if self.result.expected:
@@ -256,17 +262,17 @@ class CrashPoint(pytest.Item):
         """The results lines this item contributes (its point; the dry run's, once per process)."""
         records = []
         session = crashkit_session(self.config)
-        key = (self.explorer.scenario.id, self.explorer.variant, self.explorer.fault)
+        key = (self.explorer.scenario.id, self.explorer.variant, self.fault)
         if key not in session.sent:
             session.sent.add(key)
-            records.append(trace_record(self.explorer))
+            records.append(trace_record(self.explorer, self.fault))
             if self.explorer.scenario.journal is not None:
                 records.append(audit_record(self.explorer))
         if self.result is not None:
-            point = self.result.to_json()
-            point["source"] = source_line(self.op.file, self.op.line)
-            point["nodeid"] = self.nodeid
-            records.append(point)
+            for point in self.result.records():
+                point["source"] = source_line(self.op.file, self.op.line)
+                point["nodeid"] = self.nodeid
+                records.append(point)
         return records
 
 
@@ -296,8 +302,8 @@ def format_failure(result: PointResult, nodeid: str, seed: int) -> str:
     """What a failing crash point shows: operation, findings with diffs, rounds, the replay."""
     op = result.op
     lines = [
-        f"crash point {result.point} of {result.points} ({result.fault}): killed right "
-        f"before {op.kind} {op.target}",
+        f"crash point {result.point} of {result.points} ({result.fault}): {op.kind} {op.target}",
+        f"  fault: {result.injection}",
         f"  in {op.where}",
     ]
     if source := source_line(op.file, op.line):

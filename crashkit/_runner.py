@@ -15,17 +15,19 @@ Point 0 is the golden run itself, checked with the same invariants.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import tempfile
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from crashkit import _child
 from crashkit._child import EXIT_BROKEN, EXIT_RAISED, ChildJob
+from crashkit._faults import NESTED_BUDGET, FaultKind, describe_injection, read_power_cuts
 from crashkit._invariants import Check, Finding, diff_states, run_invariants
 from crashkit._journal import Uncovered
 from crashkit._operation import Operation, end_operation
@@ -87,10 +89,21 @@ class PointResult:
     rounds: list[Round]
     duration: float
     output: str = ""
+    #: For recovery-crash: the point of the first restart that was crashed too.
+    nested: int | None = None
+    #: For recovery-crash: one result per nested point (this result aggregates them).
+    children: list[PointResult] = field(default_factory=list)
+    #: What the fault did, in a line ("OSError: [Errno 28] ...", "power cut ...").
+    injection: str = ""
 
     @property
     def passed(self) -> bool:
         return not self.findings
+
+    @property
+    def label(self) -> str:
+        """``p07`` or, nested, ``p07/r03``."""
+        return f"p{self.point:02d}" + (f"/r{self.nested:02d}" if self.nested else "")
 
     @property
     def expected(self) -> bool:
@@ -99,7 +112,15 @@ class PointResult:
 
     @property
     def replay(self) -> str:
-        return f"crashkit replay {self.scenario.id} --variant {self.variant} --point {self.point}"
+        fault = f" --fault {self.fault}" if self.fault != "kill" else ""
+        return (
+            f"crashkit replay {self.scenario.id} --variant {self.variant}{fault} "
+            f"--point {self.point}"
+        )
+
+    def records(self) -> list[dict[str, Any]]:
+        """Its results lines: one, or one per nested point."""
+        return [c.to_json() for c in self.children] if self.children else [self.to_json()]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +139,8 @@ class PointResult:
             "duration": round(self.duration, 4),
             "output": self.output,
             "replay": self.replay,
+            "nested": self.nested,
+            "injection": self.injection,
         }
 
 
@@ -151,7 +174,6 @@ class Explorer:
     work_dir: Path
     project_root: str = "."
     keep_worlds: bool = False
-    fault: str = "kill"
     golden: Golden | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -254,8 +276,12 @@ class Explorer:
 
     @property
     def points(self) -> int:
-        """How many crash points there are: N operations plus the one after the last."""
+        """How many kill points there are: N operations plus the one after the last."""
         return len(self.prepare().trace) + 1
+
+    def points_for(self, fault: str) -> list[int]:
+        """The crash points ``fault`` offers on this variant's trace."""
+        return fault_kind(fault).points(self.prepare().trace)
 
     def operation(self, point: int) -> Operation:
         trace = self.prepare().trace
@@ -354,15 +380,16 @@ class Explorer:
 
     # -- one point -----------------------------------------------------------------
 
-    def run_point(self, point: int) -> PointResult:
-        """Crash at ``point`` (0: no crash), restart to a fixpoint, check the invariants."""
+    def run_point(self, point: int, fault: str = "kill") -> PointResult:
+        """Crash at ``point`` (0: no crash) with ``fault``, recover, check the invariants."""
         golden = self.prepare()
         op = self.operation(point)
+        kind = fault_kind(fault)
         if point == 0:
             return PointResult(
                 self.scenario,
                 self.variant,
-                self.fault,
+                fault,
                 0,
                 self.points,
                 op,
@@ -372,35 +399,61 @@ class Explorer:
                 golden.output,
             )
         started = time.monotonic()
-        world = self._world(f"p{point:03d}")
+        world = self._world(f"{fault}-p{point:03d}")
         try:
-            findings, rounds, output = self._crash_and_recover(world, point, op, golden)
+            result = self._strike(world, point, op, kind, golden)
         finally:
             if not self.keep_worlds:
                 shutil.rmtree(world.parent, ignore_errors=True)
+        result.duration = time.monotonic() - started
+        return result
+
+    def _result(
+        self,
+        fault: str,
+        point: int,
+        op: Operation,
+        findings: list[Finding],
+        rounds: list[Round],
+        output: str = "",
+        **extra: Any,
+    ) -> PointResult:
         return PointResult(
             self.scenario,
             self.variant,
-            self.fault,
+            fault,
             point,
             self.points,
             op,
             findings,
             rounds,
-            time.monotonic() - started,
+            0.0,
             output,
+            injection=describe_injection(fault, op),
+            **extra,
         )
 
-    def _crash_and_recover(
-        self, world: Path, point: int, op: Operation, golden: Golden
-    ) -> tuple[list[Finding], list[Round], str]:
-        run = self._run_child(world, world.parent / "crash", "workload", crash_at=point)
-        findings = self._confirm_crash(run, point, op)
+    def _strike(
+        self, world: Path, point: int, op: Operation, kind: FaultKind, golden: Golden
+    ) -> PointResult:
+        run = self._run_child(
+            world, world.parent / "crash", "workload", crash_at=point, fault=kind.name
+        )
+        findings = self._confirm(run, point, op, kind)
         if findings:
-            return findings, [], run.output
+            return self._result(kind.name, point, op, findings, [], run.output)
+        if kind.name == "powerloss":
+            return self._power_cuts(world, point, op, golden, run)
+        if kind.name == "recovery-crash":
+            return self._recovery_crash(world, point, op, golden, run)
+        findings, rounds = self._recover_and_check(world, golden)
+        return self._result(kind.name, point, op, findings, rounds, run.output)
+
+    def _recover_and_check(self, world: Path, golden: Golden) -> tuple[list[Finding], list[Round]]:
+        """Restart rounds to a fixpoint, then crash equivalence and the invariants."""
         rounds, findings = self._restart_rounds(world)
         if findings:
-            return findings, rounds, run.output
+            return findings, rounds
         state = self._observe(world, findings)
         if state != golden.state:
             findings.append(
@@ -412,34 +465,118 @@ class Explorer:
             )
         ctx = self._check(world, state, rounds, golden.state)
         findings.extend(run_invariants(self.scenario.invariants, ctx))
-        return findings, rounds, run.output
+        return findings, rounds
 
-    def _confirm_crash(self, run: _ChildRun, point: int, expected: Operation) -> list[Finding]:
-        """The child must have died by our SIGKILL, right at the expected operation."""
+    def _copy(self, source: Path, name: str) -> Path:
+        target = source.parent / name / "world"
+        shutil.copytree(source, target, symlinks=True)
+        return target
+
+    def _power_cuts(
+        self, world: Path, point: int, op: Operation, golden: Golden, run: _ChildRun
+    ) -> PointResult:
+        """Recover from each power-cut state the model allows; findings name their state."""
+        states = read_power_cuts(world.parent / "crash")
+        findings: list[Finding] = []
+        rounds: list[Round] = []
+        for number, state in enumerate(states, 1):
+            copy = self._copy(world, f"state{number}")
+            state.apply(copy)
+            found, state_rounds = self._recover_and_check(copy, golden)
+            label = f"power cut state {number}/{len(states)} ({state.description})"
+            findings += [replace(f, message=f"{label}: {f.message}") for f in found]
+            if (found and not rounds) or number == 1:
+                rounds = state_rounds
+        return self._result(
+            "powerloss",
+            point,
+            op,
+            findings,
+            rounds,
+            run.output,
+            injection=describe_injection("powerloss", op) + f"; {len(states)} state(s) tried",
+        )
+
+    def _recovery_crash(
+        self, world: Path, point: int, op: Operation, golden: Golden, run: _ChildRun
+    ) -> PointResult:
+        """Crash the first restart at each of its operations (a budgeted sample), recover."""
+        dry = self._copy(world, "restart-dry")
+        first = self._run_child(dry, dry.parent / "run", "restart")
+        exit = self._round_exit(first, 1, findings := [])
+        if exit != "ok":
+            return self._result("recovery-crash", point, op, findings, [], run.output)
+        nested = select_points(len(first.trace) + 1, NESTED_BUDGET, seed=point)[1:]
+        children = [self._nested(world, point, op, r, first.trace, golden) for r in nested]
+        aggregate = [
+            replace(f, message=f"{c.label}: {f.message}") for c in children for f in c.findings
+        ]
+        rounds = next(
+            (c.rounds for c in children if c.findings), children[0].rounds if children else []
+        )
+        return self._result(
+            "recovery-crash", point, op, aggregate, rounds, run.output, children=children
+        )
+
+    def _nested(
+        self,
+        world: Path,
+        point: int,
+        op: Operation,
+        nested: int,
+        restart_trace: list[Operation],
+        golden: Golden,
+    ) -> PointResult:
+        copy = self._copy(world, f"r{nested:03d}")
+        crashed = self._run_child(copy, copy.parent / "crash", "restart", crash_at=nested)
+        expected = (
+            restart_trace[nested - 1] if nested <= len(restart_trace) else end_operation(nested)
+        )
+        findings = self._confirm(crashed, nested, expected, fault_kind("kill"))
+        rounds: list[Round] = []
+        if not findings:
+            findings, rounds = self._recover_and_check(copy, golden)
+        return self._result(
+            "recovery-crash", point, op, findings, rounds, crashed.output, nested=nested
+        )
+
+    def _confirm(
+        self, run: _ChildRun, point: int, expected: Operation, kind: FaultKind
+    ) -> list[Finding]:
+        """The child reached the point doing what the dry run did, and ended as the fault says:
+        killed there (kill-like faults), or still running afterwards (error, lost response)."""
         if run.exit.timed_out:
             return [
                 Finding(
                     "no-hang",
-                    f"the workload did not reach point {point} within "
-                    f"{self.scenario.timeout}s; its process group was killed",
+                    f"the workload did not finish within "
+                    f"{self.scenario.timeout}s after point {point}; its process group "
+                    "was killed",
                 )
             ]
+        reached = next((op for op in run.trace if op.index == point), None)
         last = run.trace[-1] if run.trace else None
-        if last is not None and last.index == point and _died_at_its_point(run):
-            if last.signature == expected.signature:
-                return []
-            ending = "was killed there"
+        if kind.crashes:
+            ok = last is not None and last.index == point and _died_at_its_point(run)
+            seen = last
+        else:
+            ok = reached is not None and run.exit.status in (0, EXIT_RAISED)
+            seen = reached or last
+        if ok and seen is not None and seen.signature == expected.signature:
+            return []
+        if seen is not None and seen.index == point and (ok or _died_at_its_point(run)):
+            ending = "did it there"
         elif run.exit.status == EXIT_RAISED:
-            ending = "raised:\n" + run.error
+            ending = "raised before reaching it:\n" + run.error
         else:
             ending = f"ended with status {run.exit.status}\n{run.error or run.output}"
-        actual = last.describe() if last is not None else "no operation at all"
+        actual = seen.describe() if seen is not None else "no operation at all"
         return [
             Finding(
                 "deterministic",
                 f"the program is nondeterministic: the dry run's operation {point} was\n"
-                f"  {expected.describe()}\nbut this run's last operation was\n  {actual}\n"
-                f"and the workload {ending}",
+                f"  {expected.describe()}\nbut this run's operation there was\n  {actual}\n"
+                f"and the program {ending}",
             )
         ]
 
@@ -456,6 +593,27 @@ def _died_at_its_point(run: _ChildRun) -> bool:
 
 
 _UNKNOWN_STATUS = 255
+
+
+def fault_kind(name: str) -> FaultKind:
+    """The fault kind called ``name``; ScenarioError naming the valid ones otherwise."""
+    from crashkit._faults import FAULTS
+
+    if name not in FAULTS:
+        raise ScenarioError(name, "is not a fault kind", f"choose among {', '.join(FAULTS)}")
+    return FAULTS[name]
+
+
+def select_points(points: int, sample: int | None = None, seed: int = 0) -> list[int]:
+    """Point 0 (no crash) and 1..points, or a seeded sample of ``sample`` of the latter."""
+    return [0, *sample_points(list(range(1, points + 1)), sample, seed)]
+
+
+def sample_points(points: list[int], sample: int | None, seed: int) -> list[int]:
+    """``points``, or a seeded sample of ``sample`` of them, in order."""
+    if sample is not None and sample < len(points):
+        return sorted(random.Random(seed).sample(points, sample))
+    return list(points)
 
 
 _WORK_PREFIX = "crashkit-"

@@ -6,7 +6,6 @@ The CLI and the pytest plugin both drive this one engine.
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import time
 import zlib
@@ -18,12 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crashkit._results import ResultsWriter
-from crashkit._runner import Explorer, PointResult, new_work_dir
+from crashkit._runner import Explorer, PointResult, fault_kind, new_work_dir, sample_points
 from crashkit._scenario import Scenario
 from crashkit._starter import ChildStarter, make_starter
 from crashkit.errors import ScenarioError
 
-__all__ = ["Sweep", "VariantSummary", "select_points"]
+__all__ = ["Sweep", "VariantSummary"]
 
 
 @dataclass
@@ -59,14 +58,6 @@ class VariantSummary:
             self.by_invariant.update({f.invariant for f in result.findings})
 
 
-def select_points(points: int, sample: int | None = None, seed: int = 0) -> list[int]:
-    """Point 0 (no crash) and 1..points, or a seeded sample of ``sample`` of the latter."""
-    every = list(range(1, points + 1))
-    if sample is not None and sample < len(every):
-        every = sorted(random.Random(seed).sample(every, sample))
-    return [0, *every]
-
-
 class Sweep:
     """Explore scenario variants and write every point's result as it comes.
 
@@ -74,6 +65,7 @@ class Sweep:
         scenarios: what to explore.
         variants: only these variant names (all of each scenario's when empty).
         jobs: children run at once (default: all cores).
+        faults: the fault kinds to sweep (:data:`crashkit._faults.FAULT_KINDS`).
         fresh_interpreter: start children as new interpreters instead of forking.
         results: where results go (None: nowhere, e.g. for ``points``).
         sample: run a seeded sample of this many points per variant instead of all.
@@ -90,6 +82,7 @@ class Sweep:
         jobs: int | None = None,
         fresh_interpreter: bool = False,
         results: ResultsWriter | None = None,
+        faults: Sequence[str] = ("kill",),
         sample: int | None = None,
         seed: int = 0,
         shard: tuple[int, int] | None = None,
@@ -102,6 +95,9 @@ class Sweep:
         self.variants = tuple(variants)
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.results = results
+        self.faults = tuple(faults)
+        for fault in self.faults:
+            fault_kind(fault)  # a ScenarioError naming the valid kinds
         self.sample, self.seed, self.shard = sample, seed, shard
         self.keep_worlds = keep_worlds
         self.on_result, self.on_prepared = on_result, on_prepared
@@ -170,7 +166,8 @@ class Sweep:
                     }
                 )
                 continue
-            self._write(trace_record(explorer))
+            for fault in self.faults:
+                self._write(trace_record(explorer, fault))
             if explorer.scenario.journal is not None:
                 self._write(audit_record(explorer))
             summaries[id(explorer)].uncovered = [u.describe() for u in explorer.prepare().uncovered]
@@ -180,12 +177,23 @@ class Sweep:
         ready.sort(key=self.explorers.index)
         return ready
 
-    def planned(self, explorer: Explorer) -> list[int]:
-        """The points this sweep runs for ``explorer`` (minus those already done)."""
-        chosen = select_points(explorer.points, self.sample, self.seed)
+    def planned(self, explorer: Explorer) -> list[tuple[str, int]]:
+        """The (fault, point) pairs this sweep runs for ``explorer``, minus those already done.
+
+        Point 0, the golden run, is the same under every fault: it runs once, under the first.
+        """
         done = self.results.done if self.results is not None else set()
-        key = (explorer.scenario.id, explorer.variant, explorer.fault)
-        return [p for p in chosen if (*key, p) not in done and self._in_shard((*key, p))]
+        chosen = [(self.faults[0], 0)] + [
+            (fault, p)
+            for fault in self.faults
+            for p in sample_points(explorer.points_for(fault), self.sample, self.seed)
+        ]
+        return [
+            (fault, p)
+            for fault, p in chosen
+            if (explorer.scenario.id, explorer.variant, fault, p) not in done
+            and self._in_shard((explorer.scenario.id, explorer.variant, fault, p))
+        ]
 
     def _in_shard(self, key: tuple[str, str, str, int]) -> bool:
         """Shards split points by a stable hash, so every shard agrees without talking."""
@@ -202,11 +210,12 @@ class Sweep:
     ) -> None:
         futures: dict[Future[PointResult], Explorer] = {}
         for explorer in explorers:
-            for point in self.planned(explorer):
-                futures[pool.submit(explorer.run_point, point)] = explorer
+            for fault, point in self.planned(explorer):
+                futures[pool.submit(explorer.run_point, point, fault)] = explorer
         for future in as_completed(futures):
             result = future.result()
-            self._write(result.to_json())
+            for record in result.records():
+                self._write(record)
             summaries[id(futures[future])].add(result)
             if self.on_result is not None:
                 self.on_result(result)
@@ -233,15 +242,16 @@ def audit_record(explorer: Explorer) -> dict[str, Any]:
     }
 
 
-def trace_record(explorer: Explorer) -> dict[str, Any]:
-    """The results line describing a variant's dry run."""
+def trace_record(explorer: Explorer, fault: str = "kill") -> dict[str, Any]:
+    """The results line describing a variant's dry run, and the points ``fault`` offers on it."""
     golden = explorer.prepare()
     return {
         "type": "trace",
         "scenario": explorer.scenario.name,
         "scenario_id": explorer.scenario.id,
         "variant": explorer.variant,
-        "fault": explorer.fault,
+        "fault": fault,
+        "points": explorer.points_for(fault),
         "expected_findings": explorer.scenario.expects_findings(explorer.variant),
         "operations": [op.to_json() for op in golden.trace],
         "golden_rounds": [r.to_json() for r in golden.rounds],

@@ -69,7 +69,8 @@ def test_a_failing_point_shows_the_finding_diff_and_the_line_that_replays_it(pyt
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*crash point 2 of 7 (kill): killed right before fs.create value.txt.tmp*",
+            "*crash point 2 of 7 (kill): fs.create value.txt.tmp*",
+        "*fault: killed right before it*",
             '*> with open(path + ".tmp", "w") as f:*',
             "FINDING crash-equivalence*",
             "-new value",

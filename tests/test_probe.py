@@ -41,7 +41,7 @@ def test_open_for_writing_records_create_then_each_write_that_reaches_the_os(ops
         f.write("hello")
         assert kinds(ops) == [("fs.create", "a.txt")]  # still in Python's buffer: not durable
     assert kinds(ops) == [("fs.create", "a.txt"), ("fs.write", "a.txt")]
-    assert ops[1].detail == {"bytes": 5}
+    assert ops[1].detail["bytes"] == 5
 
 
 def test_reopening_with_truncation_is_its_own_operation(ops):
@@ -237,7 +237,7 @@ def test_indices_count_from_one_and_a_fault_sees_each_operation_first(tmp_path, 
     monkeypatch.chdir(tmp_path)
     seen: list[int] = []
 
-    def refuse_writes(op: Operation) -> None:
+    def refuse_writes(op: Operation, payload: object) -> None:
         if op.kind == "fs.write":
             raise OSError(5, "injected")
 
