@@ -418,6 +418,7 @@ class Explorer:
         output: str = "",
         **extra: Any,
     ) -> PointResult:
+        extra.setdefault("injection", describe_injection(fault, op))
         return PointResult(
             self.scenario,
             self.variant,
@@ -429,7 +430,6 @@ class Explorer:
             rounds,
             0.0,
             output,
-            injection=describe_injection(fault, op),
             **extra,
         )
 
