@@ -59,7 +59,8 @@ class Check:
 class Invariant(Protocol):
     """A named check; ``check`` raises AssertionError with a message when it fails."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def check(self, ctx: Check) -> None: ...
 
@@ -68,7 +69,9 @@ def run_invariants(invariants: Sequence[Any], ctx: Check) -> list[Finding]:
     """Run every invariant; each failure (or unexpected exception) becomes a finding."""
     findings = []
     for invariant in invariants:
-        name = getattr(invariant, "name", None) or getattr(invariant, "__name__", repr(invariant))
+        name = str(
+            getattr(invariant, "name", None) or getattr(invariant, "__name__", repr(invariant))
+        )
         try:
             if isinstance(invariant, Invariant):
                 invariant.check(ctx)

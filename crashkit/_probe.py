@@ -427,7 +427,7 @@ def _os_open(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = N
 class _ProbedFileIO(io.FileIO):
     """A raw file whose writes (the ones that reach the OS) are recorded."""
 
-    def write(self, data: Any, /) -> int | None:
+    def write(self, data: Any, /) -> int:
         _record_write(self.fileno(), data)
         return super().write(data)
 
@@ -500,7 +500,7 @@ def _layer(
         io.text_encoding(encoding),
         errors,
         newline,
-        line_buffering,  # type: ignore[arg-type]
+        line_buffering,
     )
     text.mode = mode  # type: ignore[misc]
     return text
@@ -716,18 +716,18 @@ class _ProbedConnection(sqlite3.Connection):
         if self._crashkit_db is not None and probe is not None and self.in_transaction:
             probe.record("sql.commit", self._crashkit_db, {"sql": "COMMIT"})
 
-    def cursor(self, factory: Any = None) -> Any:  # type: ignore[override]
+    def cursor(self, factory: Any = None) -> Any:
         return super().cursor(factory or _ProbedCursor)
 
-    def execute(self, sql: str, parameters: Any = (), /) -> Any:  # type: ignore[override]
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
         self._crashkit_statement(sql)
         return super().execute(sql, parameters)
 
-    def executemany(self, sql: str, parameters: Any, /) -> Any:  # type: ignore[override]
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
         self._crashkit_statement(sql)
         return super().executemany(sql, parameters)
 
-    def executescript(self, script: str, /) -> Any:  # type: ignore[override]
+    def executescript(self, script: str, /) -> Any:
         self._crashkit_script(script)
         return super().executescript(script)
 
@@ -735,7 +735,7 @@ class _ProbedConnection(sqlite3.Connection):
         self._crashkit_commit()
         super().commit()
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any, /) -> Any:  # type: ignore[override]
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any, /) -> Any:
         if exc_type is None:
             self._crashkit_commit()
         return super().__exit__(exc_type, exc, tb)
@@ -746,19 +746,19 @@ class _ProbedCursor(sqlite3.Cursor):
         conn = self.connection
         return conn if isinstance(conn, _ProbedConnection) else None
 
-    def execute(self, sql: str, parameters: Any = (), /) -> Any:  # type: ignore[override]
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
         conn = self._conn()
         if conn is not None:
             conn._crashkit_statement(sql)
         return super().execute(sql, parameters)
 
-    def executemany(self, sql: str, parameters: Any, /) -> Any:  # type: ignore[override]
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
         conn = self._conn()
         if conn is not None:
             conn._crashkit_statement(sql)
         return super().executemany(sql, parameters)
 
-    def executescript(self, script: str, /) -> Any:  # type: ignore[override]
+    def executescript(self, script: str, /) -> Any:
         conn = self._conn()
         if conn is not None:
             conn._crashkit_script(script)
@@ -781,11 +781,14 @@ def _probed_factory(factory: type) -> type:
 def _connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
     target = _db_target(database)
     if target is None:
-        return _Real.connect(database, *args, **kwargs)
+        connection: sqlite3.Connection = _Real.connect(database, *args, **kwargs)
+        return connection
     factory = kwargs.pop("factory", sqlite3.Connection)
-    conn = _Real.connect(database, *args, factory=_probed_factory(factory), **kwargs)
-    conn._crashkit_db = target  # type: ignore[attr-defined]
-    return conn
+    probed: _ProbedConnection = _Real.connect(
+        database, *args, factory=_probed_factory(factory), **kwargs
+    )
+    probed._crashkit_db = target
+    return probed
 
 
 # -- HTTP ------------------------------------------------------------------------
@@ -848,8 +851,7 @@ def install_patches() -> None:
         setattr(os, name, function)
     builtins.open = _open
     io.open = _open
-    sqlite3.connect = _connect
-    sqlite3.dbapi2.connect = _connect  # type: ignore[attr-defined]
+    sqlite3.connect = sqlite3.dbapi2.connect = _connect  # type: ignore[assignment]
     httpx.Client.send = _send  # type: ignore[method-assign]
     httpx.AsyncClient.send = _async_send  # type: ignore[method-assign]
     _installed = True
@@ -862,8 +864,7 @@ def uninstall_patches() -> None:
         setattr(os, name, getattr(_Real, _REAL_NAMES.get(name, name)))
     builtins.open = _Real.open
     io.open = _Real.open
-    sqlite3.connect = _Real.connect
-    sqlite3.dbapi2.connect = _Real.connect  # type: ignore[attr-defined]
+    sqlite3.connect = sqlite3.dbapi2.connect = _Real.connect
     httpx.Client.send = _Real.send  # type: ignore[method-assign]
     httpx.AsyncClient.send = _Real.async_send  # type: ignore[method-assign]
     _installed = False

@@ -503,7 +503,8 @@ class Explorer:
         """Crash the first restart at each of its operations (a budgeted sample), recover."""
         dry = self._copy(world, "restart-dry")
         first = self._run_child(dry, dry.parent / "run", "restart")
-        exit = self._round_exit(first, 1, findings := [])
+        findings: list[Finding] = []
+        exit = self._round_exit(first, 1, findings)
         if exit != "ok":
             return self._result("recovery-crash", point, op, findings, [], run.output)
         nested = select_points(len(first.trace) + 1, NESTED_BUDGET, seed=point)[1:]

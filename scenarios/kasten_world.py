@@ -12,6 +12,7 @@ World layout: ``notes/`` is the synced folder (its state in ``notes/.kasten``),
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,10 +93,9 @@ def _leave_stuck_pushes(engine: Any, fake: FakeNotion, data: KastenWorld, notes:
             data.frontmatter.get(name, "") + data.notes[name] + "\nedited offline\n"
         )
     fake.fail_next(500, method="PATCH", path="/children", count=len(data.stuck_pushes))
-    try:
+    # The push fails half-way: journaled and unfinished, which is the point.
+    with contextlib.suppress(kasten.RemoteError):
         engine.sync()
-    except kasten.RemoteError:
-        pass  # expected: the push is journaled and unfinished, which is the point
     fake.disarm()
 
 
