@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from crashkit._artifacts import MANIFEST, ArtifactStore, recheck
 from crashkit._faults import FAULT_KINDS
 from crashkit._report import merge_results, write_report
 from crashkit._results import ResultsWriter, read_results
@@ -28,6 +29,7 @@ __all__ = ["main"]
 
 DEFAULT_RESULTS = "reports/results.jsonl"
 DEFAULT_REPORT = "reports/index.html"
+DEFAULT_ARTIFACTS = "reports/artifacts"
 
 
 def default_paths() -> list[str]:
@@ -69,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--previous", default=None, help="an earlier results file, for the report's trend section"
     )
+    run.add_argument(
+        "--artifacts",
+        default=DEFAULT_ARTIFACTS,
+        help="where failing points' worlds are kept, 'none' for nowhere (default: %(default)s)",
+    )
     run.add_argument("--resume", action="store_true", help="skip points already in --results")
     run.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N")
     run.add_argument("--sample", type=int, default=None, help="N seeded points per variant")
@@ -103,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--previous", default=None, help="an earlier run's results, for trends")
     report.add_argument("--merged", default=None, help="also write the merged results here")
 
+    recheck = commands.add_parser(
+        "recheck", help="judge kept failing points again with the current invariants"
+    )
+    recheck.add_argument(
+        "folders", nargs="*", help=f"artifact folders (default: every one in {DEFAULT_ARTIFACTS})"
+    )
+
     serve = commands.add_parser(
         "serve-notion", help="serve the fake Notion API on 127.0.0.1 (for programs in any language)"
     )
@@ -130,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve_notion(args, console)
         if args.command == "report":
             return _report(args, console)
+        if args.command == "recheck":
+            return _recheck(args, console)
         return _replay(args, console)
     except CrashkitError as error:
         console.print(f"[bold red]crashkit:[/] {escape(str(error))}")
@@ -159,6 +175,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             jobs=args.jobs,
             results=results,
             faults=faults,
+            artifacts=_artifact_store(args.artifacts, args.resume),
             fresh_interpreter=args.fresh_interpreter,
             sample=args.sample,
             seed=args.seed,
@@ -176,6 +193,42 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         path = write_report(read_results(args.results), args.report, previous=previous)
         console.print(f"report: {escape(str(path))}")
     return 0 if all(s.ok for s in summaries) else 1
+
+
+def _artifact_store(folder: str, resume: bool) -> ArtifactStore | None:
+    if folder.lower() == "none":
+        return None
+    root = Path(folder)
+    if root.exists() and not resume:
+        shutil.rmtree(root)  # a fresh sweep: the old artifacts belong to the old results
+    root.mkdir(parents=True, exist_ok=True)
+    return ArtifactStore(root)
+
+
+def _recheck(args: argparse.Namespace, console: Console) -> int:
+    folders = [Path(f) for f in args.folders] or sorted(
+        p.parent for p in Path(DEFAULT_ARTIFACTS).glob(f"*/{MANIFEST}")
+    )
+    if not folders:
+        console.print(
+            f"no artifacts to re-check (run `crashkit run` first; it keeps failing "
+            f"points in {DEFAULT_ARTIFACTS})"
+        )
+        return 0
+    changed = 0
+    for folder in folders:
+        result = recheck(folder)
+        now = sorted({f.invariant for f in result.now})
+        verdict = "[yellow]changed[/]" if result.changed else "same"
+        changed += result.changed
+        console.print(
+            f"{escape(str(folder))}: was {escape(', '.join(result.stored))}; now "
+            f"{escape(', '.join(now) or 'clean')} -> {verdict}"
+        )
+        if result.skipped:
+            console.print(f"  not re-judged without a rerun: {escape(', '.join(result.skipped))}")
+    console.print(f"{len(folders)} artifact(s) re-checked, {changed} changed")
+    return 1 if changed else 0
 
 
 def _parse_faults(values: list[str]) -> list[str]:

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from crashkit import _child
+from crashkit._artifacts import ArtifactStore
 from crashkit._child import EXIT_BROKEN, EXIT_RAISED, ChildJob
-from crashkit._faults import NESTED_BUDGET, FaultKind, describe_injection, read_power_cuts
+from crashkit._faults import FAULTS, NESTED_BUDGET, FaultKind, describe_injection, read_power_cuts
 from crashkit._invariants import Check, Finding, diff_states, run_invariants
 from crashkit._journal import Uncovered
 from crashkit._operation import Operation, end_operation
@@ -95,6 +96,11 @@ class PointResult:
     children: list[PointResult] = field(default_factory=list)
     #: What the fault did, in a line ("OSError: [Errno 28] ...", "power cut ...").
     injection: str = ""
+    #: The world that failed, inside the point's run folder (a power-cut state, a nested
+    #: crash); kept as an artifact when the point fails.
+    failed_world: str = "world"
+    #: Where that world was kept, relative to the report folder (None: not kept).
+    artifacts: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -141,6 +147,7 @@ class PointResult:
             "replay": self.replay,
             "nested": self.nested,
             "injection": self.injection,
+            "artifacts": self.artifacts,
         }
 
 
@@ -174,6 +181,8 @@ class Explorer:
     work_dir: Path
     project_root: str = "."
     keep_worlds: bool = False
+    #: Where the worlds of failing points are kept (None: nowhere).
+    artifacts: ArtifactStore | None = None
     golden: Golden | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -402,10 +411,14 @@ class Explorer:
         world = self._world(f"{fault}-p{point:03d}")
         try:
             result = self._strike(world, point, op, kind, golden)
+            result.duration = time.monotonic() - started
+            if result.findings and self.artifacts is not None:
+                result.artifacts = self.artifacts.keep(
+                    result.to_json(), world.parent, result.failed_world, golden.state
+                )
         finally:
             if not self.keep_worlds:
                 shutil.rmtree(world.parent, ignore_errors=True)
-        result.duration = time.monotonic() - started
         return result
 
     def _result(
@@ -479,6 +492,7 @@ class Explorer:
         states = read_power_cuts(world.parent / "crash")
         findings: list[Finding] = []
         rounds: list[Round] = []
+        failed_world = "world"
         for number, state in enumerate(states, 1):
             copy = self._copy(world, f"state{number}")
             state.apply(copy)
@@ -495,6 +509,7 @@ class Explorer:
             rounds,
             run.output,
             injection=describe_injection("powerloss", op) + f"; {len(states)} state(s) tried",
+            failed_world=failed_world,
         )
 
     def _recovery_crash(
@@ -515,8 +530,16 @@ class Explorer:
         rounds = next(
             (c.rounds for c in children if c.findings), children[0].rounds if children else []
         )
+        failing = next((c for c in children if c.findings), None)
         return self._result(
-            "recovery-crash", point, op, aggregate, rounds, run.output, children=children
+            "recovery-crash",
+            point,
+            op,
+            aggregate,
+            rounds,
+            run.output,
+            children=children,
+            failed_world=f"r{failing.nested:03d}/world" if failing else "world",
         )
 
     def _nested(
@@ -598,8 +621,6 @@ _UNKNOWN_STATUS = 255
 
 def fault_kind(name: str) -> FaultKind:
     """The fault kind called ``name``; ScenarioError naming the valid ones otherwise."""
-    from crashkit._faults import FAULTS
-
     if name not in FAULTS:
         raise ScenarioError(name, "is not a fault kind", f"choose among {', '.join(FAULTS)}")
     return FAULTS[name]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from crashkit._artifacts import ArtifactStore
 from crashkit._results import ResultsWriter
 from crashkit._runner import Explorer, PointResult, fault_kind, new_work_dir, sample_points
 from crashkit._scenario import Scenario
@@ -72,6 +73,7 @@ class Sweep:
         shard: run only the points of shard ``(i, n)``.
         on_result: called with each point's result (the CLI's progress bar).
         work_base: where the private work folder goes (default: the system temp folder).
+        artifacts: keeps the worlds of failing points (beside the report).
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class Sweep:
         seed: int = 0,
         shard: tuple[int, int] | None = None,
         keep_worlds: bool = False,
+        artifacts: ArtifactStore | None = None,
         on_result: Callable[[PointResult], None] | None = None,
         on_prepared: Callable[[Explorer], None] | None = None,
         work_base: str | None = None,
@@ -100,6 +103,7 @@ class Sweep:
             fault_kind(fault)  # a ScenarioError naming the valid kinds
         self.sample, self.seed, self.shard = sample, seed, shard
         self.keep_worlds = keep_worlds
+        self.artifacts = artifacts
         self.on_result, self.on_prepared = on_result, on_prepared
         self.work_dir = new_work_dir(work_base)
         preload = list(dict.fromkeys(m for s in self.scenarios for m in s.preload_modules()))
@@ -120,7 +124,15 @@ class Sweep:
             for variant in names:
                 folder = self.work_dir / f"{scenario.name}-{variant}"
                 explorers.append(
-                    Explorer(scenario, variant, self.starter, folder, os.getcwd(), self.keep_worlds)
+                    Explorer(
+                        scenario,
+                        variant,
+                        self.starter,
+                        folder,
+                        os.getcwd(),
+                        self.keep_worlds,
+                        self.artifacts,
+                    )
                 )
         return explorers
 

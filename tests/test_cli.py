@@ -86,3 +86,63 @@ def test_bad_input_is_a_clear_error_not_a_traceback(argv, message, capsys):
     assert main(argv) == 2
     out = capsys.readouterr().out
     assert message in out and "Traceback" not in out
+
+
+def test_failing_points_are_kept_and_can_be_judged_again(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert (
+        main(["run", str(TOYS), "-s", "ignores_wal", "-V", "ignore-wal", "-q", "--report", "none"])
+        == 0
+    )
+    kept = sorted((tmp_path / "reports" / "artifacts").iterdir())
+    assert 0 < len(kept) <= 5  # at most five per variant and fault
+    text = (tmp_path / "reports/results.jsonl").read_text()
+    records = [json.loads(line) for line in text.splitlines()]
+    failing = [r for r in records if r["type"] == "point" and r["outcome"] == "fail"]
+    assert {r["artifacts"] for r in failing} - {None} == {f"artifacts/{p.name}" for p in kept}
+    capsys.readouterr()
+    assert main(["recheck"]) == 0  # nothing changed since the run
+    assert "0 changed" in capsys.readouterr().out
+
+    world = kept[0] / "world"
+    (world / "value.txt").write_text("new value\n")  # someone "repairs" the stored world
+    assert main(["recheck", str(kept[0])]) == 1
+    assert "-> changed" in capsys.readouterr().out
+
+    manifest = kept[0] / "artifact.json"
+    manifest.write_text(manifest.read_text().replace('"format": 1', '"format": 99'))
+    assert main(["recheck", str(kept[0])]) == 2
+    assert "artifact format 99" in capsys.readouterr().out
+
+
+def test_serve_notion_answers_the_official_sdk_on_loopback(tmp_path):
+    import subprocess
+    import sys
+
+    import notion_client
+
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crashkit._cli",
+            "serve-notion",
+            "--store",
+            str(tmp_path / "n.sqlite3"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = server.stdout.readline().split()[4]
+        root = server.stdout.readline().split()[-1]
+        client = notion_client.Client(auth="secret_crashkit", base_url=url, retry=False)
+        page = client.pages.create(
+            parent={"page_id": root}, properties={"title": {"title": [{"text": {"content": "x"}}]}}
+        )
+        assert client.pages.retrieve(page["id"])["id"] == page["id"]
+        assert url.startswith("http://127.0.0.1:")
+    finally:
+        server.send_signal(2)  # Ctrl-C
+        assert server.wait(timeout=10) == 0
+        server.stdout.close()
