@@ -64,6 +64,7 @@ class ArtifactStore:
             self._counts[key] = self._counts.get(key, 0) + 1
         name = f"{record['scenario']}-{record['variant']}-{record['fault']}-p{record['point']:03d}"
         target = self.root / name
+        self.root.mkdir(parents=True, exist_ok=True)
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(run_folder, target, symlinks=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from crashkit._artifacts import ArtifactStore
 from crashkit._faults import FAULT_KINDS
 from crashkit._results import ResultsWriter
 from crashkit._runner import Explorer, PointResult, new_work_dir, sample_points
@@ -105,6 +106,21 @@ def validate_options(config: pytest.Config) -> None:
             raise pytest.UsageError(f"{flag}={value} must be at least 1, e.g. {flag}=20")
 
 
+def artifact_store(config: pytest.Config) -> ArtifactStore | None:
+    """Failing points' worlds go to ``artifacts/`` beside the report (none without a report)."""
+    report = str(option(config, _dest(REPORT)))
+    if report.lower() == "none":
+        return None
+    return ArtifactStore(Path(report).parent / "artifacts")
+
+
+def clear_artifacts(config: pytest.Config) -> None:
+    """A new session's artifacts replace the last one's (called once, before any worker)."""
+    store = artifact_store(config)
+    if store is not None and store.root.exists():
+        shutil.rmtree(store.root)
+
+
 class CrashkitSession:
     """Per pytest process: the child starter, the work folder, the explorers."""
 
@@ -117,6 +133,7 @@ class CrashkitSession:
         self.timeout = _int_option(config, TIMEOUT)
         self.max_rounds = _int_option(config, MAX_ROUNDS)
         self.work_dir = new_work_dir()
+        self.artifacts = artifact_store(config)
         self._starter: ChildStarter | None = None
         self._explorers: dict[tuple[str, str], Explorer] = {}
         self.sent: set[tuple[str, str, str]] = set()
@@ -131,7 +148,12 @@ class CrashkitSession:
         if key not in self._explorers:
             folder = self.work_dir / f"{len(self._explorers):03d}-{scenario.name}-{variant}"
             self._explorers[key] = Explorer(
-                scenario, variant, self.starter(scenario), folder, os.getcwd()
+                scenario,
+                variant,
+                self.starter(scenario),
+                folder,
+                os.getcwd(),
+                artifacts=self.artifacts,
             )
         return self._explorers[key]
 

@@ -109,6 +109,15 @@ class _Results:
             self.recorder = Recorder(self.config)
         self.recorder.add(records)
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput") or not any(
+            hasattr(item, "crashkit_records") for item in session.items
+        ):
+            return
+        from crashkit._pytest import clear_artifacts
+
+        clear_artifacts(self.config)
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.recorder is not None:
             self.report_path = self.recorder.finish(time.monotonic() - self.started)
