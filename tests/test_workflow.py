@@ -34,7 +34,7 @@ def test_the_nightly_workflow_is_valid_against_the_github_workflow_schema():
 
 def test_the_workflow_runs_the_commands_this_project_has():
     text = WORKFLOW.read_text()
-    assert "crashkit run --shard ${{ matrix.shard }}/4" in text
+    assert "crashkit run --fault all --shard ${{ matrix.shard }}/4" in text
     assert "crashkit report reports/shards/*.jsonl --merged reports/results.jsonl" in text
     assert "schedule:" in text and "workflow_dispatch:" in text
 
