@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import multiprocess
 import multiprocess.spawn
 
 from crashkit import _child
+from crashkit.errors import ChildError
 
 __all__ = ["ChildExit", "ChildStarter", "ForkServerStarter", "FreshInterpreterStarter"]
 
@@ -76,23 +78,39 @@ class _MultiprocessStarter:
     def __init__(self, preload: Sequence[str] = ()) -> None:
         self._context: Any = multiprocess.get_context(self.method)
         self.name = self.method
+        self._live: set[Any] = set()
+        self._lock = threading.Lock()
+        self._closed = False
 
     def run(self, job: _child.ChildJob, timeout: float) -> ChildExit:
         process = self._context.Process(
             target=_child.run, args=(job,), daemon=True, name=f"{_CHILD_NAME}-{job.phase}"
         )
         started = time.monotonic()
-        process.start()
-        process.join(timeout)
-        timed_out = process.is_alive()
-        kill_group(process.pid, leader=timed_out)  # a hang, or anything the program left behind
-        process.join()
+        with self._lock:
+            if self._closed:
+                raise ChildError("the starter was closed (the sweep is stopping)")
+            process.start()
+            self._live.add(process)
+        try:
+            process.join(timeout)
+            timed_out = process.is_alive()
+            kill_group(process.pid, leader=timed_out)  # a hang, or what the program left
+            process.join()
+        finally:
+            with self._lock:
+                self._live.discard(process)
         status = process.exitcode
         process.close()
         return ChildExit(status, timed_out, time.monotonic() - started)
 
     def close(self) -> None:
-        """Nothing to stop: the fork server exits with the process that started it."""
+        """Kill every child still running (a stopping sweep); the fork server exits with us."""
+        with self._lock:
+            self._closed = True
+            live = list(self._live)
+        for process in live:
+            kill_group(process.pid)
 
 
 class ForkServerStarter(_MultiprocessStarter):

@@ -140,11 +140,17 @@ class Sweep:
         """Explore everything; results are written as they come."""
         summaries = {id(e): VariantSummary(e.scenario, e.variant) for e in self.explorers}
         started = time.monotonic()
+        pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="crashkit")
         try:
-            with ThreadPoolExecutor(self.jobs, thread_name_prefix="crashkit") as pool:
-                ready = self._prepare_all(pool, summaries)
-                self._run_points(pool, ready, summaries)
+            ready = self._prepare_all(pool, summaries)
+            self._run_points(pool, ready, summaries)
+        except BaseException:
+            # Interrupted (Ctrl-C) or broken: drop the queued points, kill the running ones.
+            pool.shutdown(wait=False, cancel_futures=True)
+            self.starter.close()
+            raise
         finally:
+            pool.shutdown(wait=True)
             self.close()
         points = sum(s.points for s in summaries.values())
         self._write(

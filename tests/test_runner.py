@@ -236,3 +236,43 @@ def test_the_journal_audit_lists_writes_no_open_entry_covers():
     assert all("_write_atomic, " in line and "toy_store.py:" in line for line in described)
     assert {u.op.kind for u in unjournaled.uncovered} >= {"fs.create", "fs.write", "fs.rename"}
     assert all(u.reason == "no open journal entry covers it" for u in unjournaled.uncovered)
+
+
+def test_ctrl_c_stops_the_sweep_at_once_and_keeps_the_results(tmp_path):
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    results = tmp_path / "results.jsonl"
+    sweep = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crashkit._cli",
+            "run",
+            str(TOYS),
+            "-s",
+            "hangs",
+            "-V",
+            "hang",
+            "--results",
+            str(results),
+            "--report",
+            "none",
+            "--artifacts",
+            "none",
+            "-q",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _processes_inside(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_inside(tmp_path), "no child started in a world"
+        sweep.send_signal(signal.SIGINT)
+        assert sweep.wait(timeout=10) == 130  # not after every hanging point timed out
+    finally:
+        sweep.kill()
+        sweep.wait()
+    assert _processes_inside(tmp_path) == []
+    assert results.read_text().startswith('{"type": "run"')
