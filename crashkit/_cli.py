@@ -283,7 +283,17 @@ def _progress(console: Console, quiet: bool) -> Progress:
 
 def _print_summary(console: Console, summaries: list[VariantSummary], results: str) -> None:
     table = Table(title="crashkit sweep", title_justify="left")
-    for column in ("scenario", "variant", "points", "passed", "failed", "findings", "verdict"):
+    columns = (
+        "scenario",
+        "variant",
+        "points",
+        "passed",
+        "failed",
+        "failed under",
+        "findings",
+        "verdict",
+    )
+    for column in columns:
         table.add_column(column)
     for s in summaries:
         findings = ", ".join(f"{name} x{count}" for name, count in s.by_invariant.most_common())
@@ -293,6 +303,7 @@ def _print_summary(console: Console, summaries: list[VariantSummary], results: s
             str(s.points),
             str(s.passed),
             str(s.failed),
+            escape(", ".join(f"{fault} x{n}" for fault, n in s.by_fault.most_common()) or "-"),
             escape(findings or ("error" if s.error else "-")),
             _verdict(s),
         )

@@ -40,6 +40,8 @@ class VariantSummary:
     error: str | None = None
     #: The journal audit's uncovered mutations (one line each).
     uncovered: list[str] = field(default_factory=list)
+    #: Failed points per fault kind.
+    by_fault: Counter[str] = field(default_factory=Counter)
 
     @property
     def expected(self) -> bool:
@@ -57,6 +59,7 @@ class VariantSummary:
         else:
             self.failed += 1
             self.by_invariant.update({f.invariant for f in result.findings})
+            self.by_fault[result.fault] += 1
 
 
 class Sweep:
