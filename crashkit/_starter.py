@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -52,6 +53,9 @@ class ChildStarter(Protocol):
 
 
 _CHILD_NAME = "crashkit-child"
+#: The parent's sys.path, handed to the fork server through its environment (read and
+#: removed by crashkit._worker there; multiprocess does not pass sys.path on).
+PATH_VARIABLE = "CRASHKIT_FORKSERVER_PATH"
 _real_preparation_data = multiprocess.spawn.get_preparation_data
 
 
@@ -121,6 +125,8 @@ class ForkServerStarter(_MultiprocessStarter):
     def __init__(self, preload: Sequence[str] = ()) -> None:
         super().__init__(preload)
         self._context.set_forkserver_preload(["crashkit._worker", *preload])
+        # Read (and removed) by crashkit._worker in the fork server: see its docstring.
+        os.environ[PATH_VARIABLE] = os.pathsep.join(sys.path)
 
 
 class FreshInterpreterStarter(_MultiprocessStarter):

@@ -19,11 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kasten
+import kasten.remote
 from kasten.files import is_temp_name
 from kasten.markdown import blocks_to_markdown, content_hash, markdown_to_blocks, split_frontmatter
 
 import crashkit
 from crashkit import FakeNotion, Journal, Operation, Scenario, World
+
+# Warm-up: this module is preloaded by crashkit's fork server, so the TLS context the
+# engine's HTTP client needs (loading the CA bundle costs about 30 ms) is built once there
+# and inherited by every child, instead of once per child.
+kasten.remote._ssl_context()
 
 NOTES = "notes"
 DB = f"{NOTES}/.kasten/state.db"
