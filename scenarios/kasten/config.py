@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, NotInitializedError
-from .files import write_atomic
+from .files import fsync_folder, write_atomic
 from .variants import parse_variants
 
 __all__ = ["Config", "config_path", "load_config", "state_dir", "write_config"]
@@ -73,8 +73,10 @@ def write_config(
     data = {"remote": _check_remote(remote, "--remote"), "token": _check_token(token, "--token")}
     if parent:
         data["parent"] = parent
-    # Owner-only: the folder holds the token.
-    state_dir(root).mkdir(mode=0o700, exist_ok=True)
+    # Owner-only: the folder holds the token. A new one is made durable in its parent.
+    if not state_dir(root).is_dir():
+        state_dir(root).mkdir(mode=0o700)
+        fsync_folder(root)
     path = config_path(root)
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path

@@ -99,14 +99,29 @@ def connect(path: Path) -> sqlite3.Connection:
 
 @contextmanager
 def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One all-or-nothing transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ROLLBACK)."""
+    """One all-or-nothing transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ROLLBACK).
+
+    A COMMIT that fails (``disk I/O error``, ``database is locked``) is rolled
+    back before the error goes up, so nothing of it is kept, and the connection
+    is not left inside a transaction the next ``BEGIN`` would trip over.
+    """
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield connection
     except BaseException:
-        connection.execute("ROLLBACK")
+        _rollback(connection)
         raise
-    connection.execute("COMMIT")
+    try:
+        connection.execute("COMMIT")
+    except BaseException:
+        _rollback(connection)
+        raise
+
+
+def _rollback(connection: sqlite3.Connection) -> None:
+    # SQLite may already have rolled back by itself (after some I/O errors).
+    if connection.in_transaction:
+        connection.execute("ROLLBACK")
 
 
 def schema_version(connection: sqlite3.Connection) -> int:

@@ -4,7 +4,8 @@ An atomic write puts the new bytes in a temp file in the SAME folder (a
 rename across file systems is not atomic), flushes and fsyncs it, renames it
 over the target, then fsyncs the folder so the rename itself survives a power
 loss. A reader, or a crashed writer's successor, sees the old file or the new
-one, never a mix.
+one, never a mix. A folder the write has to create is made durable the same
+way: after each mkdir, an fsync of the folder that holds it.
 
 The temp file's name is derived from the target's (:func:`temp_path_for`), so a
 replayed write reuses, and so removes, the temp file a crash left behind.
@@ -93,6 +94,15 @@ def fsync_folder(folder: Path) -> None:
 
 def _ensure_folder(folder: Path) -> None:
     # A file linked under a folder that does not exist yet is created by its
-    # first pull; the mkdir is replayed along with the write if it is lost.
-    if not folder.is_dir():
-        os.makedirs(folder, exist_ok=True)
+    # first pull; the mkdir is replayed along with the write if it is lost. Each
+    # new folder's entry is made durable in its parent, so that a power cut
+    # after the write (whose rename the new folder's own fsync covers) cannot
+    # take the folder, and the note in it, away.
+    if folder.is_dir():
+        return
+    missing = [folder]
+    while not missing[-1].parent.is_dir():
+        missing.append(missing[-1].parent)
+    os.makedirs(folder, exist_ok=True)
+    for created in reversed(missing):  # outermost first
+        fsync_folder(created.parent)

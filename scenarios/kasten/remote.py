@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from notion_client import APIResponseError, Client
+from notion_client import Client
 from notion_client.client import RetryOptions
-from notion_client.errors import RequestTimeoutError
+from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
 from .errors import RemoteError
 
@@ -162,7 +162,8 @@ class Remote:
     def _call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except APIResponseError as error:
+        except HTTPResponseError as error:
+            # Notion's error objects, and answers that are not one (a proxy's 502 page).
             code = str(getattr(error.code, "value", error.code))  # the SDK's codes are enums
             raise RemoteError(
                 f"{what}: Notion answered {error.status} {code}: {error}",

@@ -96,8 +96,9 @@ def journal_left(state: State) -> bool:
 WINDOWS: dict[str, tuple[Build, Callable[[list[str]], int], Callable[[State], bool]]] = {
     CONFLICT_NO_WAL: (merge_build, first("DELETE"), stale_remote),
     WAL_DELETE_BEFORE_PUSH: (merge_build, first("DELETE"), stale_remote),
-    # commit (journal), mkdir, open, write, then: the second write in place / the temp's fsync
-    INPLACE_WRITE: (fill_build, at(5), partial_note),
+    # commit (journal), mkdir, fsync of the parent, open, write, then: the second write in
+    # place / the temp's fsync
+    INPLACE_WRITE: (fill_build, at(6), partial_note),
     RECOVERY_IGNORES_WAL: (merge_build, first("DELETE"), journal_left),
     GC_NO_WAL: (delete_build, last("commit"), leaked_base),
     PUSH_NOT_IDEMPOTENT: (push_build, first("DELETE"), duplicated),
