@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import multiprocess
+import multiprocess.forkserver
 import multiprocess.spawn
 
 from crashkit import _child
@@ -124,9 +125,22 @@ class ForkServerStarter(_MultiprocessStarter):
 
     def __init__(self, preload: Sequence[str] = ()) -> None:
         super().__init__(preload)
-        self._context.set_forkserver_preload(["crashkit._worker", *preload])
+        self._preload(["crashkit._worker", *preload])
         # Read (and removed) by crashkit._worker in the fork server: see its docstring.
         os.environ[PATH_VARIABLE] = os.pathsep.join(sys.path)
+
+    @staticmethod
+    def _preload(modules: list[str]) -> None:
+        """Preload ``modules`` too. The fork server is one per process and reads its preload
+        list when it starts, so one running without them is stopped (it exits once its
+        children have) and the next child starts a new one."""
+        server = multiprocess.forkserver._forkserver
+        loaded = [m for m in server._preload_modules if m != "__main__"]
+        wanted = list(dict.fromkeys([*loaded, *modules]))
+        with server._lock:
+            if server._forkserver_pid is not None and set(wanted) - set(loaded):
+                server._stop_unlocked()
+            server.set_forkserver_preload(wanted)
 
 
 class FreshInterpreterStarter(_MultiprocessStarter):

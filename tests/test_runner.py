@@ -5,6 +5,7 @@ These tests run the toy program in ``toys/toy_store.py`` in real child processes
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import signal
@@ -276,3 +277,17 @@ def test_ctrl_c_stops_the_sweep_at_once_and_keeps_the_results(tmp_path):
         sweep.wait()
     assert _processes_inside(tmp_path) == []
     assert results.read_text().startswith('{"type": "run"')
+
+
+def test_the_fork_server_preloads_the_scenario_module(tmp_path):
+    (scenario,) = load_scenarios([TOYS.parent / "toy_preload.py"])
+    explorer = Explorer(
+        scenario,
+        "default",
+        make_starter(False, scenario.preload_modules()),
+        tmp_path,
+        keep_worlds=True,
+    )
+    explorer.prepare()
+    imported_in, ran_in = json.loads((tmp_path / "golden" / "world" / "pids.json").read_text())
+    assert imported_in != ran_in  # imported once, in the fork server, not in each child
