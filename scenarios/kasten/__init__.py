@@ -13,6 +13,7 @@ from .errors import (
     NotInitializedError,
     RemoteError,
     SchemaError,
+    StateError,
 )
 from .variants import VARIANTS
 
@@ -27,6 +28,7 @@ __all__ = [
     "NoteError",
     "RemoteError",
     "SchemaError",
+    "StateError",
     "SyncReport",
     "init",
     "link",

@@ -131,6 +131,9 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
     lines.extend(f"  untracked {path}" for path in status["untracked"])
     if len(lines) == 1:
         lines.append("  no notes linked yet: kasten link FILE PAGE_ID")
+    last = status.get("last_change")
+    if last:
+        lines.append(f"  last change: sync #{last['syncs']}, finished {last['finished_at']}")
     return lines
 
 

@@ -7,7 +7,9 @@ One cycle (:meth:`Engine.sync`):
    (archive the page); else poll the page (its ``last_edited_time``; the blocks
    only when that moved, confirmed by hash) and push, pull, merge, adopt or
    do nothing (``policy.py``);
-3. garbage-collect soft-deleted entities older than the retention.
+3. garbage-collect soft-deleted entities older than the retention;
+4. if the cycle changed anything, rewrite the poll cursor (``cursor.py``): what
+   it saw and did. A cycle that changes nothing writes nothing.
 
 Durable operations happen in an order fixed by the starting state (sorted
 iteration, no time-dependent branch but the GC retention), so two runs from
@@ -23,7 +25,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -31,7 +33,7 @@ from typing import Any
 
 from notion_client.helpers import extract_page_id
 
-from . import entities, wal
+from . import cursor, entities, files, wal
 from .config import Config, load_config, state_dir, write_config
 from .db import connect, migrate, transaction
 from .entities import Entity
@@ -83,11 +85,16 @@ class Engine:
         db: sqlite3.Connection,
         remote: Remote,
         clock: Callable[[], float] = time.time,
+        poll_cursor: cursor.Cursor | None = None,
     ) -> None:
         self.root = root
         self.config = config
         self._db = db
         self._remote = remote
+        #: What the last cycle that changed anything saw and did (read at open, rewritten
+        #: at the end of such a cycle).
+        self.cursor = poll_cursor or cursor.Cursor()
+        self._newest_edit: str | None = None
         #: Seconds since the epoch; replaceable so tests of the GC retention never wait.
         self.clock = clock
         self._ops = Operations(db, remote, root, config.bugs, self._stamp)
@@ -105,17 +112,20 @@ class Engine:
         Raises:
             NotInitializedError: ``folder`` has no ``.kasten/config.json``.
             ConfigError: a configuration value is invalid.
+            StateError: the poll cursor is damaged.
             SchemaError: the state database is newer than this kasten.
         """
         root = Path(folder)
         config = load_config(root, bugs=bugs)
+        poll_cursor = cursor.load(state_dir(root))
         db = connect(state_dir(root) / STATE_FILE)
         try:
             migrate(db)
         except BaseException:
             db.close()
             raise
-        return cls(root, config, db, Remote(config.remote, config.token, retries=config.retries))
+        remote = Remote(config.remote, config.token, retries=config.retries)
+        return cls(root, config, db, remote, poll_cursor=poll_cursor)
 
     @property
     def bugs(self) -> frozenset[str]:
@@ -173,8 +183,11 @@ class Engine:
         Raises:
             RemoteError: a request failed; the unfinished operation stays journaled.
         """
+        started = self._stamp()
+        self._newest_edit = self.cursor.newest_edit
         report = SyncReport(recovered=self.recover())
-        for entity in entities.live_entities(self._db):
+        live = entities.live_entities(self._db)
+        for entity in live:
             try:
                 self._sync_entity(entity, report)
             except NoteError as error:
@@ -185,7 +198,35 @@ class Engine:
                 report.skipped[entity.local_path] = _held_reason("operation", error)
         self._collect_garbage(report)
         report.untracked = self._untracked()
+        self._advance_cursor(report, started, len(live))
         return report
+
+    def _advance_cursor(self, report: SyncReport, started: str, notes: int) -> None:
+        """Record a cycle that changed anything in the poll cursor (the cycle's last write).
+
+        A cycle that changed nothing leaves the cursor as it is, so that a sync with
+        nothing to do writes nothing; it only removes the temp file of a cursor write
+        a crash interrupted (which a cycle writing the cursor reuses).
+        """
+        counted = report if RECOVERY_IGNORES_WAL not in self.bugs else replace(report, recovered=0)
+        folder = state_dir(self.root)
+        if not counted.changed:
+            files.remove_temp(folder / cursor.CURSOR_FILE)
+            return
+        self.cursor = cursor.Cursor(
+            syncs=self.cursor.syncs + 1,
+            started_at=started,
+            finished_at=self._stamp(),
+            newest_edit=self._newest_edit,
+            notes=notes,
+            recovered=report.recovered,
+            pushed=len(report.pushed),
+            pulled=len(report.pulled),
+            merged=len(report.merged),
+            deleted=len(report.deleted),
+            skipped=len(report.skipped),
+        )
+        cursor.save(folder, self.cursor)
 
     def _sync_entity(self, entity: Entity, report: SyncReport) -> None:
         if entity.id in self._held:
@@ -209,6 +250,8 @@ class Engine:
                 raise
             report.skipped[entity.local_path] = f"{error.problem} ({error.fix})"
             return None
+        if self._newest_edit is None or state.edit_time > self._newest_edit:
+            self._newest_edit = state.edit_time
         if state.archived:
             why = "its page is in Notion's trash: restore the page, or delete the file to unlink it"
             report.skipped[entity.local_path] = why
@@ -298,8 +341,21 @@ class Engine:
                 self._entity_status(e) for e in live + entities.deleted_entities(self._db)
             ],
             "pending": [self._entry_status(entry) for entry in wal.incomplete(self._db)],
+            "last_change": self._cursor_status(),
             "conflicts": [{"path": e.local_path, "detail": e.conflict} for e in live if e.conflict],
             "untracked": self._untracked(),
+        }
+
+    def _cursor_status(self) -> dict[str, Any] | None:
+        """The last sync that changed anything, from the poll cursor; None before the first."""
+        if self.cursor.syncs == 0:
+            return None
+        return {
+            "syncs": self.cursor.syncs,
+            "started_at": self.cursor.started_at,
+            "finished_at": self.cursor.finished_at,
+            "newest_edit": self.cursor.newest_edit,
+            "notes": self.cursor.notes,
         }
 
     def _entity_status(self, entity: Entity) -> dict[str, Any]:

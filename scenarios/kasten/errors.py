@@ -9,6 +9,7 @@ Errors caused by what a user typed also derive from the fitting builtin::
     ├── LinkError(ValueError)                   a file or page cannot be linked
     ├── NoteError(ValueError)                   a linked file cannot be read as a note
     ├── SchemaError(RuntimeError)               state.db is newer than this kasten
+    ├── StateError(RuntimeError)                a state file kasten wrote is damaged
     └── RemoteError(RuntimeError)               the remote refused or failed a request
 
 Each error keeps the problem and the fix apart, so the CLI can print both
@@ -25,6 +26,7 @@ __all__ = [
     "NoteError",
     "RemoteError",
     "SchemaError",
+    "StateError",
 ]
 
 
@@ -63,6 +65,10 @@ class NoteError(KastenError, ValueError):
 
 class SchemaError(KastenError, RuntimeError):
     """The state database has a schema this version of kasten does not know."""
+
+
+class StateError(KastenError, RuntimeError):
+    """A state file kasten wrote (the poll cursor) is damaged: kasten does not guess past it."""
 
 
 class RemoteError(KastenError, RuntimeError):
