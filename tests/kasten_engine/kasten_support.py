@@ -45,6 +45,12 @@ def push_build(root: Path, fake: FakeNotion) -> None:
     (root / "a.md").write_text("".join(f"- line {i}\n" for i in range(101)))  # two appends
 
 
+def small_push_build(root: Path, fake: FakeNotion) -> None:
+    """A note of three paragraphs, synced, then a fourth added locally (one append)."""
+    synced(root, fake, "a.md", ["one", "two", "three"])
+    (root / "a.md").write_text("one\n\ntwo\n\nthree\n\nfour\n")
+
+
 def fill_build(root: Path, fake: FakeNotion) -> None:
     page = fake.create_page("new", blocks=["first paragraph", "second paragraph"])
     kasten.link(root, "sub/new.md", page)  # missing file in a missing folder
