@@ -26,6 +26,7 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup
@@ -145,7 +146,12 @@ def _end_op(index: int) -> Record:
 
 @dataclass
 class Row:
-    """One strip: a scenario variant under one fault, with every point's result."""
+    """One strip: a scenario variant under one fault, with every point's result.
+
+    A point is a first-level crash point ``k``. Under recovery-crash one point holds
+    several records, one per nested point (a crash inside the first restart): the point
+    ran when any of them exists and failed when any of them failed.
+    """
 
     scenario: str
     scenario_id: str
@@ -153,26 +159,54 @@ class Row:
     fault: str
     expected: bool = False
     operations: list[Record] | None = None  #: the trace's operations 1..N (None: no trace)
-    results: dict[tuple[int, int | None], Record] = field(default_factory=dict)
+    #: The points this fault offers on the trace (None: an older file, every point 1..N+1).
+    offered: list[int] | None = None
+    #: Point -> nested point (None: not nested) -> its record.
+    results: dict[int, dict[int | None, Record]] = field(default_factory=dict)
+    #: Whether point 0, the golden run (run once per variant, under one fault), is this row's.
+    golden: bool = False
+    #: Whether some fault found something in this variant (see :func:`build_rows`).
+    caught: bool = False
     uncovered: list[Record] = field(default_factory=list)
     error: str | None = None
     index: int = 0
+    #: The enumerated points, sorted (see :meth:`settle`).
+    points: list[int] = field(default_factory=list)
+    failed: int = 0
+    invariants: Counter[str] = field(default_factory=Counter)
+
+    def settle(self) -> None:
+        """Work out the enumerated points and the counts, once every record is in."""
+        enumerated = set(self.results)
+        if self.offered is not None:
+            enumerated.update(self.offered)
+        elif self.operations is not None or self.results:
+            enumerated.update(range(1, self.n + 2))
+        has_data = self.offered is not None or self.operations is not None or self.results
+        if self.golden and has_data:
+            enumerated.add(0)
+        self.points = sorted(enumerated)
+        self.failed = 0
+        self.invariants = Counter()
+        for records in self.results.values():
+            failing = [r for r in records.values() if r.get("outcome") == "fail"]
+            self.failed += bool(failing)
+            self.invariants.update(
+                {f.get("invariant", "?") for r in failing for f in r.get("findings") or []}
+            )
 
     @property
     def n(self) -> int:
         """N, the number of durable operations in the dry run."""
         if self.operations is not None:
             return len(self.operations)
-        return max((int(r.get("points", 0)) for r in self.results.values()), default=0)
+        records = [r for found in self.results.values() for r in found.values()]
+        return max((int(r.get("points") or 0) - 1 for r in records), default=0)
 
     @property
     def enumerated(self) -> int:
-        """Points 0..N+1: the golden run, one before each operation, one after the last."""
-        return self.n + 2 if self.operations is not None or self.results else 0
-
-    @property
-    def failed(self) -> int:
-        return sum(r.get("outcome") == "fail" for r in self.results.values())
+        """How many points this fault offers on the trace (point 0 included if it is ours)."""
+        return len(self.points)
 
     @property
     def passed(self) -> int:
@@ -180,31 +214,34 @@ class Row:
 
     @property
     def not_run(self) -> list[int]:
-        """Enumerated points with no result."""
-        ran = {point for point, _ in self.results}
-        return [k for k in range(self.enumerated) if k not in ran]
-
-    @property
-    def invariants(self) -> Counter[str]:
-        """How many points failed each invariant."""
-        return Counter(
-            name for r in self.results.values() for name in {f["invariant"] for f in r["findings"]}
-        )
+        """Enumerated points with no result (sampled out, in another shard, interrupted)."""
+        return [k for k in self.points if k not in self.results]
 
     @property
     def verdict(self) -> tuple[str, str]:
-        """A CSS class and a word for the variant's outcome."""
+        """A CSS class and a word for the outcome under this fault.
+
+        A known-buggy variant must be caught by some fault, not by each: a fault that
+        found nothing in it says so neutrally, unless no fault caught the variant at all.
+        """
         if self.error is not None and not self.results:
             return "bad", "error"
         if not self.results:
-            return "none", "not run"
+            return ("none", "not run") if self.points else ("none", "no points")
         if self.failed and not self.expected:
             return "bad", "failing"
         if self.failed:
             return "known", "caught (known bug)"
-        if self.expected and self.results:
+        if self.expected and self.caught:
+            return "none", "no findings under this fault"
+        if self.expected:
             return "warn", "not caught"
         return "good", "clean"
+
+    def records(self, point: int) -> list[tuple[int | None, Record]]:
+        """The records of one point: the plain one first, then the nested ones in order."""
+        found = self.results.get(point) or {}
+        return sorted(found.items(), key=lambda item: -1 if item[0] is None else item[0])
 
     def op(self, point: int) -> Record:
         """The operation before which point ``point`` crashes (0: none, N+1: the end)."""
@@ -212,7 +249,7 @@ class Row:
             return _golden_op()
         if self.operations is not None and 1 <= point <= len(self.operations):
             return self.operations[point - 1]
-        known = [r for (k, _), r in self.results.items() if k == point and r.get("op")]
+        known = [r for r in (self.results.get(point) or {}).values() if r.get("op")]
         if known:
             return dict(known[0]["op"])
         if point == self.n + 1:
@@ -229,15 +266,19 @@ def build_rows(records: Iterable[Record]) -> list[Row]:
     rows: dict[tuple[str, str, str], Row] = {}
     audits: dict[tuple[str, str], list[Record]] = {}
     errors: dict[tuple[str, str], Record] = {}
+    first_fault: dict[tuple[str, str], str] = {}  # the fault of a variant's first trace
     for record in records:
         kind = record.get("type")
         if kind in ("trace", "point"):
-            _add(rows, record)
+            row = _add(rows, record)
+            if kind == "trace":
+                first_fault.setdefault((row.scenario_id, row.variant), row.fault)
         elif kind == "audit":
             audits[(record["scenario_id"], record["variant"])] = record.get("uncovered") or []
         elif kind == "error":
             errors[(record["scenario_id"], record["variant"])] = record
     _attach(rows, audits, errors)
+    _share(list(rows.values()), first_fault)
     scenarios = list(dict.fromkeys(row.scenario_id for row in rows.values()))
     ordered = sorted(rows.values(), key=lambda r: (scenarios.index(r.scenario_id), *_row_order(r)))
     for index, row in enumerate(ordered):
@@ -245,7 +286,7 @@ def build_rows(records: Iterable[Record]) -> list[Row]:
     return ordered
 
 
-def _add(rows: dict[tuple[str, str, str], Row], record: Record) -> None:
+def _add(rows: dict[tuple[str, str, str], Row], record: Record) -> Row:
     fault = record.get("fault") or "kill"
     key = (record["scenario_id"], record["variant"], fault)
     row = rows.get(key)
@@ -254,9 +295,32 @@ def _add(rows: dict[tuple[str, str, str], Row], record: Record) -> None:
     row.expected = bool(record.get("expected_findings", row.expected))
     if record["type"] == "trace":
         row.operations = list(record.get("operations") or [])
+        offered = record.get("points")
+        row.offered = None if offered is None else [int(k) for k in offered]
     else:
         _, _, _, point, nested = point_id(record)
-        row.results[(point, nested)] = record
+        row.results.setdefault(point, {})[nested] = record
+    return row
+
+
+def _share(rows: list[Row], first_fault: dict[tuple[str, str], str]) -> None:
+    """What a variant's rows share: whose point 0 is, and whether any fault caught it.
+
+    Point 0 is the row's that holds a record of it; with none, the first fault traced.
+    """
+    variants: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        variants[(row.scenario_id, row.variant)].append(row)
+    for pair, members in variants.items():
+        holders = {row.fault for row in members if 0 in row.results}
+        if not holders:
+            holders = {first_fault.get(pair, members[0].fault)}
+        for row in members:
+            row.golden = row.fault in holders
+            row.settle()
+        caught = any(row.failed for row in members)
+        for row in members:
+            row.caught = caught
 
 
 def _attach(
@@ -320,6 +384,10 @@ class Strings:
     def __call__(self, text: str) -> str | int:
         if len(text) < INTERN_MIN:
             return text
+        return self.always(text)
+
+    def always(self, text: str) -> int:
+        """The number of ``text`` in the table, however short (for strings most points share)."""
         if text not in self._index:
             self._index[text] = len(self.table)
             self.table.append(text)
@@ -336,16 +404,21 @@ def _op_tuple(op: Record) -> list[Any]:
     ]
 
 
-def _status(result: Record | None) -> str:
-    if result is None:
-        return NOT_RUN
-    if result.get("outcome") != "fail":
-        return PASS
-    return XFAIL if result.get("expected_findings") else FAIL
+def _status(records: Iterable[Record]) -> str:
+    """A point's status from its records (several for nested points): any failure fails it."""
+    status = NOT_RUN
+    for record in records:
+        if record.get("outcome") != "fail":
+            status = PASS if status == NOT_RUN else status
+        elif not record.get("expected_findings"):
+            return FAIL
+        else:
+            status = XFAIL
+    return status
 
 
-def _flags(row: Row, key: PointKey, trend: Trend, uncovered: set[int]) -> int:
-    flags = UNCOVERED if key[3] in uncovered else 0
+def _flags(key: PointKey, trend: Trend) -> int:
+    flags = 0
     if key in trend.newly_failing:
         flags |= NEWLY_FAILING
     if key in trend.newly_fixed:
@@ -354,28 +427,56 @@ def _flags(row: Row, key: PointKey, trend: Trend, uncovered: set[int]) -> int:
 
 
 def _cells(row: Row, trend: Trend, details: list[Record], strings: Strings) -> list[list[Any]]:
-    """One ``[point, nested, status, detail or -1, flags]`` per result, and per point not run."""
+    """One ``[point, nested, status, detail, flags, injection]`` per enumerated point.
+
+    ``detail`` indexes the details of a failing point (-1: none), ``injection`` the
+    strings (-1: none). ``nested`` is None, or for a point run as nested points one
+    ``[nested, status, detail, flags]`` each; the point's own ``detail`` is then its
+    first failing nested point's.
+    """
     uncovered = {int(u.get("index", -1)) for u in row.uncovered}
-    last = max([row.enumerated - 1, *(k for k, _ in row.results)])
     cells: list[list[Any]] = []
-    for point in range(last + 1):
-        found = sorted((n, r) for (k, n), r in row.results.items() if k == point and n is not None)
-        plain = row.results.get((point, None))
-        entries: list[tuple[int | None, Record | None]] = [(None, plain)] if plain else []
-        entries += found
-        for nested, result in entries or [(None, None)]:
+    for point in row.points:
+        records = row.records(point)
+        entries: list[list[Any]] = []
+        flags = UNCOVERED if point in uncovered else 0
+        for nested, record in records:
             key = (row.scenario_id, row.variant, row.fault, point, nested)
             detail = -1
-            if result is not None and result.get("outcome") == "fail":
+            if record.get("outcome") == "fail":
                 detail = len(details)
-                details.append(_detail(row, result, key in trend.newly_failing, strings))
-            flags = _flags(row, key, trend, uncovered)
-            cells.append([point, nested, _status(result), detail, flags])
+                details.append(_detail(row, record, key in trend.newly_failing, strings))
+            entry_flags = _flags(key, trend)
+            flags |= entry_flags
+            entries.append([nested, _status([record]), detail, entry_flags])
+        injection = next((str(r["injection"]) for _, r in records if r.get("injection")), "")
+        cells.append(
+            [
+                point,
+                entries if any(n is not None for n, _ in records) else None,
+                _status(record for _, record in records),
+                next((e[2] for e in entries if e[2] >= 0), -1),
+                flags,
+                strings.always(injection) if injection else -1,
+            ]
+        )
     return cells
+
+
+def artifacts_href(path: str) -> str | None:
+    """A link to a point's kept world, relative to the report's folder (None: not relative).
+
+    Each part is percent-encoded, so a name cannot turn the link into a ``javascript:`` URL.
+    """
+    parts = path.replace("\\", "/").split("/")
+    if not path or path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        return None
+    return "/".join(quote(part, safe="") for part in parts if part not in ("", ".")) + "/"
 
 
 def _detail(row: Row, result: Record, new: bool, strings: Strings) -> Record:
     """What the page shows for one failing point."""
+    artifacts = result.get("artifacts")
     return {
         "row": row.index,
         "point": result["point"],
@@ -383,6 +484,7 @@ def _detail(row: Row, result: Record, new: bool, strings: Strings) -> Record:
         "op": _op_tuple(result.get("op") or row.op(int(result["point"]))),
         "opDetail": (result.get("op") or {}).get("detail") or {},
         "source": strings(str(result.get("source") or "")),
+        "injection": strings(str(result.get("injection") or "")),
         "findings": [
             [
                 f.get("invariant", "?"),
@@ -395,7 +497,8 @@ def _detail(row: Row, result: Record, new: bool, strings: Strings) -> Record:
         "output": strings(str(result.get("output") or "")),
         "replay": str(result.get("replay") or ""),
         "duration": result.get("duration"),
-        "artifacts": result.get("artifacts"),
+        "artifacts": str(artifacts) if artifacts else None,
+        "artifactsHref": artifacts_href(str(artifacts)) if artifacts else None,
         "expected": bool(result.get("expected_findings")),
         "new": new,
     }
@@ -416,12 +519,18 @@ def _round(entry: Record, strings: Strings) -> list[Any]:
 def build_data(rows: list[Row], trend: Trend) -> Record:
     """The JSON the page's script draws strips and details from."""
     strings, details = Strings(), list[Record]()
+    traces: list[list[list[Any]]] = []
+    seen: dict[str, int] = {}  # a variant's faults share its trace: stored once
     out = []
     for row in rows:
-        ops = [_op_tuple(row.op(k)) for k in range(max(row.enumerated, 1))]
+        last = max([row.n + 1 if row.points else 0, *row.points])
+        ops = [_op_tuple(row.op(k)) for k in range(last + 1)]
+        trace = seen.setdefault(json.dumps(ops, default=str), len(traces))
+        if trace == len(traces):
+            traces.append(ops)
         cells = _cells(row, trend, details, strings)
-        out.append({"ops": ops, "cells": cells, "invariants": sorted(row.invariants)})
-    return {"rows": out, "details": details, "strings": strings.table}
+        out.append({"trace": trace, "cells": cells, "invariants": sorted(row.invariants)})
+    return {"rows": out, "traces": traces, "details": details, "strings": strings.table}
 
 
 def embed_json(data: Any) -> Markup:
@@ -504,17 +613,32 @@ def header(records: list[Record], rows: list[Row]) -> Record:
 
 
 def verdict(rows: list[Row]) -> Record:
-    """The one-line answer: is anything broken that is not known to be broken?"""
+    """The one-line answer: is anything broken that is not known to be broken?
+
+    Counted by scenario variant: a correct variant is broken when it fails under any
+    fault; a known-buggy one is caught when some fault found something in it.
+    """
+    variants: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        variants[(row.scenario_id, row.variant)].append(row)
     failing = [row for row in rows if row.verdict[1] in ("failing", "error")]
-    missed = [row for row in rows if row.verdict[1] == "not caught"]
-    caught = [row for row in rows if row.verdict[1] == "caught (known bug)"]
+    missed = _first_with(variants.values(), "not caught")
+    caught = _first_with(variants.values(), "caught (known bug)")
+    broken = {(row.scenario_id, row.variant) for row in failing}
     return {
         "level": "bad" if failing else "warn" if missed else "good",
         "failing": failing,
+        "broken": len(broken),
         "missed": missed,
         "caught": caught,
         "first": failing[0].index if failing else None,
     }
+
+
+def _first_with(variants: Iterable[list[Row]], word: str) -> list[Row]:
+    """For each variant with a row whose verdict is ``word``, the first such row."""
+    found = (next((row for row in rows if row.verdict[1] == word), None) for rows in variants)
+    return [row for row in found if row is not None]
 
 
 # -- the sections -------------------------------------------------------------------
@@ -543,7 +667,7 @@ def trend_entries(rows: list[Row], keys: set[PointKey]) -> list[Record]:
 
     for key in sorted(keys, key=order):
         row = by_key[key[:3]]
-        op = (row.results.get((key[3], key[4])) or {}).get("op") or row.op(key[3])
+        op = ((row.results.get(key[3]) or {}).get(key[4]) or {}).get("op") or row.op(key[3])
         entries.append(
             {
                 "row": row,
@@ -570,10 +694,27 @@ def audit_groups(rows: list[Row]) -> list[Record]:
         if pair in seen or not row.uncovered:
             continue
         seen.add(pair)
+        members = [r for r in rows if (r.scenario_id, r.variant) == pair]
         groups.append(
-            {"row": row, "callers": _by_caller(row.uncovered), "count": len(row.uncovered)}
+            {
+                "row": row,
+                "callers": _by_caller(row.uncovered),
+                "count": len(row.uncovered),
+                "anchors": _audit_anchors(row.uncovered, members),
+            }
         )
     return groups
+
+
+def _audit_anchors(uncovered: list[Record], members: list[Row]) -> dict[int, str]:
+    """Where each uncovered operation's point is: the first of the variant's strips offering it."""
+    anchors = {}
+    offering = [(row, set(row.points)) for row in members]
+    for entry in uncovered:
+        index = int(entry.get("index") or 0)
+        row = next((r for r, points in offering if index in points), members[0])
+        anchors[index] = _anchor(row.index, index, None)
+    return anchors
 
 
 def entity_text(entity: Any) -> str:

@@ -33,6 +33,16 @@ HOSTILE = (
 
 # -- record builders ----------------------------------------------------------------
 
+#: What each fault does at its point, as the point records say it.
+INJECTIONS = {
+    "kill": "killed right before it",
+    "error": "OSError: [Errno 28] No space left on device (injected)",
+    "lost-response": "the remote applied it; the client saw a read timeout",
+    "torn": "only its first sectors reached the disk, then killed",
+    "powerloss": "power cut right before it: unsynced data and folder entries lost",
+    "recovery-crash": "killed right before it, then killed again inside recovery",
+}
+
 
 def op(
     index: int, kind: str, target: str, function: str, file: str, line: int, **detail: Any
@@ -81,13 +91,17 @@ def trace(
     *,
     fault: str = "kill",
     expected: bool = False,
+    points: Iterable[int] | None = None,
 ) -> Record:
+    """A trace record; ``points``: the crash points the fault offers (default 1..N+1)."""
+    offered = list(range(1, len(operations) + 2)) if points is None else list(points)
     return {
         "type": "trace",
         "scenario": scenario,
         "scenario_id": scenario_id(scenario),
         "variant": variant,
         "fault": fault,
+        "points": offered,
         "expected_findings": expected,
         "operations": operations,
         "golden_rounds": [],
@@ -124,7 +138,7 @@ def point(
     expected: bool = False,
     **extra: Any,
 ) -> Record:
-    """A point record; ``extra`` sets or adds fields (output, rounds, nested, source...)."""
+    """A point record; ``extra`` sets or adds fields (output, rounds, nested, artifacts...)."""
     findings = list(findings)
     n = len(operations)
     if k == 0:
@@ -140,7 +154,7 @@ def point(
         "variant": variant,
         "fault": fault,
         "point": k,
-        "points": n,
+        "points": n + 1,
         "op": the_op,
         "outcome": "fail" if findings else "pass",
         "expected_findings": expected,
@@ -148,7 +162,12 @@ def point(
         "rounds": [round_record(1)],
         "duration": 0.05,
         "output": "",
-        "replay": f"crashkit replay {scenario_id(scenario)} --variant {variant} --point {k}",
+        "replay": f"crashkit replay {scenario_id(scenario)} --variant {variant}"
+        + (f" --fault {fault}" if fault != "kill" else "")
+        + f" --point {k}",
+        "nested": None,
+        "injection": INJECTIONS.get(fault, fault) if k else "",
+        "artifacts": None,
     }
     record.update(extra)
     return record

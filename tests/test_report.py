@@ -23,6 +23,7 @@ from crashkit._results import ResultsWriter, read_results
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TOYS = ROOT / "tests" / "toys" / "toy_store.py"
+TOY_FAULTS = ROOT / "tests" / "toys" / "toy_faults.py"
 ATTACK = "<script>alert(1)</script></script><b>bold</b>"
 
 
@@ -136,8 +137,9 @@ def test_every_point_is_a_cell_labeled_by_its_operation_and_caller():
     (row,) = data["rows"]
     assert [c[0] for c in row["cells"]] == list(range(8))
     assert [c[2] for c in row["cells"]] == ["p", "p", "p", "f", "p", "p", "p", "p"]
-    assert row["ops"][3] == ["fs.write", "notes/n001.md.tmp", "write_atomic", "kasten/files.py", 24]
-    assert row["ops"][0][0] == "none" and row["ops"][7][0] == "end"
+    ops = data["traces"][row["trace"]]
+    assert ops[3] == ["fs.write", "notes/n001.md.tmp", "write_atomic", "kasten/files.py", 24]
+    assert ops[0][0] == "none" and ops[7][0] == "end"
 
 
 def test_a_failing_point_carries_what_triage_needs():
@@ -182,6 +184,41 @@ def test_a_real_toy_sweep_renders(toy_records):
     for name in ("store", "ignores_wal", "ignore-wal", "tests/toys/toy_store.py::store"):
         assert name in page
     assert "Every correct variant is clean." in page
+
+
+def test_a_real_sweep_of_several_faults_renders(tmp_path):
+    """Recovery-crash writes a record per nested point; lost-response offers no point here."""
+    results = tmp_path / "results.jsonl"
+    scenarios = load_scenarios([TOY_FAULTS], ["recovery_deletes_first"])
+    faults = ("kill", "lost-response", "recovery-crash")
+    with ResultsWriter(results) as writer:
+        Sweep(
+            scenarios,
+            variants=["recovery-deletes-first"],
+            faults=faults,
+            jobs=2,
+            sample=3,
+            results=writer,
+        ).run()
+    records = read_results(results)
+    page = render_report(records)
+    data = data_of(page)
+    traces = {r["fault"]: r["points"] for r in records if r["type"] == "trace"}
+    points = [r for r in records if r["type"] == "point"]
+    ran = {(r["fault"], r["point"]) for r in points}
+    assert len(ran) < len(points)  # several nested records share a point
+    by_fault = dict(zip(sorted(faults), data["rows"], strict=True))
+    assert [c[0] for c in by_fault["kill"]["cells"]] == [0, *traces["kill"]]
+    assert [c[0] for c in by_fault["recovery-crash"]["cells"]] == traces["recovery-crash"]
+    assert by_fault["lost-response"]["cells"] == []
+    assert sum(c[2] != "n" for row in data["rows"] for c in row["cells"]) == len(ran)
+    head = text_of(page.split('<header class="top">', 1)[1].split("</header>", 1)[0])
+    assert f"points {len(ran)} of {len(traces['kill']) + 1 + len(traces['recovery-crash'])}" in head
+    assert "caught (known bug)" in row_text(page, "recovery-deletes-first", "recovery-crash")
+    assert "no findings under this fault" in row_text(page, "recovery-deletes-first", "kill")
+    assert "no points" in row_text(page, "recovery-deletes-first", "lost-response")
+    assert "Every correct variant is clean." in page
+    assert not re.search(r"-\d+ not run", text_of(page))
 
 
 # -- escaping -----------------------------------------------------------------------
@@ -312,6 +349,179 @@ def test_an_audit_with_nothing_uncovered_says_so():
     assert "no journal audit" in render_report(sweep())
 
 
+# -- several fault kinds -----------------------------------------------------------
+
+
+def faulted(
+    variant: str,
+    fault: str,
+    points: list[int],
+    *,
+    ran: list[int] | None = None,
+    fail: dict[int, list[dict]] | None = None,
+    **kw: Any,
+) -> list[dict]:
+    """A trace offering ``points`` under ``fault`` and a record for each of ``ran``."""
+    fail = fail or {}
+    records = [s.trace("push", variant, OPS, fault=fault, points=points, **kw)]
+    records += [
+        s.point("push", variant, k, OPS, fault=fault, findings=fail.get(k, []), **kw)
+        for k in (points if ran is None else ran)
+    ]
+    return records
+
+
+def row_text(page: str, variant: str, fault: str) -> str:
+    """The summary line of one variant under one fault."""
+    for line in re.findall(r"<tr class=[^>]*data-row=.*?</tr>", page, re.S):
+        text = text_of(line)
+        if f" {variant} " in f" {text} " and f" {fault} " in f" {text} ":
+            return text
+    raise AssertionError(f"no summary line for {variant} / {fault}")
+
+
+def test_a_known_bug_is_caught_by_some_fault_not_by_each():
+    bug = "wal-delete-before-push"
+    records = [s.run_record(), *sweep()]
+    records += sweep(bug, expected=True)  # kill: nothing found
+    records += faulted(bug, "torn", [3], fail={3: [crash_eq()]}, expected=True)
+    records += sweep("conflict-no-wal", expected=True)  # found by no fault...
+    records += faulted("conflict-no-wal", "torn", [3], expected=True)  # ...of the two
+    page = render_report(records)
+    verdict = text_of(page.split('id="verdict"', 1)[1].split("</div>", 1)[0])
+    assert "1 known-buggy variant no longer caught" in verdict  # a variant, not its rows
+    assert "push / conflict-no-wal" in verdict and bug not in verdict
+    assert "1 known bug caught as expected" in verdict
+    assert "caught (known bug)" in row_text(page, bug, "torn")
+    assert "no findings under this fault" in row_text(page, bug, "kill")
+    assert "not caught" not in row_text(page, bug, "kill")
+    assert "not caught" in row_text(page, "conflict-no-wal", "kill")
+    assert "not caught" in row_text(page, "conflict-no-wal", "torn")
+
+
+def test_every_known_bug_caught_somewhere_is_a_clean_sweep():
+    bug = "wal-delete-before-push"
+    records = [*sweep(), *sweep(bug, expected=True)]
+    records += faulted(bug, "torn", [3], fail={3: [crash_eq()]}, expected=True)
+    page = render_report(records)
+    assert "Every correct variant is clean." in page
+    assert "no longer caught" not in page
+
+
+def test_a_correct_variant_failing_under_two_faults_is_one_variant_broken():
+    records = [*sweep("regressed", fail={3: [crash_eq()]})]
+    records += faulted("regressed", "torn", [3], fail={3: [crash_eq()]})
+    verdict = text_of(render_report(records).split('id="verdict"', 1)[1].split("</div>", 1)[0])
+    assert "1 variant broken" in verdict
+    assert "push / regressed / kill" in verdict and "push / regressed / torn" in verdict
+
+
+def test_the_points_a_fault_offers_are_the_ones_enumerated():
+    records = [s.run_record(), *sweep()]  # kill: point 0 (the golden run) and 1..7
+    records += faulted("correct", "torn", [3, 5], ran=[3])  # writes only; 5 sampled out
+    page = render_report(records)
+    data = data_of(page)
+    kill, torn = data["rows"]
+    assert [c[0] for c in kill["cells"]] == list(range(8))
+    assert [(c[0], c[2]) for c in torn["cells"]] == [(3, "p"), (5, "n")]  # no golden run
+    head = text_of(page.split('<header class="top">', 1)[1].split("</header>", 1)[0])
+    assert "points 9 of 10" in head
+    coverage = text_of(page.split('id="coverage"', 1)[1])
+    assert "push correct torn 2 1 50.0 % p05" in coverage
+    assert "push correct kill 8 8 100.0 % all run" in coverage
+    assert "1 run, 1 not run" in text_of(page.split('id="points"', 1)[1])
+
+
+def test_older_files_without_offered_points_enumerate_every_point():
+    records = [r for r in sweep() if r["point" if r["type"] == "point" else "type"] != 5]
+    del records[0]["points"]
+    coverage = text_of(render_report(records).split('id="coverage"', 1)[1])
+    assert "push correct kill 8 7 87.5 % p05" in coverage
+
+
+def test_a_fault_offering_no_point_says_so_and_is_not_a_point_not_run():
+    records = [*sweep(), *faulted("correct", "lost-response", [])]
+    page = render_report(records)
+    line = row_text(page, "correct", "lost-response")
+    assert "no points" in line and "not run" not in line
+    assert data_of(page)["rows"][1]["cells"] == []
+    strip = text_of(page.split('id="points"', 1)[1].split('id="audit"', 1)[0])
+    assert "this fault offers no point on this trace" in strip
+    coverage = text_of(page.split('id="coverage"', 1)[1])
+    assert "no points: this fault offers none on this trace" in coverage
+    assert "Every correct variant is clean." in page
+
+
+def nested_sweep() -> list[dict]:
+    """Recovery-crash on points 1..7: point 3 crashed in recovery at r01..r03, r02 failing."""
+    records = faulted("correct", "recovery-crash", list(range(1, 8)), ran=[1, 2, 4, 5, 6, 7])
+    for r in (1, 2, 3):
+        found = [crash_eq("the world differs")] if r == 2 else []
+        records.append(
+            s.point("push", "correct", 3, OPS, fault="recovery-crash", nested=r, findings=found,
+                    artifacts="artifacts/push-correct-recovery-crash-p003" if found else None)
+        )  # fmt: skip
+    return records
+
+
+def test_nested_points_count_once_for_their_point():
+    page = render_report([s.run_record(), *sweep(), *nested_sweep()])
+    data = data_of(page)
+    row = data["rows"][1]
+    assert [c[0] for c in row["cells"]] == list(range(1, 8))  # one cell per point
+    (cell,) = [c for c in row["cells"] if c[0] == 3]
+    assert cell[2] == "f"  # one nested point failing fails the point
+    assert [(n, status) for n, status, _, _ in cell[1]] == [(1, "p"), (2, "f"), (3, "p")]
+    assert data["details"][cell[1][1][2]]["nested"] == 2
+    assert cell[3] == cell[1][1][2]  # the point's details are its failing nested point's
+    assert all(c[1] is None for c in data["rows"][0]["cells"])
+    line = row_text(page, "correct", "recovery-crash")
+    assert "recovery-crash 7 6 1 failing crash-equivalence \u00d71" in line  # by point
+    strips = text_of(page.split('id="points"', 1)[1])
+    assert "1 failing of 7 run · N = 6" in strips
+    assert "not run" not in strips.split("recovery-crash", 1)[1].split("N = 6", 1)[0]
+    head = text_of(page.split('<header class="top">', 1)[1].split("</header>", 1)[0])
+    assert "points 15 " in head and " of " not in head.split("points", 1)[1].split("duration")[0]
+
+
+def test_nested_points_trend_marks_their_point_and_links_to_the_nested_one():
+    before = nested_sweep()
+    before[-2]["outcome"], before[-2]["findings"] = "pass", []
+    page = render_report(nested_sweep(), previous=before)
+    trend = text_of(page.split('id="trend"', 1)[1].split("</section>", 1)[0])
+    assert "p03/r02 fs.write notes/n001.md.tmp" in trend
+    assert 'href="#r0-p3-n2"' in page
+    (cell,) = [c for c in data_of(page)["rows"][0]["cells"] if c[0] == 3]
+    assert cell[4] & 2 and cell[1][1][3] & 2 and not cell[1][0][3] & 2
+
+
+def test_injection_and_artifacts_reach_the_details():
+    records = sweep("regressed", fail={3: [crash_eq()]})
+    records[4]["injection"] = "OSError: [Errno 28] No space left on device"
+    records[4]["artifacts"] = "artifacts/push-regressed-kill-p003"
+    data = data_of(render_report(records))
+    (detail,) = data["details"]
+    assert resolve(data, detail["injection"]) == "OSError: [Errno 28] No space left on device"
+    assert detail["artifacts"] == "artifacts/push-regressed-kill-p003"
+    assert detail["artifactsHref"] == "artifacts/push-regressed-kill-p003/"
+    cells = data["rows"][0]["cells"]
+    assert resolve(data, cells[3][5]) == "OSError: [Errno 28] No space left on device"
+    assert resolve(data, cells[2][5]) == "killed right before it"  # passing points too
+    assert cells[0][5] == -1  # the golden run injects nothing
+    assert data["strings"].count("killed right before it") == 1
+
+
+def test_an_artifacts_path_is_only_ever_a_relative_link():
+    records = sweep("regressed", fail={3: [crash_eq()], 4: [crash_eq()], 5: [crash_eq()]})
+    records[4]["artifacts"] = "javascript:alert(1)//"
+    records[5]["artifacts"] = "/etc/passwd"
+    records[6]["artifacts"] = "artifacts/a b#c?d"
+    details = data_of(render_report(records))["details"]
+    assert details[0]["artifactsHref"] == "javascript%3Aalert%281%29/"
+    assert details[1]["artifactsHref"] is None and details[1]["artifacts"] == "/etc/passwd"
+    assert details[2]["artifactsHref"] == "artifacts/a%20b%23c%3Fd/"
+
+
 # -- merging shards and writing -----------------------------------------------------
 
 
@@ -333,16 +543,6 @@ def test_shards_merge_and_the_last_record_of_a_point_wins(tmp_path):
     page = render_report(merged)
     assert "5.0 s" in page and "2 runs" in page
     assert [c[2] for c in data_of(page)["rows"][0]["cells"]][3] == "f"
-
-
-def test_nested_recovery_crash_points_are_cells_of_their_own():
-    records = sweep(fault="recovery-crash")
-    records.append(
-        s.point("push", "correct", 3, OPS, fault="recovery-crash", nested=2, findings=[crash_eq()])
-    )
-    page = render_report(records)
-    cells = [c for c in data_of(page)["rows"][0]["cells"] if c[0] == 3]
-    assert [(c[1], c[2]) for c in cells] == [(None, "p"), (2, "f")]
 
 
 def test_write_report_replaces_the_file_atomically(tmp_path, monkeypatch):

@@ -9,7 +9,10 @@
   "use strict";
 
   var DATA = JSON.parse(document.getElementById("crashkit-data").textContent);
+  // A variant's faults share its trace: each row points at it.
+  DATA.rows.forEach(function (row) { row.ops = DATA.traces[row.trace]; });
   var STATUS = { p: "passed", f: "failed", x: "failed, as expected (known bug)", n: "not run" };
+  var BADGE = { p: "good", f: "bad", x: "known", n: "" };
   var UNCOVERED = 1, NEWLY_FAILING = 2, NEWLY_FIXED = 4;
   var DENSE = 300;        // strips longer than this use narrow cells
   var COLLAPSE = 4;       // with "failing only", this many quiet points in a row fold into one
@@ -55,8 +58,21 @@
     return row.ops[cell[0]] || ["?", "unknown operation", "?", "?", 0];
   }
 
+  // A cell: [point, nested, status, detail, flags, injection]; nested is null, or one
+  // [nested point, status, detail, flags] per crash inside recovery.
+  function findingsOf(detail) {
+    return detail >= 0 ? DATA.details[detail].findings.map(function (f) { return f[0]; }) : [];
+  }
+
   function invariantsOf(cell) {
-    return cell[3] >= 0 ? DATA.details[cell[3]].findings.map(function (f) { return f[0]; }) : [];
+    if (!cell[1]) return findingsOf(cell[3]);
+    var names = [];
+    cell[1].forEach(function (entry) {
+      findingsOf(entry[2]).forEach(function (name) {
+        if (names.indexOf(name) < 0) names.push(name);
+      });
+    });
+    return names;
   }
 
   function failing(cell) { return cell[2] === "f" || cell[2] === "x"; }
@@ -145,8 +161,8 @@
 
   function windowButton(row, group) {
     var w = group.first, first = row.cells[w.first], last = row.cells[w.last];
-    var span = pointLabel(first[0], first[1]) +
-      (w.count > 1 ? "\u2013" + pointLabel(last[0], last[1]) : "");
+    var span = pointLabel(first[0], null) +
+      (w.count > 1 ? "\u2013" + pointLabel(last[0], null) : "");
     var button = el("button", first[2]);
     button.type = "button";
     button.dataset.c = String(w.first);
@@ -299,11 +315,26 @@
     }
   }
 
-  function facts(op, detail) {
+  // The kept world of a failing point, as a link relative to the report's folder (the
+  // href was percent-encoded when the page was made: it holds no scheme).
+  function artifactsLink(detail) {
+    if (!detail || !detail.artifacts) return null;
+    var url = detail.artifactsHref;
+    if (!url || url.indexOf(":") >= 0) return el("span", "mono", detail.artifacts);
+    var link = el("a", "artifacts", detail.artifacts);
+    link.setAttribute("href", url);
+    return link;
+  }
+
+  // The point's facts: its operation, what the fault did there and, when it failed, the
+  // operation's details (call stack...); ``run``: whether this failing run's own facts
+  // (duration, artifacts) go here too, or below with its nested point.
+  function facts(op, detail, injection, run) {
     var dl = el("dl");
     fact(dl, "operation", opText(op));
     fact(dl, "caller", op[2]);
     fact(dl, "location", op[3] && op[3] !== "?" ? op[3] + ":" + op[4] : "");
+    fact(dl, "fault injected", injection);
     if (detail) {
       Object.keys(detail.opDetail).forEach(function (key) {
         var value = detail.opDetail[key];
@@ -311,8 +342,17 @@
           : typeof value === "object" && value !== null ? JSON.stringify(value) : value;
         fact(dl, key === "stack" ? "call stack" : key, shown);
       });
-      fact(dl, "duration", detail.duration === null ? "" : Math.round(detail.duration * 1000) + " ms");
-      fact(dl, "artifacts", detail.artifacts);
+    }
+    if (detail && run) runFacts(dl, detail);
+    return dl;
+  }
+
+  function runFacts(dl, detail) {
+    fact(dl, "duration", detail.duration === null ? "" : Math.round(detail.duration * 1000) + " ms");
+    var link = artifactsLink(detail);
+    if (link) {
+      dl.appendChild(el("dt", null, "artifacts"));
+      dl.appendChild(el("dd")).appendChild(link);
     }
     return dl;
   }
@@ -340,17 +380,48 @@
     }
   }
 
-  function heading(r, cell, op, detail) {
+  // The crashes inside recovery one point was run with: one line each, failing ones
+  // clickable (data-n: the entry's position) to show their details below.
+  function nestedTable(cell, chosen) {
+    var table = el("table", "nested"), head = el("tr");
+    var kept = cell[1].some(function (e) { return e[2] >= 0 && DATA.details[e[2]].artifacts; });
+    ["crash", "outcome", "invariants that failed"].concat(kept ? ["artifacts"] : []).forEach(
+      function (name) { head.appendChild(el("th", null, name)); });
+    table.appendChild(el("thead")).appendChild(head);
+    var body = table.appendChild(el("tbody"));
+    cell[1].forEach(function (entry, n) {
+      var tr = body.appendChild(el("tr", entry === chosen ? "chosen" : null));
+      var label = pointLabel(cell[0], entry[0]);
+      var first = tr.appendChild(el("td", "mono"));
+      if (entry[2] >= 0) {
+        var pick = first.appendChild(el("button", "pick " + entry[1], label));
+        pick.type = "button";
+        pick.dataset.n = String(n);
+      } else {
+        first.textContent = label;
+      }
+      tr.appendChild(el("td")).appendChild(el("span", "badge " + BADGE[entry[1]], STATUS[entry[1]]));
+      tr.appendChild(el("td", "mono", findingsOf(entry[2]).join(", ")));
+      if (!kept) return;
+      var link = entry[2] >= 0 ? artifactsLink(DATA.details[entry[2]]) : null;
+      var td = tr.appendChild(el("td", "mono"));
+      if (link) td.appendChild(link);
+    });
+    return table;
+  }
+
+  function heading(r, cell, op) {
     var h = el("h4");
-    h.appendChild(el("span", null, pointLabel(cell[0], cell[1]) + " " + opText(op)));
-    var badge = { p: "good", f: "bad", x: "known", n: "" }[cell[2]];
-    h.appendChild(el("span", "badge " + badge, STATUS[cell[2]]));
+    h.appendChild(el("span", null, pointLabel(cell[0], null) + " " + opText(op)));
+    h.appendChild(el("span", "badge " + BADGE[cell[2]], STATUS[cell[2]]));
     h.appendChild(el("span", "chip", rowEl(r).dataset.fault));
     if (cell[4] & NEWLY_FAILING) h.appendChild(el("span", "chip new", "newly failing"));
     if (cell[4] & NEWLY_FIXED) h.appendChild(el("span", "chip", "newly fixed"));
     if (cell[4] & UNCOVERED) h.appendChild(el("span", "chip warn", "uncovered by the journal"));
-    if (detail && detail.nested !== null && detail.nested !== undefined) {
-      h.appendChild(el("span", "chip", "crash during recovery round " + detail.nested));
+    if (cell[1]) {
+      var failed = cell[1].filter(function (e) { return e[1] === "f" || e[1] === "x"; }).length;
+      h.appendChild(el("span", "chip", cell[1].length + " crashes during recovery" +
+        (failed ? ", " + failed + " failing" : "")));
     }
     return h;
   }
@@ -362,25 +433,43 @@
     if (node) node.classList.add("sel");
   }
 
-  function showPoint(r, i) {
+  // One point's details; ``pick``: which of its nested points to detail (default: the
+  // first failing one).
+  function showPoint(r, i, pick) {
     var row = DATA.rows[r], cell = row.cells[i], op = opOf(row, cell);
-    var detail = cell[3] >= 0 ? DATA.details[cell[3]] : null;
+    var chosen = null, detail = cell[3] >= 0 ? DATA.details[cell[3]] : null;
+    if (cell[1]) {
+      chosen = pick === undefined || !cell[1][pick]
+        ? cell[1].find(function (e) { return e[2] >= 0; }) || null : cell[1][pick];
+      detail = chosen && chosen[2] >= 0 ? DATA.details[chosen[2]] : null;
+    }
     var box = rowEl(r).querySelector(".detail");
     box.textContent = "";
     var close = box.appendChild(el("button", "close", "\u00d7"));
     close.type = "button";
     close.title = "close";
     close.addEventListener("click", function () { box.hidden = true; selected = null; markSelected(); });
-    box.appendChild(heading(r, cell, op, detail));
-    box.appendChild(facts(op, detail));
+    box.appendChild(heading(r, cell, op));
+    box.appendChild(facts(op, detail, cell[5] >= 0 ? S(cell[5]) : "", !cell[1]));
+    if (cell[1]) {
+      section(box, "crashed again inside recovery, at each of these points of the first restart");
+      box.appendChild(nestedTable(cell, chosen));
+      if (detail) {
+        box.appendChild(el("h5", "nested-title",
+          pointLabel(cell[0], chosen[0]) + ": " + STATUS[chosen[1]]));
+        box.appendChild(runFacts(el("dl", "nested-facts"), detail));
+      }
+    }
     if (detail) failureParts(box, detail);
-    else box.appendChild(el("p", "muted", cell[2] === "p"
-      ? "Recovered and every invariant held: the world matched the golden run."
-      : "Not run in this sweep (a sampled or interrupted run): this point is untested."));
+    else box.appendChild(el("p", "muted", cell[2] === "n"
+      ? "Not run in this sweep (sampled out, another shard's, or interrupted): this point is untested."
+      : cell[1] ? "Every crash during recovery recovered and every invariant held."
+      : "Recovered and every invariant held: the world matched the golden run."));
     box.hidden = false;
+    box.dataset.cell = String(i);
     selected = { row: r, cell: i };
     markSelected();
-    var anchor = "r" + r + "-p" + cell[0] + (cell[1] === null ? "" : "-n" + cell[1]);
+    var anchor = "r" + r + "-p" + cell[0] + (chosen && chosen[0] !== null ? "-n" + chosen[0] : "");
     if (history.replaceState) history.replaceState(null, "", "#" + anchor);
   }
 
@@ -392,10 +481,15 @@
     var r = +node.closest(".row").dataset.row, row = DATA.rows[r];
     var cell = row.cells[+node.dataset.c], op = opOf(row, cell);
     tip.textContent = "";
-    tip.appendChild(el("div", "t-op", pointLabel(cell[0], cell[1]) + " " + opText(op)));
+    tip.appendChild(el("div", "t-op", pointLabel(cell[0], null) + " " + opText(op)));
     if (where(op)) tip.appendChild(el("div", "t-where", where(op)));
     var invs = invariantsOf(cell);
     tip.appendChild(el("div", "t-status", STATUS[cell[2]] + (invs.length ? ": " + invs.join(", ") : "")));
+    if (cell[1]) {
+      var failed = cell[1].filter(function (e) { return e[1] === "f" || e[1] === "x"; }).length;
+      tip.appendChild(el("div", "t-where", cell[1].length + " crashes during recovery, " +
+        failed + " failing"));
+    }
     tip.hidden = false;
     var box = node.getBoundingClientRect(), width = tip.offsetWidth;
     tip.style.left = Math.max(4, Math.min(box.left, window.innerWidth - width - 8)) + "px";
@@ -408,12 +502,11 @@
   function fillMissing(details) {
     var list = details.querySelector(".missing-list");
     if (list.childElementCount) return;
-    var row = DATA.rows[+details.dataset.row], seen = {};
-    row.cells.forEach(function (cell) { if (cell[2] !== "n") seen[cell[0]] = true; });
-    row.ops.forEach(function (op, k) {
-      if (seen[k]) return;
-      var item = el("li", null, pointLabel(k, null) + " " + opLine(op));
-      item.value = k;
+    var row = DATA.rows[+details.dataset.row];
+    row.cells.forEach(function (cell) {
+      if (cell[2] !== "n") return;
+      var item = el("li", null, pointLabel(cell[0], null) + " " + opLine(opOf(row, cell)));
+      item.value = cell[0];
       list.appendChild(item);
     });
   }
@@ -424,18 +517,26 @@
     var m = /^#r(\d+)-p(\d+)(?:-n(\d+))?$/.exec(location.hash);
     if (!m || !DATA.rows[+m[1]]) return;
     var r = +m[1], point = +m[2], nested = m[3] === undefined ? null : +m[3];
-    var i = DATA.rows[r].cells.findIndex(function (c) { return c[0] === point && c[1] === nested; });
+    var cells = DATA.rows[r].cells;
+    var i = cells.findIndex(function (c) { return c[0] === point; });
     if (i < 0) return;
+    var pick = cells[i][1] ? cells[i][1].findIndex(function (e) { return e[0] === nested; }) : -1;
     rowEl(r).hidden = false;
     rowEl(r).closest(".scenario").hidden = false;
     drawRow(r);
-    showPoint(r, i);
+    showPoint(r, i, pick >= 0 ? pick : undefined);
     rowEl(r).querySelector(".detail").scrollIntoView({ block: "nearest" });
   }
 
   function wire() {
     var points = document.getElementById("points");
     points.addEventListener("click", function (event) {
+      var pick = event.target.closest("[data-n]");
+      if (pick) {
+        var box = pick.closest(".detail");
+        showPoint(+pick.closest(".row").dataset.row, +box.dataset.cell, +pick.dataset.n);
+        return;
+      }
       var target = event.target.closest("[data-c]");
       if (!target) return;
       showPoint(+target.closest(".row").dataset.row, +target.dataset.c);
