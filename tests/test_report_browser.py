@@ -437,6 +437,80 @@ def test_program_output_renders_as_text(page, tmp_path):
     assert page.count("script") == 2  # the data and the page's own script
 
 
+def faults_sweep() -> list[dict[str, Any]]:
+    """One variant under three faults: recovery-crash (nested points), lost-response (none
+    offered) and torn (one write offered)."""
+    s = sample
+    ops, _ = s.note_ops("push", "correct", 6)
+    records = [s.run_record(), s.trace("push", "correct", ops, fault="recovery-crash")]
+    records.append(s.point("push", "correct", 0, ops, fault="recovery-crash"))
+    for k in range(1, 8):
+        for r in (1, 2, 3) if k == 3 else (1,):
+            found = [s.finding("crash-equivalence", f"r{r} differs")] if k == 3 and r > 1 else []
+            kept = f"artifacts/push correct/p{k:03d}r{r:03d}" if found else None
+            records.append(
+                s.point(
+                    "push", "correct", k, ops, fault="recovery-crash", findings=found,
+                    nested=r, artifacts=kept,
+                )
+            )  # fmt: skip
+    records.append(s.trace("push", "correct", ops, fault="lost-response", points=[]))
+    records.append(s.trace("push", "correct", ops, fault="torn", points=[3]))
+    records.append(s.point("push", "correct", 3, ops, fault="torn"))
+    return records
+
+
+@pytest.fixture
+def faults_page(browser: Chromium, tmp_path: Path) -> Chromium:
+    browser.open(write_report(faults_sweep(), tmp_path / "index.html").as_uri())
+    return browser
+
+
+def test_a_point_crashed_again_in_recovery_lists_each_crash(faults_page):
+    page = faults_page
+    row = row_of(page, "correct", "recovery-crash")
+    assert page.count(f"{row} .strip .c") == 8  # points 0..7: nested ones inside their point
+    assert page.count(f"{row} .strip .c.f") == 1
+    assert "1 failing of 8 run" in page.text(f"{row} .counts")
+    page.click(f'{row} .c[data-c="3"]')
+    detail = f"{row} .detail"
+    page.wait_for(f"!document.querySelector('{detail}').hidden")
+    assert page.count(f"{detail} table.nested tbody tr") == 3
+    assert page.text(f"{detail} table.nested tbody tr:nth-child(1) td") == "p03/r01"
+    assert "p03/r02: failed" in page.text(f"{detail} .nested-title")  # the first failing one
+    text = page.text(detail)
+    assert "killed right before it, then killed again inside recovery" in text
+    assert "r2 differs" in text and "r3 differs" not in text
+    link = page.evaluate(f"document.querySelector('{detail} .nested-facts a.artifacts').href")
+    assert link.endswith("/artifacts/push%20correct/p003r002/")
+    assert link.startswith("file:///")  # relative to the report's folder
+    page.click(f'{detail} table.nested button[data-n="2"]')
+    assert "p03/r03: failed" in page.text(f"{detail} .nested-title")
+    assert "r3 differs" in page.text(detail)
+    assert page.evaluate("location.hash").endswith("-p3-n3")
+
+
+def test_a_nested_point_opens_from_its_link(browser, tmp_path):
+    path = write_report(faults_sweep(), tmp_path / "index.html")
+    browser.open(path.as_uri())
+    row = row_of(browser, "correct", "recovery-crash")
+    browser.open(f"{path.as_uri()}#r{row.removeprefix('#row-')}-p3-n3")
+    browser.wait_for(f"!document.querySelector('{row} .detail').hidden")
+    assert "p03/r03: failed" in browser.text(f"{row} .detail .nested-title")
+
+
+def test_a_fault_offering_no_point_has_an_empty_strip(faults_page):
+    page = faults_page
+    row = row_of(page, "correct", "lost-response")
+    assert page.count(f"{row} .strip .c") == 0
+    assert "no points" in page.text(f"{row} .badge")
+    assert "offers no point" in page.text(f"{row} .counts")
+    torn = row_of(page, "correct", "torn")
+    assert page.count(f"{torn} .strip .c") == 1
+    page.click(f"{torn} .c")
+    assert "only its first sectors reached the disk" in page.text(f"{torn} .detail")
+
+
 def test_screenshot(browser, tmp_path):
     records = sample.synthetic(600)
     path = write_report(records, tmp_path / "index.html", previous=sample.previous_of(records))
