@@ -11,8 +11,10 @@ The file is one record of exactly :data:`RECORD_SIZE` bytes::
 
     {"syncs": 7, ...}<spaces>\\n<SHA-256 of everything before it, hex>\\n
 
-The size is fixed, and the checksum closes the record, so that a record
-whose end belongs to another write is seen for what it is.
+The size is fixed so that a record can be rewritten in place (the
+``inplace-pwrite`` variant) without a tail of the old one left past its end,
+and the checksum closes the record so that a record whose end belongs to
+another write is seen for what it is.
 
 Reading it: a missing file is a folder never synced; so is an empty one, which
 is what a writer killed between creating the file and writing to it leaves.
@@ -21,8 +23,10 @@ does not match, not the JSON expected) is damaged, and kasten refuses to start
 on it (:class:`~kasten.errors.StateError`) rather than guess: delete the file,
 and the next sync starts a new cursor.
 
-It is rewritten atomically (temp file, fsync, rename, fsync of the folder),
-so it is never damaged.
+The correct engine rewrites it atomically (temp file, fsync, rename, fsync of
+the folder), so it is never damaged. With ``inplace-pwrite`` it is rewritten
+by one ``os.pwrite`` at offset 0: a torn write keeps the new record's first
+sectors and the old one's checksum, and every start after it fails.
 """
 
 from __future__ import annotations
@@ -118,6 +122,16 @@ def load(folder: Path) -> Cursor:
     return decode(record, path)
 
 
-def save(folder: Path, cursor: Cursor) -> None:
-    """Store ``cursor`` in ``folder/cursor.json``, atomically."""
-    files.write_atomic(folder / CURSOR_FILE, encode(cursor).decode("ascii"))
+def save(folder: Path, cursor: Cursor, *, in_place: bool = False, sync_data: bool = True) -> None:
+    """Store ``cursor`` in ``folder/cursor.json``, atomically.
+
+    Args:
+        in_place: overwrite the record with one ``os.pwrite`` (the ``inplace-pwrite`` bug).
+        sync_data: False skips the fsync before the rename (``rename-without-fsync``).
+    """
+    path = folder / CURSOR_FILE
+    record = encode(cursor)
+    if in_place:
+        files.write_record_in_place(path, record)
+    else:
+        files.write_atomic(path, record.decode("ascii"), sync_data=sync_data)

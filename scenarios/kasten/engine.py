@@ -45,7 +45,12 @@ from .paths import note_path, untracked_notes
 from .policy import Action, decide
 from .remote import Remote, content_ids, page_unavailable
 from .sides import Note, PageView
-from .variants import RECOVERY_IGNORES_WAL
+from .variants import (
+    INPLACE_PWRITE,
+    RECOVERY_IGNORES_WAL,
+    RENAME_WITHOUT_FSYNC,
+    RETRY_DUPLICATES,
+)
 
 __all__ = ["Engine", "SyncReport", "init", "link"]
 
@@ -124,7 +129,12 @@ class Engine:
         except BaseException:
             db.close()
             raise
-        remote = Remote(config.remote, config.token, retries=config.retries)
+        remote = Remote(
+            config.remote,
+            config.token,
+            retries=config.retries,
+            retry_unanswered=RETRY_DUPLICATES in config.bugs,
+        )
         return cls(root, config, db, remote, poll_cursor=poll_cursor)
 
     @property
@@ -226,7 +236,12 @@ class Engine:
             deleted=len(report.deleted),
             skipped=len(report.skipped),
         )
-        cursor.save(folder, self.cursor)
+        cursor.save(
+            folder,
+            self.cursor,
+            in_place=INPLACE_PWRITE in self.bugs,
+            sync_data=RENAME_WITHOUT_FSYNC not in self.bugs,
+        )
 
     def _sync_entity(self, entity: Entity, report: SyncReport) -> None:
         if entity.id in self._held:

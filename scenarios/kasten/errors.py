@@ -88,3 +88,9 @@ class RemoteError(KastenError, RuntimeError):
         self.args = (problem, fix, status, code)
         self.status = status
         self.code = code
+
+    @property
+    def answered(self) -> bool:
+        """Whether the remote answered: False for a timeout or a dropped connection, after
+        which the request may or may not have been applied."""
+        return self.status is not None

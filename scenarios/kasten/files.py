@@ -1,4 +1,4 @@
-"""Durable file writes: atomic by default, in place for the ``inplace-write`` variant.
+"""Durable file writes: atomic by default, in place for the ``inplace-*`` variants.
 
 An atomic write puts the new bytes in a temp file in the SAME folder (a
 rename across file systems is not atomic), flushes and fsyncs it, renames it
@@ -22,6 +22,7 @@ __all__ = [
     "temp_path_for",
     "write_atomic",
     "write_in_place",
+    "write_record_in_place",
 ]
 
 _TEMP_SUFFIX = ".kasten-tmp"
@@ -46,14 +47,23 @@ def read_text(path: Path) -> str | None:
         return None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file."""
+def write_atomic(path: Path, text: str, *, sync_data: bool = True) -> None:
+    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file.
+
+    Args:
+        sync_data: False skips the temp file's fsync before the rename: the
+            ``rename-without-fsync`` bug. A kill still leaves the old or the new
+            file (the page cache survives it); a power cut after the rename and
+            the folder's fsync may leave the new name with the temp file's last
+            durable content, which for a new temp file is nothing.
+    """
     _ensure_folder(path.parent)
     temp = temp_path_for(path)
     with open(temp, "w", encoding="utf-8", newline="") as handle:
         handle.write(text)
         handle.flush()
-        os.fsync(handle.fileno())
+        if sync_data:
+            os.fsync(handle.fileno())
     os.replace(temp, path)
     fsync_folder(path.parent)
 
@@ -71,6 +81,25 @@ def write_in_place(path: Path, text: str) -> None:
             handle.write(part)
             handle.flush()
         os.fsync(handle.fileno())
+
+
+def write_record_in_place(path: Path, data: bytes) -> None:
+    """Overwrite ``path`` from offset 0 with one ``os.pwrite``, without truncating it.
+
+    The ``inplace-pwrite`` bug, as a fixed-size record is often rewritten: the
+    record always has the same size, so nothing of the old one is left past its
+    end, and one write is trusted to land whole. A kill does leave the old record
+    or the new one (or, before the first write, an empty new file). A torn write
+    does not: only its first sectors reach the disk, the rest is the old record.
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        written = os.pwrite(descriptor, data, 0)
+        if written != len(data):
+            raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def remove_temp(path: Path) -> bool:

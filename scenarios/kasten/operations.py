@@ -49,14 +49,18 @@ from typing import Any
 from . import entities, files, wal
 from .db import transaction
 from .entities import Entity, SyncedState
+from .errors import RemoteError
 from .markdown import blocks_to_markdown, content_hash, join_frontmatter, markdown_to_blocks
 from .remote import Remote, content_ids
 from .sides import Note, PageView, pushed_hash
 from .variants import (
     CONFLICT_NO_WAL,
+    ERROR_DROPS_WAL,
     GC_NO_WAL,
     INPLACE_WRITE,
     PUSH_NOT_IDEMPOTENT,
+    RECOVERY_DELETES_FIRST,
+    RENAME_WITHOUT_FSYNC,
     WAL_DELETE_BEFORE_PUSH,
 )
 from .wal import COMMITTED, PENDING, TARGET_WRITTEN, WalEntry
@@ -154,6 +158,10 @@ class Operations:
             with transaction(self._db):
                 wal.delete(self._db, entry)
             return
+        if entry.state == COMMITTED and RECOVERY_DELETES_FIRST in self._bugs:
+            # recovery-deletes-first: a committed entry is taken for done and cleared
+            # first; what is left of it (a merge's push) is redone with no entry behind it.
+            self._finish(entry)
         self._advances[entry.operation](entry, entity, True)
 
     # -- the state machines ----------------------------------------------------------
@@ -168,7 +176,7 @@ class Operations:
         body = entry.new_content or ""
         ids: tuple[str, ...] | None = None
         if entry.state == PENDING:
-            ids = self._push_body(entity.id, body, replay)
+            ids = self._push_entry(entry, entity.id, body, replay)
             entry = self._set_state(entry, TARGET_WRITTEN)
         if entry.state == TARGET_WRITTEN:
             edit_time = self._remote.page(entity.page_id).edit_time
@@ -205,7 +213,7 @@ class Operations:
         early = WAL_DELETE_BEFORE_PUSH in self._bugs
         if early:
             self._finish(entry)
-        ids = self._push_body(entity.id, body, replay)
+        ids = self._push_entry(entry, entity.id, body, replay)
         self._after_push(entity, ids, None if early else entry)
 
     def _advance_delete(self, entry: WalEntry, entity: Entity, replay: bool) -> None:
@@ -274,7 +282,21 @@ class Operations:
         if INPLACE_WRITE in self._bugs:
             files.write_in_place(path, text)
         else:
-            files.write_atomic(path, text)
+            files.write_atomic(path, text, sync_data=RENAME_WITHOUT_FSYNC not in self._bugs)
+
+    def _push_entry(
+        self, entry: WalEntry, entity_id: int, body: str, replay: bool
+    ) -> tuple[str, ...]:
+        """The push of ``entry``'s operation; a failure leaves the entry as it is."""
+        try:
+            return self._push_body(entity_id, body, replay)
+        except RemoteError as error:
+            if error.answered and ERROR_DROPS_WAL in self._bugs:
+                # error-drops-wal: Notion refused the request, so the push is taken as not
+                # having happened and its entry is rolled back; but the requests before
+                # the failing one (deleting the old blocks) did happen.
+                self._finish(entry)
+            raise
 
     def _push_body(self, entity_id: int, body: str, replay: bool) -> tuple[str, ...]:
         """Make the page hold ``body``; returns its block ids."""

@@ -8,7 +8,13 @@ request whose answer was lost. Every retry it makes is therefore safe, and
 the push itself is a replacement (list, delete each, append) that gives the
 same page however often it is repeated. Anything else that fails surfaces as
 :class:`~kasten.errors.RemoteError`; the journal keeps the operation, and the
-next sync replays it.
+next sync replays it (the replay first looks at what the page holds).
+
+A request that got no answer is never sent again here: a read timeout (which
+the SDK raises as ``RequestTimeoutError``, wrapping ``httpx.ReadTimeout``) or
+a dropped connection says nothing about whether Notion applied it. The
+``retry-duplicates`` variant does send an append again at once, and so
+appends twice whenever the first one was applied.
 """
 
 from __future__ import annotations
@@ -60,9 +66,14 @@ class Remote:
         base_url: the API's base URL (the SDK appends ``/v1/``).
         token: the integration token.
         retries: SDK retries of 429 answers and of 5xx answers to GET/DELETE.
+        retry_unanswered: send an append that got no answer once more, at once (the
+            ``retry-duplicates`` bug).
     """
 
-    def __init__(self, base_url: str, token: str, *, retries: int = 2) -> None:
+    def __init__(
+        self, base_url: str, token: str, *, retries: int = 2, retry_unanswered: bool = False
+    ) -> None:
+        self._retry_unanswered = retry_unanswered
         retry: RetryOptions | bool = False
         if retries:
             retry = RetryOptions(
@@ -128,14 +139,22 @@ class Remote:
         ids: list[str] = []
         for start in range(0, len(blocks), MAX_BLOCKS_PER_APPEND):
             chunk = list(blocks[start : start + MAX_BLOCKS_PER_APPEND])
-            answer = self._call(
-                f"PATCH children of {page_id}",
-                self._client.blocks.children.append,
-                page_id,
-                children=chunk,
-            )
+            answer = self._append_chunk(page_id, chunk)
             ids.extend(block["id"] for block in answer["results"])
         return tuple(ids)
+
+    def _append_chunk(self, page_id: str, chunk: list[Block]) -> Any:
+        what = f"PATCH children of {page_id}"
+        append = self._client.blocks.children.append
+        try:
+            return self._call(what, append, page_id, children=chunk)
+        except RemoteError as error:
+            if error.answered or not self._retry_unanswered:
+                raise
+            # retry-duplicates: no answer is taken for "not applied" and the append is
+            # sent again, although Notion may have applied the first one.
+            _LOGGER.warning("retrying %s after %s", what, error.problem)
+            return self._call(what, append, page_id, children=chunk)
 
     def delete_block(self, block_id: str) -> None:
         """Delete (archive) a block; one that is already gone counts as deleted."""

@@ -34,6 +34,47 @@ rule "every write path participates in the journal":
     only the block ids it stored at the last sync. Window: a crash (or failure)
     between the append and the deletes; the replay appends again and the page
     ends with the new content twice.
+
+The next five are each clean under a plain kill (a kill keeps the page cache,
+makes no request fail or lose its answer, and strikes only once); each is
+caught by one other fault:
+
+``rename-without-fsync``
+    The atomic write (temp file, rename, fsync of the folder) skips the fsync
+    of the temp file before the rename. Window: a power cut after the rename
+    and the folder's fsync, before the OS wrote the data back: the note's name
+    survives with the file's last durable content, empty for a new temp file,
+    while the database says the new content is in place. Caught by a power cut.
+``retry-duplicates``
+    An append that got no answer (a read timeout, the SDK's
+    ``RequestTimeoutError``, or a dropped connection) is sent again at once,
+    without looking at what the page holds. Window: a request Notion applied
+    but whose answer was lost: the page ends with the new blocks twice, and
+    the entity records it as pushed. Caught by a lost response.
+``error-drops-wal``
+    A push (or a merge's push) that Notion answers with an error (5xx, 429,
+    ...) is taken as not having happened: its entry is rolled back (deleted)
+    before the error goes up. Window: the requests of the same push that came
+    before the failing one did happen (old blocks deleted): a push is redone
+    against a page it half emptied, which reads as a remote edit and is
+    merged, losing lines; a merge's entity already records the push, so the
+    remote stays stale or half-written for good. Caught by an injected error.
+``recovery-deletes-first``
+    Recovery takes a ``committed`` entry for done: it deletes the entry first,
+    then redoes what is left of the operation (a merge's push). Window: a crash
+    inside that restart, after the delete and before the push ends: the push is
+    lost; the entity records the merge as pushed, and the remote stays stale
+    (or, half-replaced, is pulled over the note). A single crash never shows it:
+    it leaves the committed entry, and the next start, not crashed itself,
+    finishes the push. Entries in the other states are replayed as the correct
+    engine does. Caught by a crash during recovery.
+``inplace-pwrite``
+    The poll cursor (``.kasten/cursor.json``, a fixed-size record with a
+    checksum) is rewritten by one ``os.pwrite`` at offset 0, without truncation,
+    trusting one write to be atomic. Window: a torn write (only the first
+    sectors reach the disk) leaves a record that is half new, half old; every
+    later start refuses the damaged cursor, and the folder never syncs again.
+    Caught by a torn write.
 """
 
 from __future__ import annotations
@@ -44,10 +85,15 @@ from .errors import ConfigError
 
 __all__ = [
     "CONFLICT_NO_WAL",
+    "ERROR_DROPS_WAL",
     "GC_NO_WAL",
+    "INPLACE_PWRITE",
     "INPLACE_WRITE",
     "PUSH_NOT_IDEMPOTENT",
+    "RECOVERY_DELETES_FIRST",
     "RECOVERY_IGNORES_WAL",
+    "RENAME_WITHOUT_FSYNC",
+    "RETRY_DUPLICATES",
     "VARIANTS",
     "WAL_DELETE_BEFORE_PUSH",
     "parse_variants",
@@ -59,6 +105,11 @@ INPLACE_WRITE = "inplace-write"
 RECOVERY_IGNORES_WAL = "recovery-ignores-wal"
 GC_NO_WAL = "gc-no-wal"
 PUSH_NOT_IDEMPOTENT = "push-not-idempotent"
+RENAME_WITHOUT_FSYNC = "rename-without-fsync"
+RETRY_DUPLICATES = "retry-duplicates"
+ERROR_DROPS_WAL = "error-drops-wal"
+RECOVERY_DELETES_FIRST = "recovery-deletes-first"
+INPLACE_PWRITE = "inplace-pwrite"
 
 #: Every seeded variant, in the order the docs list them.
 VARIANTS: tuple[str, ...] = (
@@ -68,6 +119,11 @@ VARIANTS: tuple[str, ...] = (
     RECOVERY_IGNORES_WAL,
     GC_NO_WAL,
     PUSH_NOT_IDEMPOTENT,
+    RENAME_WITHOUT_FSYNC,
+    RETRY_DUPLICATES,
+    ERROR_DROPS_WAL,
+    RECOVERY_DELETES_FIRST,
+    INPLACE_PWRITE,
 )
 
 

@@ -12,6 +12,15 @@ from crashkit._fake_notion import FakeNotion
 
 Opener = Callable[..., kasten.Engine]
 
+#: The variants a plain kill does not find, and the fault that does.
+FAULT_VARIANTS: dict[str, str] = {
+    "rename-without-fsync": "powerloss",
+    "retry-duplicates": "lost-response",
+    "error-drops-wal": "error",
+    "recovery-deletes-first": "recovery-crash",
+    "inplace-pwrite": "torn",
+}
+
 
 def page_text(fake: FakeNotion, page_id: str) -> str:
     """The page's content as kasten reads it back."""

@@ -38,6 +38,11 @@ def test_the_variants_are_named_as_documented() -> None:
         "recovery-ignores-wal",
         "gc-no-wal",
         "push-not-idempotent",
+        "rename-without-fsync",
+        "retry-duplicates",
+        "error-drops-wal",
+        "recovery-deletes-first",
+        "inplace-pwrite",
     )
     readme = (Path(kasten.__file__).parent / "README.md").read_text()
     assert all(f"`{name}`" in readme for name in kasten.VARIANTS)
