@@ -416,6 +416,8 @@ class Explorer:
                 result.artifacts = self.artifacts.keep(
                     result.to_json(), world.parent, result.failed_world, golden.state
                 )
+                for child in result.children:  # nested crashes: their worlds are in there too
+                    child.artifacts = result.artifacts
         finally:
             if not self.keep_worlds:
                 shutil.rmtree(world.parent, ignore_errors=True)
