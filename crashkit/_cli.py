@@ -330,7 +330,12 @@ def _verdict(summary: VariantSummary) -> str:
     if summary.error:
         return "[red]broken[/]"
     if summary.expected:
-        return "[yellow]caught (known bug)[/]" if summary.failed else "[red]bug not caught[/]"
+        if summary.failed:
+            return "[yellow]caught (known bug)[/]"
+        if not summary.exercised:
+            meant = ", ".join(sorted(summary.scenario.catching_faults(summary.variant)))
+            return f"[dim]not swept (caught by {meant})[/]"
+        return "[red]bug not caught[/]"
     return "[green]clean[/]" if not summary.failed else "[bold red]FINDINGS[/]"
 
 

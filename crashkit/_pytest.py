@@ -413,9 +413,15 @@ class Recorder:
         return lines
 
     def _known_bugs_not_caught(self) -> list[str]:
+        """Known-buggy variants swept under a fault meant to catch them, with no failure."""
         caught: dict[tuple[str, str], bool] = {}
         for r in self.records:
-            if r["type"] == "point" and r["expected_findings"]:
+            meant = set(r.get("expected_faults") or [])
+            if (
+                r["type"] == "point"
+                and r["expected_findings"]
+                and (not meant or r["fault"] in meant)
+            ):
                 key = (r["scenario"], r["variant"])
                 caught[key] = caught.get(key, False) or r["outcome"] == "fail"
         return [

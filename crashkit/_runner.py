@@ -140,6 +140,7 @@ class PointResult:
             "op": self.op.to_json(),
             "outcome": "pass" if self.passed else "fail",
             "expected_findings": self.expected,
+            "expected_faults": sorted(self.scenario.catching_faults(self.variant)),
             "findings": [f.to_json() for f in self.findings],
             "rounds": [r.to_json() for r in self.rounds],
             "duration": round(self.duration, 4),

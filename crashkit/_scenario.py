@@ -60,7 +60,9 @@ class Scenario:
         context: entered in every child around the workload and restart, e.g. routing HTTP to
             a fake remote.
         variants: engine variants to exercise, each a name mapped to environment variables.
-        expect_findings: variants known to be buggy: their findings are expected.
+        expect_findings: variants known to be buggy: their findings are expected. Either
+            names, or a mapping of name to the fault kinds meant to catch it (a bug a kill
+            cannot see is not "uncaught" by a kill-only sweep).
         program: module-name prefixes of the program under test (for source locations).
         preload: modules the fork server imports once, so children start warm.
         max_rounds: restart rounds allowed to reach a fixpoint (one more must then be quiet).
@@ -77,7 +79,7 @@ class Scenario:
     invariants: Sequence[Any] = ()
     context: Context | None = None
     variants: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: {"default": {}})
-    expect_findings: Collection[str] = ()
+    expect_findings: Collection[str] | Mapping[str, Collection[str]] = ()
     program: Sequence[str] = ()
     preload: Sequence[str] = ()
     max_rounds: int = 5
@@ -134,6 +136,19 @@ class Scenario:
                 f"expect_findings names unknown variants {unknown}",
                 f"choose among {sorted(self.variants)}",
             )
+        given = self.expect_findings
+        caught_by = given if isinstance(given, Mapping) else dict.fromkeys(given, ())
+        self.expect_findings = {name: frozenset(faults) for name, faults in caught_by.items()}
+        from crashkit._faults import FAULT_KINDS  # late: faults depend on the probe
+
+        for name, faults in self.expect_findings.items():
+            if faults - set(FAULT_KINDS):
+                raise ScenarioError(
+                    self.name,
+                    f"expect_findings[{name!r}] names unknown fault kinds "
+                    f"{sorted(faults - set(FAULT_KINDS))}",
+                    f"choose among {', '.join(FAULT_KINDS)}",
+                )
 
     def _check_bounds(self) -> None:
         if not isinstance(self.max_rounds, int) or self.max_rounds < 1:
@@ -152,7 +167,19 @@ class Scenario:
         return [*self.preload, *own]
 
     def expects_findings(self, variant: str) -> bool:
+        """Whether ``variant`` is known to be buggy."""
         return variant in self.expect_findings
+
+    def catching_faults(self, variant: str) -> frozenset[str]:
+        """The fault kinds meant to catch a known-buggy ``variant`` (empty: any of them)."""
+        known = self.expect_findings
+        assert isinstance(known, Mapping)  # normalized in __post_init__
+        return frozenset(known.get(variant, ()))
+
+    def should_catch(self, variant: str, faults: Collection[str]) -> bool:
+        """Whether a sweep under ``faults`` is expected to find ``variant``'s bug."""
+        meant = self.catching_faults(variant)
+        return self.expects_findings(variant) and (not meant or bool(meant & set(faults)))
 
 
 @dataclass(frozen=True)

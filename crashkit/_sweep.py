@@ -42,10 +42,17 @@ class VariantSummary:
     uncovered: list[str] = field(default_factory=list)
     #: Failed points per fault kind.
     by_fault: Counter[str] = field(default_factory=Counter)
+    #: The fault kinds swept.
+    faults: tuple[str, ...] = ("kill",)
 
     @property
     def expected(self) -> bool:
         return self.scenario.expects_findings(self.variant)
+
+    @property
+    def exercised(self) -> bool:
+        """Whether the faults swept are meant to catch this known-buggy variant."""
+        return self.scenario.should_catch(self.variant, self.faults)
 
     @property
     def ok(self) -> bool:
@@ -141,7 +148,9 @@ class Sweep:
 
     def run(self) -> list[VariantSummary]:
         """Explore everything; results are written as they come."""
-        summaries = {id(e): VariantSummary(e.scenario, e.variant) for e in self.explorers}
+        summaries = {
+            id(e): VariantSummary(e.scenario, e.variant, faults=self.faults) for e in self.explorers
+        }
         started = time.monotonic()
         pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="crashkit")
         try:

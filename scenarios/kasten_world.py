@@ -245,6 +245,16 @@ JOURNAL = Journal(
 )
 
 
+#: The seeded variants a plain kill cannot see, and the fault kind that catches each.
+CAUGHT_BY = {
+    "rename-without-fsync": ("powerloss",),
+    "retry-duplicates": ("lost-response",),
+    "error-drops-wal": ("error",),
+    "recovery-deletes-first": ("recovery-crash",),
+    "inplace-pwrite": ("torn",),
+}
+
+
 def kasten_scenario(
     name: str, data: KastenWorld, *, catches: Sequence[str], **kwargs: Any
 ) -> Scenario:
@@ -262,7 +272,7 @@ def kasten_scenario(
         invariants=INVARIANTS,
         context=lambda world: _fake(world).mock(),
         variants=VARIANTS,
-        expect_findings=catches,
+        expect_findings={variant: CAUGHT_BY.get(variant, ()) for variant in catches},
         program=("kasten",),
         preload=("kasten", "notion_client", "respx", "merge3"),
         journal=JOURNAL,

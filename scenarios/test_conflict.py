@@ -19,5 +19,10 @@ conflict = kasten_scenario(
         "inplace-write",
         "recovery-ignores-wal",
         "push-not-idempotent",
+        "rename-without-fsync",
+        "retry-duplicates",
+        "error-drops-wal",
+        "recovery-deletes-first",
+        "inplace-pwrite",
     ],
 )

@@ -17,5 +17,10 @@ merge = kasten_scenario(
         "inplace-write",
         "recovery-ignores-wal",
         "push-not-idempotent",
+        "rename-without-fsync",
+        "retry-duplicates",
+        "error-drops-wal",
+        "recovery-deletes-first",
+        "inplace-pwrite",
     ],
 )

@@ -37,5 +37,10 @@ mixed = kasten_scenario(
         "recovery-ignores-wal",
         "gc-no-wal",
         "push-not-idempotent",
+        "rename-without-fsync",
+        "retry-duplicates",
+        "error-drops-wal",
+        "recovery-deletes-first",
+        "inplace-pwrite",
     ],
 )

@@ -9,5 +9,10 @@ pull = kasten_scenario(
         remote_edits={"notes.md": "# Notes\n\nfirst line\n\nadded in Notion\n"},
         frontmatter={"notes.md": "---\ntags: [crash]\n---\n"},
     ),
-    catches=["inplace-write", "recovery-ignores-wal"],
+    catches=[
+        "inplace-write",
+        "recovery-ignores-wal",
+        "rename-without-fsync",
+        "inplace-pwrite",
+    ],
 )

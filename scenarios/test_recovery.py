@@ -9,5 +9,8 @@ recovery = kasten_scenario(
         notes={"draft.md": "# Draft\n\nfirst version\n"},
         stuck_pushes=["draft.md"],
     ),
-    catches=["recovery-ignores-wal"],
+    catches=[
+        "recovery-ignores-wal",
+        "inplace-pwrite",
+    ],
 )
