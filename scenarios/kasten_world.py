@@ -255,14 +255,37 @@ CAUGHT_BY = {
 }
 
 
+#: The seeded variants each write path of the engine exercises; a scenario names the paths
+#: its sync takes, and expects findings from those variants only.
+EXERCISED_BY = {
+    "pull": ("inplace-write", "rename-without-fsync"),
+    "push": ("push-not-idempotent", "retry-duplicates", "error-drops-wal"),
+    "merge": (
+        "conflict-no-wal",
+        "wal-delete-before-push",
+        "inplace-write",
+        "push-not-idempotent",
+        "rename-without-fsync",
+        "retry-duplicates",
+        "error-drops-wal",
+        "recovery-deletes-first",
+    ),
+    "gc": ("gc-no-wal",),
+}
+#: Variants every sync exercises: any unfinished entry (recovery) and the poll cursor.
+EVERY_SYNC = ("recovery-ignores-wal", "inplace-pwrite")
+
+
 def kasten_scenario(
-    name: str, data: KastenWorld, *, catches: Sequence[str], **kwargs: Any
+    name: str, data: KastenWorld, *, paths: Sequence[str], **kwargs: Any
 ) -> Scenario:
     """A scenario crashing one sync of ``data``'s world, over every engine variant.
 
     Args:
-        catches: the seeded variants this world exercises, whose findings are expected.
+        paths: the write paths (keys of :data:`EXERCISED_BY`) the sync takes; the variants
+            they exercise are expected to be caught.
     """
+    catches = dict.fromkeys([*EVERY_SYNC, *(v for p in paths for v in EXERCISED_BY[p])])
     return Scenario(
         name=name,
         setup=_setup(data),

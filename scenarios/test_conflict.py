@@ -13,16 +13,5 @@ conflict = kasten_scenario(
         remote_edits={"meeting.md": BASE.replace("none yet", "postponed (remote)")},
         frontmatter={"meeting.md": "---\nattendees: 3\n---\n"},
     ),
-    catches=[
-        "conflict-no-wal",
-        "wal-delete-before-push",
-        "inplace-write",
-        "recovery-ignores-wal",
-        "push-not-idempotent",
-        "rename-without-fsync",
-        "retry-duplicates",
-        "error-drops-wal",
-        "recovery-deletes-first",
-        "inplace-pwrite",
-    ],
+    paths=("merge",),
 )

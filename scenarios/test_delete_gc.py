@@ -9,9 +9,5 @@ delete_gc = kasten_scenario(
         notes={"old.md": "# Old\n\nobsolete\n", "keep.md": "# Keep\n\nstays\n"},
         local_edits={"old.md": None},
     ),
-    catches=[
-        "gc-no-wal",
-        "recovery-ignores-wal",
-        "inplace-pwrite",
-    ],
+    paths=("gc",),
 )

@@ -11,16 +11,5 @@ merge = kasten_scenario(
         local_edits={"plan.md": BASE.replace("alpha", "alpha (local)")},
         remote_edits={"plan.md": BASE.replace("gamma", "gamma (remote)")},
     ),
-    catches=[
-        "conflict-no-wal",
-        "wal-delete-before-push",
-        "inplace-write",
-        "recovery-ignores-wal",
-        "push-not-idempotent",
-        "rename-without-fsync",
-        "retry-duplicates",
-        "error-drops-wal",
-        "recovery-deletes-first",
-        "inplace-pwrite",
-    ],
+    paths=("merge",),
 )

@@ -30,17 +30,5 @@ mixed = kasten_scenario(
         },
         stuck_pushes=["f-stuck.md"],
     ),
-    catches=[
-        "conflict-no-wal",
-        "wal-delete-before-push",
-        "inplace-write",
-        "recovery-ignores-wal",
-        "gc-no-wal",
-        "push-not-idempotent",
-        "rename-without-fsync",
-        "retry-duplicates",
-        "error-drops-wal",
-        "recovery-deletes-first",
-        "inplace-pwrite",
-    ],
+    paths=("pull", "push", "merge", "gc"),
 )

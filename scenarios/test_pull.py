@@ -9,10 +9,5 @@ pull = kasten_scenario(
         remote_edits={"notes.md": "# Notes\n\nfirst line\n\nadded in Notion\n"},
         frontmatter={"notes.md": "---\ntags: [crash]\n---\n"},
     ),
-    catches=[
-        "inplace-write",
-        "recovery-ignores-wal",
-        "rename-without-fsync",
-        "inplace-pwrite",
-    ],
+    paths=("pull",),
 )

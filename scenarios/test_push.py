@@ -8,11 +8,5 @@ push = kasten_scenario(
         notes={"todo.md": "- [ ] bread\n- [ ] milk\n"},
         local_edits={"todo.md": "- [x] bread\n- [ ] milk\n- [ ] eggs\n"},
     ),
-    catches=[
-        "push-not-idempotent",
-        "recovery-ignores-wal",
-        "retry-duplicates",
-        "error-drops-wal",
-        "inplace-pwrite",
-    ],
+    paths=("push",),
 )

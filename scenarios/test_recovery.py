@@ -9,8 +9,5 @@ recovery = kasten_scenario(
         notes={"draft.md": "# Draft\n\nfirst version\n"},
         stuck_pushes=["draft.md"],
     ),
-    catches=[
-        "recovery-ignores-wal",
-        "inplace-pwrite",
-    ],
+    paths=(),
 )
