@@ -1,10 +1,13 @@
 """crashkit: crash a program at every durable operation, restart it, check invariants.
 
 The public names live here; the implementation sits in private modules.
-Layering, bottom up: ``_quiet`` and ``_operation`` (plain data), ``_probe`` (in the
-child: sees durable operations), ``_scenario`` and ``_invariants`` (what a user
-writes), ``_child`` and ``_starter`` (processes), ``_runner`` (one scenario
-variant), ``_sweep`` (many, in parallel), ``_results``, and ``_cli`` on top.
+Layering, bottom up: ``_quiet`` and ``_operation`` (plain data); ``_probe`` (in the
+child: sees durable operations), ``_powerloss`` and ``_faults`` (what happens at a
+point); ``_scenario``, ``_invariants`` and ``_journal`` (what a user writes);
+``_child`` and ``_starter`` (processes); ``_runner`` (one scenario variant),
+``_artifacts``; ``_sweep`` (many, in parallel), ``_results``, ``_report``; and on
+top ``_cli`` and the pytest plugin (``plugin``, ``_pytest``). The fake Notion
+remote is ``_notion_store``, ``_notion_api``, ``_notion_server``, ``_fake_notion``.
 """
 
 from crashkit._fake_notion import FakeNotion
@@ -28,10 +31,9 @@ from crashkit._sweep import Sweep, VariantSummary
 from crashkit.errors import (
     ChildError,
     CrashkitError,
-    NondeterminismError,
-    ProbeError,
     ResultsError,
     ScenarioError,
+    UsageError,
 )
 
 __all__ = [
@@ -43,15 +45,14 @@ __all__ = [
     "Finding",
     "Invariant",
     "Journal",
-    "NondeterminismError",
     "Operation",
     "PointResult",
-    "ProbeError",
     "ResultsError",
     "Scenario",
     "ScenarioError",
     "Sweep",
     "Uncovered",
+    "UsageError",
     "VariantSummary",
     "World",
     "diff_states",

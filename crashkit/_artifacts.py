@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,12 @@ class ArtifactStore:
     _counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def clear(self) -> None:
+        """Remove the artifacts this folder holds (only folders with a manifest: never anything
+        else a user pointed it at)."""
+        for manifest in self.root.glob(f"*/{MANIFEST}"):
+            shutil.rmtree(manifest.parent)
+
     def keep(
         self,
         record: Mapping[str, Any],
@@ -62,7 +69,11 @@ class ArtifactStore:
             if self._counts.get(key, 0) >= self.limit:
                 return None
             self._counts[key] = self._counts.get(key, 0) + 1
-        name = f"{record['scenario']}-{record['variant']}-{record['fault']}-p{record['point']:03d}"
+        tag = zlib.crc32(record["scenario_id"].encode()) % 10_000  # two files, one name
+        name = (
+            f"{record['scenario']}.{tag:04d}-{record['variant']}-{record['fault']}-"
+            f"p{record['point']:03d}"
+        )
         target = self.root / name
         self.root.mkdir(parents=True, exist_ok=True)
         if target.exists():

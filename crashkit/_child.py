@@ -5,7 +5,10 @@ unpatched functions, so that nothing is lost when it is killed:
 
 * ``trace.jsonl``: one line per durable operation, written *before* it runs;
 * ``output.txt``: the program's stdout and stderr, line buffered;
-* ``error.txt``: the traceback, when the phase raised.
+* ``error.txt``: the traceback, when the phase raised;
+* ``status``: the exit status, when it exits by itself;
+* ``audit.jsonl``: the journal audit's uncovered operations (the dry run);
+* ``powercuts.pkl``: the power-cut states at the crash point (the powerloss fault).
 
 The runner learns how the child ended from its exit status: killed by SIGKILL
 (a crash crashkit caused), :data:`EXIT_RAISED` (the phase raised), 0 (done).
@@ -19,13 +22,14 @@ import fcntl
 import json
 import os
 import random
+import signal
 import sys
 import tempfile
 import traceback
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from crashkit import _probe
 from crashkit._faults import ChildFault
@@ -37,7 +41,6 @@ EXIT_RAISED = 70
 #: Exit status of a child that could not even load its scenario.
 EXIT_BROKEN = 71
 
-PHASES = ("setup", "workload", "restart")
 #: Where :func:`_exit` records the status (the child's run folder).
 _status_dir: Path | None = None
 
@@ -119,7 +122,10 @@ def _die_with_parent() -> None:
     """Have Linux SIGKILL this child when its parent dies, so a killed sweep leaves nothing."""
     with contextlib.suppress(OSError, AttributeError):
         pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, 9)
+        parent = os.getppid()
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the request took hold
+            _probe.kill_self()
 
 
 def _write_file(path: Path, text: str) -> None:
@@ -200,7 +206,7 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
         fault.at_end(probe.count)
 
 
-def _exit(status: int) -> None:
+def _exit(status: int) -> NoReturn:
     """Leave with ``status``, recording it first (see :func:`read_status`)."""
     with contextlib.suppress(OSError):
         if _status_dir is not None:

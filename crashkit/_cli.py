@@ -22,7 +22,7 @@ from crashkit._results import ResultsWriter, read_results
 from crashkit._runner import Explorer, PointResult, new_work_dir
 from crashkit._scenario import Scenario, load_scenarios, resolve
 from crashkit._starter import make_starter
-from crashkit._sweep import Sweep, VariantSummary
+from crashkit._sweep import Sweep, VariantSummary, check_variants, parse_faults, parse_shard
 from crashkit.errors import CrashkitError, UsageError
 
 __all__ = ["main"]
@@ -41,6 +41,17 @@ def default_paths() -> list[str]:
     return [str(bundled)] if bundled.is_dir() else []
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crashkit",
@@ -52,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", help="scenario files or folders (default: scenarios/)")
     run.add_argument("-s", "--scenario", action="append", default=[], help="only this scenario")
     run.add_argument("-V", "--variant", action="append", default=[], help="only this variant")
-    run.add_argument("-j", "--jobs", type=int, default=None, help="children at once (cores)")
+    run.add_argument("-j", "--jobs", type=_positive, default=None, help="children at once (cores)")
     run.add_argument(
         "-f",
         "--fault",
@@ -78,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--resume", action="store_true", help="skip points already in --results")
     run.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N")
-    run.add_argument("--sample", type=int, default=None, help="N seeded points per variant")
+    run.add_argument("--sample", type=_positive, default=None, help="N seeded points per variant")
     run.add_argument("--seed", type=int, default=0, help="seed for --sample")
     run.add_argument(
         "--fresh-interpreter",
@@ -90,13 +101,17 @@ def _parser() -> argparse.ArgumentParser:
     points = commands.add_parser("points", help="list a scenario's enumerated crash points")
     points.add_argument("scenario", help="path.py::name, path.py, or a bundled scenario's name")
     points.add_argument("-V", "--variant", default=None, help="variant (default: the first)")
-    points.add_argument("-f", "--fault", default="kill", help="list this fault kind's points")
+    points.add_argument(
+        "-f", "--fault", default="kill", choices=FAULT_KINDS, help="list this fault kind's points"
+    )
 
     replay = commands.add_parser("replay", help="rerun one point verbosely, keeping its world")
     replay.add_argument("scenario", help="path.py::name, path.py, or a bundled scenario's name")
     replay.add_argument("-p", "--point", type=int, required=True, help="the point (0: no crash)")
     replay.add_argument("-V", "--variant", default=None, help="variant (default: the first)")
-    replay.add_argument("-f", "--fault", default="kill", help="fault kind (default: kill)")
+    replay.add_argument(
+        "-f", "--fault", default="kill", choices=FAULT_KINDS, help="fault kind (default: kill)"
+    )
     replay.add_argument(
         "--keep",
         default="reports/replay",
@@ -163,9 +178,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if not paths:
         console.print("[red]crashkit:[/] no scenarios given and no scenarios/ folder here")
         return 2
-    faults = _parse_faults(args.fault)
-    shard = _parse_shard(args.shard)
+    faults = parse_faults(args.fault)
+    shard = parse_shard(args.shard)
     scenarios = load_scenarios(paths, args.scenario)
+    check_variants(scenarios, args.variant)  # before the old results are replaced
     with ResultsWriter(args.results, resume=args.resume) as results:
         progress = _progress(console, args.quiet)
         task = progress.add_task("crash points", total=0)
@@ -198,11 +214,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 def _artifact_store(folder: str, resume: bool) -> ArtifactStore | None:
     if folder.lower() == "none":
         return None
-    root = Path(folder)
-    if root.exists() and not resume:
-        shutil.rmtree(root)  # a fresh sweep: the old artifacts belong to the old results
-    root.mkdir(parents=True, exist_ok=True)
-    return ArtifactStore(root)
+    store = ArtifactStore(Path(folder))
+    if not resume:
+        store.clear()  # a fresh sweep: the old artifacts belong to the old results
+    return store
 
 
 def _recheck(args: argparse.Namespace, console: Console) -> int:
@@ -229,31 +244,6 @@ def _recheck(args: argparse.Namespace, console: Console) -> int:
             console.print(f"  not re-judged without a rerun: {escape(', '.join(result.skipped))}")
     console.print(f"{len(folders)} artifact(s) re-checked, {changed} changed")
     return 1 if changed else 0
-
-
-def _parse_faults(values: list[str]) -> list[str]:
-    names = [n.strip() for v in values or ["kill"] for n in v.split(",") if n.strip()]
-    if "all" in names:
-        return list(FAULT_KINDS)
-    unknown = [n for n in names if n not in FAULT_KINDS]
-    if unknown or not names:
-        raise UsageError(
-            f"--fault {','.join(unknown or names)!r}: choose among "
-            f"{', '.join(FAULT_KINDS)} or all, e.g. --fault kill,error"
-        )
-    return list(dict.fromkeys(names))
-
-
-def _parse_shard(value: str | None) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    try:
-        index, count = (int(part) for part in value.split("/"))
-    except ValueError:
-        index = count = 0
-    if not 1 <= index <= count:
-        raise UsageError(f"--shard {value!r}: write I/N with 1 <= I <= N, e.g. --shard 2/4")
-    return index, count
 
 
 def _report(args: argparse.Namespace, console: Console) -> int:
@@ -410,13 +400,22 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
     return 0 if result.passed or result.expected else 1
 
 
+_REPLAY_MARK = ".crashkit-replay"
+
+
 def _keep_world(work: Path, name: str, keep: Path) -> Path | None:
     run = work / name
     if not run.exists():
         return None
     if keep.exists():
+        if not (keep / _REPLAY_MARK).exists() and any(keep.iterdir()):
+            raise UsageError(
+                f"--keep {keep}: the folder exists and holds other files; "
+                "name a new folder (or an earlier replay's)"
+            )
         shutil.rmtree(keep)
     shutil.copytree(run, keep, symlinks=True)
+    (keep / _REPLAY_MARK).write_text("a world kept by crashkit replay; replaced by the next\n")
     return keep
 
 

@@ -74,8 +74,12 @@ class FaultKind:
         return [*chosen, len(trace) + 1] if self.after_last else chosen
 
     def applies(self, op: Operation) -> bool:
-        if self.name == "torn":
-            return op.kind == "fs.write" and int(op.detail.get("bytes", 0)) > SECTOR
+        if self.name == "torn":  # a write with its bytes in hand, over one sector
+            return (
+                op.kind == "fs.write"
+                and int(op.detail.get("bytes", 0)) > SECTOR
+                and "via" not in op.detail
+            )
         if self.kinds is not None:
             return op.kind in self.kinds
         return self.crashes or op.kind != "mark"

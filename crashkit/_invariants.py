@@ -70,11 +70,14 @@ def run_invariants(invariants: Sequence[Any], ctx: Check) -> list[Finding]:
     findings = []
     for invariant in invariants:
         name = str(
-            getattr(invariant, "name", None) or getattr(invariant, "__name__", repr(invariant))
+            getattr(invariant, "name", None)
+            or getattr(invariant, "__name__", None)
+            or type(invariant).__name__
         )
         try:
-            if isinstance(invariant, Invariant):
-                invariant.check(ctx)
+            check = getattr(invariant, "check", None)
+            if callable(check):
+                check(ctx)
             else:
                 invariant(ctx.world)
         except AssertionError as error:

@@ -47,7 +47,10 @@ class Journal:
         """The finding for ``op`` if no open entry covers it (None when covered or not audited)."""
         if op.kind not in self.kinds:
             return None
-        params = self.entity(op)
+        try:
+            params = self.entity(op)
+        except Exception as error:  # the scenario's mapping is broken, not the program
+            return Uncovered(op, {}, f"the journal's entity() raised {error!r}")
         if params is None:
             return None
         with quiet():  # the audit's own reads are never crash points
@@ -84,6 +87,6 @@ class Uncovered:
         return cls(Operation.from_json(data), entity, reason)
 
     def describe(self) -> str:
-        """``handle_conflict, engine.py:212, fs.write notes.md (entity {...}): reason``."""
+        """``handle_conflict, engine.py:212: fs.write notes.md [path=notes.md]: reason``."""
         entity = ", ".join(f"{k}={v}" for k, v in self.entity.items())
         return f"{self.op.where}: {self.op.kind} {self.op.target} [{entity}]: {self.reason}"

@@ -56,7 +56,6 @@ __all__ = [
     "Payload",
     "Probe",
     "activate",
-    "active_probe",
     "deactivate",
     "install_patches",
     "point",
@@ -323,10 +322,6 @@ def deactivate() -> None:
     _active = None
 
 
-def active_probe() -> Probe | None:
-    return _active
-
-
 def _probe() -> Probe | None:
     """The active probe, unless the current thread is inside ``quiet()``."""
     probe = _active
@@ -533,14 +528,14 @@ def _sendfile(out_fd: int, in_fd: int, offset: int | None, count: int, *a: Any, 
     # shutil calls sendfile until it returns 0: a call at end of input writes nothing.
     start = os.lseek(in_fd, 0, os.SEEK_CUR) if offset is None else offset
     remaining = os.fstat(in_fd).st_size - start
-    if remaining > 0:
-        _record_fd("fs.write", out_fd, bytes=min(count, remaining))
+    if remaining > 0:  # "via": no payload, so the torn fault cannot tear it
+        _record_fd("fs.write", out_fd, bytes=min(count, remaining), via="sendfile")
     assert _Real.sendfile is not None
     return int(_Real.sendfile(out_fd, in_fd, offset, count, *a, **k))
 
 
 def _copy_file_range(src: int, dst: int, count: int, *args: Any, **kwargs: Any) -> int:
-    _record_fd("fs.write", dst, bytes=count)
+    _record_fd("fs.write", dst, bytes=count, via="copy_file_range")
     assert _Real.copy_file_range is not None
     return int(_Real.copy_file_range(src, dst, count, *args, **kwargs))
 

@@ -22,13 +22,18 @@ from typing import Any
 import pytest
 
 from crashkit._artifacts import ArtifactStore
-from crashkit._faults import FAULT_KINDS
 from crashkit._results import ResultsWriter
-from crashkit._runner import Explorer, PointResult, new_work_dir, sample_points
+from crashkit._runner import Explorer, PointResult, new_work_dir
 from crashkit._scenario import Scenario, ScenarioRef
 from crashkit._starter import ChildStarter, make_starter
-from crashkit._sweep import audit_record, trace_record
-from crashkit.errors import ScenarioError
+from crashkit._sweep import (
+    audit_record,
+    chosen_points,
+    parse_faults,
+    parse_shard,
+    trace_record,
+)
+from crashkit.errors import ScenarioError, UsageError
 from crashkit.plugin import (
     FAULTS,
     MAX_ROUNDS,
@@ -73,27 +78,17 @@ def session_seed(config: pytest.Config) -> int:
 
 
 def _faults(config: pytest.Config) -> list[str]:
-    faults = [f.strip() for f in str(option(config, _dest(FAULTS))).split(",") if f.strip()]
-    unknown = [f for f in faults if f not in FAULT_KINDS]
-    if unknown or not faults:
-        raise pytest.UsageError(
-            f"{FAULTS}: unknown fault kind(s) {unknown or faults}; choose among "
-            f"{', '.join(FAULT_KINDS)}, e.g. {FAULTS}=kill"
-        )
-    return faults
+    try:
+        return parse_faults([str(option(config, _dest(FAULTS)))])
+    except UsageError as error:
+        raise pytest.UsageError(f"{FAULTS}: {error}") from None
 
 
 def _shard(config: pytest.Config) -> tuple[int, int] | None:
-    value = option(config, _dest(SHARD))
-    if not value:
-        return None
     try:
-        index, count = (int(part) for part in str(value).split("/"))
-    except ValueError:
-        index = count = 0
-    if not 1 <= index <= count:
-        raise pytest.UsageError(f"{SHARD}={value!r}: write I/N with 1 <= I <= N, e.g. {SHARD}=2/4")
-    return index, count
+        return parse_shard(option(config, _dest(SHARD)))
+    except UsageError as error:
+        raise pytest.UsageError(f"{SHARD}: {error}") from None
 
 
 def validate_options(config: pytest.Config) -> None:
@@ -102,8 +97,9 @@ def validate_options(config: pytest.Config) -> None:
     _shard(config)
     for flag in (SAMPLE, SEED, TIMEOUT, MAX_ROUNDS):
         value = _int_option(config, flag)
-        if value is not None and value < (0 if flag == SEED else 1):
-            raise pytest.UsageError(f"{flag}={value} must be at least 1, e.g. {flag}=20")
+        least = 0 if flag == SEED else 1
+        if value is not None and value < least:
+            raise pytest.UsageError(f"{flag}={value} must be at least {least}, e.g. {flag}=20")
 
 
 def artifact_store(config: pytest.Config) -> ArtifactStore | None:
@@ -117,8 +113,8 @@ def artifact_store(config: pytest.Config) -> ArtifactStore | None:
 def clear_artifacts(config: pytest.Config) -> None:
     """A new session's artifacts replace the last one's (called once, before any worker)."""
     store = artifact_store(config)
-    if store is not None and store.root.exists():
-        shutil.rmtree(store.root)
+    if store is not None:
+        store.clear()
 
 
 class CrashkitSession:
@@ -126,6 +122,7 @@ class CrashkitSession:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        validate_options(config)  # ini values too, not only the command line's
         self.faults = _faults(config)
         self.sample = _int_option(config, SAMPLE)
         self.seed = session_seed(config)
@@ -158,9 +155,7 @@ class CrashkitSession:
         return self._explorers[key]
 
     def points(self, explorer: Explorer, fault: str) -> list[int]:
-        """Point 0 (under the first fault only) and the fault's points, or a seeded sample."""
-        golden = [0] if fault == self.faults[0] else []
-        return golden + sample_points(explorer.points_for(fault), self.sample, self.seed)
+        return chosen_points(explorer, fault, self.faults, self.sample, self.seed)
 
     def in_shard(self, nodeid: str) -> bool:
         if self.shard is None:
@@ -192,7 +187,7 @@ def collect_scenario(collector: pytest.Collector, name: str, scenario: Scenario)
     """The items of one scenario: a crash point item per (variant, fault, point)."""
     session = crashkit_session(collector.config)
     if scenario.source is None:
-        scenario.source = ScenarioRef(os.path.relpath(collector.path), name)
+        scenario.source = ScenarioRef(str(collector.path.resolve()), name)
     _apply_overrides(scenario, session)
     items: list[Any] = []
     for variant in scenario.variants:

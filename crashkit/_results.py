@@ -3,8 +3,13 @@
 Each line is an object with a ``type``:
 
 * ``run``: a sweep started (format version, time, command line, commit if known);
-* ``trace``: a scenario variant's dry run: its N operations and golden rounds;
-* ``point``: one crash point's outcome (see :meth:`crashkit._runner.PointResult.to_json`).
+* ``trace``: a scenario variant's dry run under one fault: its N operations, the points
+  the fault offers, the golden rounds and state;
+* ``audit``: the journal audit's uncovered mutations of a variant's dry run;
+* ``error``: a variant that could not be explored (its setup or dry run is broken);
+* ``point``: one crash point's outcome (see :meth:`crashkit._runner.PointResult.to_json`);
+  a recovery-crash point writes one per nested point (``nested``: r);
+* ``end``: the sweep finished: its duration and point count.
 
 Lines are written whole with one ``write`` on an ``O_APPEND`` descriptor, so a
 killed sweep leaves at most a torn last line, which readers skip; ``--resume``
@@ -90,8 +95,11 @@ class ResultsWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.done: set[tuple[str, str, str, int]] = set()
+        #: The point records an earlier run of a resumed sweep wrote.
+        self.earlier: list[dict[str, Any]] = []
         if resume and self.path.exists():
-            self.done = {point_key(r) for r in read_results(self.path) if r["type"] == "point"}
+            self.earlier = [r for r in read_results(self.path) if r["type"] == "point"]
+            self.done = {point_key(r) for r in self.earlier}
             self._drop_torn_tail()
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if resume else os.O_TRUNC)
         self._fd = os.open(self.path, flags, 0o644)

@@ -34,7 +34,7 @@ from crashkit._journal import Uncovered
 from crashkit._operation import Operation, end_operation
 from crashkit._scenario import Scenario, World
 from crashkit._starter import ChildExit, ChildStarter
-from crashkit.errors import ScenarioError
+from crashkit.errors import ChildError, ScenarioError, UsageError
 
 __all__ = ["Explorer", "Golden", "PointResult", "Round"]
 
@@ -185,6 +185,7 @@ class Explorer:
     #: Where the worlds of failing points are kept (None: nowhere).
     artifacts: ArtifactStore | None = None
     golden: Golden | None = field(default=None, init=False)
+    _broken: ScenarioError | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.variant not in self.scenario.variants:
@@ -195,6 +196,10 @@ class Explorer:
             )
         self.env = dict(self.scenario.variants[self.variant])
         self.snapshot = self.work_dir / "snapshot" / "world"
+
+    def close(self) -> None:
+        """Remove the work folder (the snapshot and any kept worlds)."""
+        shutil.rmtree(self.work_dir, ignore_errors=True)
 
     # -- children ----------------------------------------------------------------
 
@@ -237,9 +242,19 @@ class Explorer:
     # -- setup and golden run -----------------------------------------------------
 
     def prepare(self) -> Golden:
-        """Run setup and the golden run (once); raise ScenarioError if either is broken."""
+        """Run setup and the golden run (once); raise ScenarioError if either is broken
+        (again on every later call: a broken variant stays broken)."""
         if self.golden is not None:
             return self.golden
+        if self._broken is not None:
+            raise self._broken
+        try:
+            return self._prepare()
+        except ScenarioError as error:
+            self._broken = error
+            raise
+
+    def _prepare(self) -> Golden:
         started = time.monotonic()
         self.snapshot.mkdir(parents=True)
         setup = self._run_child(
@@ -323,12 +338,15 @@ class Explorer:
         """Fresh restarts until one changes nothing; findings if that never happens."""
         findings: list[Finding] = []
         rounds: list[Round] = []
-        before = self._observe(world, findings)
+        # A crashed world may be unreadable until recovery repairs it: not a finding yet.
+        before = self._observe(world, [])
         limit = self.scenario.max_rounds + 1
         for number in range(1, limit + 1):
             run = self._run_child(world, world.parent / f"round{number}", "restart")
             exit = self._round_exit(run, number, findings)
             after = self._observe(world, findings) if exit == "ok" else before
+            if findings and findings[-1].invariant == "observe":
+                exit = "unobservable"  # recovery left a state that cannot be read
             mutations = tuple(op.describe() for op in run.trace if op.mutates_world)
             rounds.append(
                 Round(number, exit, len(run.trace), mutations, after != before, run.exit.duration)
@@ -395,6 +413,13 @@ class Explorer:
         golden = self.prepare()
         op = self.operation(point)
         kind = fault_kind(fault)
+        offered = kind.points(golden.trace)
+        if point and point not in offered:
+            raise ScenarioError(
+                self.scenario.name,
+                f"point {point} ({op.kind} {op.target}) is not a point of the {fault} fault",
+                f"{fault} offers {_ranges(offered) or 'no point on this trace'}",
+            )
         if point == 0:
             return PointResult(
                 self.scenario,
@@ -493,6 +518,11 @@ class Explorer:
     ) -> PointResult:
         """Recover from each power-cut state the model allows; findings name their state."""
         states = read_power_cuts(world.parent / "crash")
+        if not states:
+            raise ChildError(
+                f"the child crashed at point {point} without saving its power-cut "
+                "states (powercuts.pkl); nothing was checked"
+            )
         findings: list[Finding] = []
         rounds: list[Round] = []
         failed_world = "world"
@@ -501,9 +531,11 @@ class Explorer:
             state.apply(copy)
             found, state_rounds = self._recover_and_check(copy, golden)
             label = f"power cut state {number}/{len(states)} ({state.description})"
+            if number == 1 or (found and not findings):
+                rounds = state_rounds  # the first failing state's, else the harshest's
+            if found and not findings:
+                failed_world = f"state{number}/world"
             findings += [replace(f, message=f"{label}: {f.message}") for f in found]
-            if (found and not rounds) or number == 1:
-                rounds = state_rounds
         return self._result(
             "powerloss",
             point,
@@ -623,10 +655,21 @@ _UNKNOWN_STATUS = 255
 
 
 def fault_kind(name: str) -> FaultKind:
-    """The fault kind called ``name``; ScenarioError naming the valid ones otherwise."""
+    """The fault kind called ``name``; UsageError naming the valid ones otherwise."""
     if name not in FAULTS:
-        raise ScenarioError(name, "is not a fault kind", f"choose among {', '.join(FAULTS)}")
+        raise UsageError(f"{name!r} is not a fault kind; choose among {', '.join(FAULTS)}")
     return FAULTS[name]
+
+
+def _ranges(points: list[int]) -> str:
+    """``1-4, 7, 9-10`` for humans."""
+    parts: list[str] = []
+    for p in points:
+        if parts and p == int(parts[-1].rsplit("-", 1)[-1]) + 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{p}"
+        else:
+            parts.append(str(p))
+    return ", ".join(parts)
 
 
 def select_points(points: int, sample: int | None = None, seed: int = 0) -> list[int]:

@@ -137,6 +137,12 @@ class Scenario:
                 f"choose among {sorted(self.variants)}",
             )
         given = self.expect_findings
+        if isinstance(given, str):
+            raise ScenarioError(
+                self.name,
+                f"expect_findings={given!r} is a string, not a list of variants",
+                f"expect_findings=[{given!r}]",
+            )
         caught_by = given if isinstance(given, Mapping) else dict.fromkeys(given, ())
         self.expect_findings = {name: frozenset(faults) for name, faults in caught_by.items()}
         from crashkit._faults import FAULT_KINDS  # late: faults depend on the probe
@@ -159,7 +165,9 @@ class Scenario:
     @property
     def id(self) -> str:
         """``path::name`` when loaded from a file, else the name."""
-        return f"{self.source.path}::{self.source.attribute}" if self.source else self.name
+        if self.source is None:
+            return self.name
+        return f"{_display_path(Path(self.source.path))}::{self.source.attribute}"
 
     def preload_modules(self) -> list[str]:
         """What the fork server imports for this scenario: its ``preload`` and its own file."""
@@ -218,6 +226,12 @@ def _module_name(path: Path) -> str:
 
 def _import_file(path: Path) -> Any:
     """Import a scenario file by path, with its folder on sys.path (like pytest's prepend)."""
+    if not path.is_file():
+        raise ScenarioError(
+            str(path),
+            "no such scenario file",
+            "give a path to a .py file (relative to the current folder)",
+        )
     name = _module_name(path)
     if name in sys.modules:
         return sys.modules[name]
@@ -240,12 +254,18 @@ def _import_file(path: Path) -> Any:
 def scenarios_in(path: Path) -> list[Scenario]:
     """The scenarios a file defines at module level, in definition order."""
     module = _import_file(path)
-    found = []
+    found: dict[int, Scenario] = {}
     for attribute, value in vars(module).items():
-        if isinstance(value, Scenario):
-            value.source = ScenarioRef(_display_path(path), attribute)
-            found.append(value)
-    return found
+        # Skip scenarios imported from another file, and a second name for the same one.
+        if not isinstance(value, Scenario) or id(value) in found:
+            continue
+        # Absolute: children start in another folder, and the user may change folders.
+        here = ScenarioRef(str(path.resolve()), attribute)
+        if value.source is not None and value.source.path != here.path:
+            continue
+        value.source = here
+        found[id(value)] = value
+    return list(found.values())
 
 
 def _display_path(path: Path) -> str:

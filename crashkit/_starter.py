@@ -54,6 +54,8 @@ class ChildStarter(Protocol):
 
 
 _CHILD_NAME = "crashkit-child"
+#: Every child running in this process, whichever starter started it.
+_LIVE: set[Any] = set()
 #: The parent's sys.path, handed to the fork server through its environment (read and
 #: removed by crashkit._worker there; multiprocess does not pass sys.path on).
 PATH_VARIABLE = "CRASHKIT_FORKSERVER_PATH"
@@ -80,10 +82,10 @@ multiprocess.spawn.get_preparation_data = _preparation_data
 class _MultiprocessStarter:
     method = ""
 
-    def __init__(self, preload: Sequence[str] = ()) -> None:
+    def __init__(self) -> None:
         self._context: Any = multiprocess.get_context(self.method)
         self.name = self.method
-        self._live: set[Any] = set()
+        self._live = _LIVE
         self._lock = threading.Lock()
         self._closed = False
 
@@ -107,6 +109,8 @@ class _MultiprocessStarter:
                 self._live.discard(process)
         status = process.exitcode
         process.close()
+        if self._closed:  # killed by close(): not the program's doing, not a result
+            raise ChildError("the sweep is stopping; this child was killed")
         return ChildExit(status, timed_out, time.monotonic() - started)
 
     def close(self) -> None:
@@ -124,7 +128,7 @@ class ForkServerStarter(_MultiprocessStarter):
     method = "forkserver"
 
     def __init__(self, preload: Sequence[str] = ()) -> None:
-        super().__init__(preload)
+        super().__init__()
         self._preload(["crashkit._worker", *preload])
         # Read (and removed) by crashkit._worker in the fork server: see its docstring.
         os.environ[PATH_VARIABLE] = os.pathsep.join(sys.path)
@@ -132,13 +136,17 @@ class ForkServerStarter(_MultiprocessStarter):
     @staticmethod
     def _preload(modules: list[str]) -> None:
         """Preload ``modules`` too. The fork server is one per process and reads its preload
-        list when it starts, so one running without them is stopped (it exits once its
-        children have) and the next child starts a new one."""
+        list when it starts, so one running without them is stopped and the next child starts
+        a new one; unless children are running (they would die with it), in which case each
+        child imports the missing modules itself."""
         server = multiprocess.forkserver._forkserver
         loaded = [m for m in server._preload_modules if m != "__main__"]
         wanted = list(dict.fromkeys([*loaded, *modules]))
         with server._lock:
-            if server._forkserver_pid is not None and set(wanted) - set(loaded):
+            running = server._forkserver_pid is not None
+            if running and _LIVE:
+                return  # its children would die with it: they import what is missing
+            if running and set(wanted) - set(loaded):
                 server._stop_unlocked()
             server.set_forkserver_preload(wanted)
 
@@ -170,5 +178,5 @@ def kill_group(pid: int | None, *, leader: bool = True) -> None:
 def make_starter(fresh_interpreter: bool, preload: Sequence[str] = ()) -> ChildStarter:
     """The fork server, or with ``fresh_interpreter`` a new interpreter per child."""
     if fresh_interpreter:
-        return FreshInterpreterStarter(preload)
+        return FreshInterpreterStarter()
     return ForkServerStarter(preload)

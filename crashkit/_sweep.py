@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crashkit._artifacts import ArtifactStore
-from crashkit._results import ResultsWriter
+from crashkit._faults import FAULT_KINDS
+from crashkit._results import ResultsWriter, point_key
 from crashkit._runner import Explorer, PointResult, fault_kind, new_work_dir, sample_points
 from crashkit._scenario import Scenario
 from crashkit._starter import ChildStarter, make_starter
-from crashkit.errors import ScenarioError
+from crashkit.errors import ScenarioError, UsageError
 
 __all__ = ["Sweep", "VariantSummary"]
 
@@ -60,13 +61,17 @@ class VariantSummary:
         return self.error is None and (self.expected or self.failed == 0)
 
     def add(self, result: PointResult) -> None:
+        self.count(result.fault, {f.invariant for f in result.findings})
+
+    def count(self, fault: str, failed: set[str]) -> None:
+        """Count one point under ``fault`` whose ``failed`` invariants are given."""
         self.points += 1
-        if result.passed:
+        if not failed:
             self.passed += 1
-        else:
-            self.failed += 1
-            self.by_invariant.update({f.invariant for f in result.findings})
-            self.by_fault[result.fault] += 1
+            return
+        self.failed += 1
+        self.by_invariant.update(failed)
+        self.by_fault[fault] += 1
 
 
 class Sweep:
@@ -110,7 +115,10 @@ class Sweep:
         self.results = results
         self.faults = tuple(faults)
         for fault in self.faults:
-            fault_kind(fault)  # a ScenarioError naming the valid kinds
+            fault_kind(fault)  # a UsageError naming the valid kinds
+        check_variants(self.scenarios, self.variants)
+        if sample is not None and sample < 1:
+            raise UsageError(f"sample={sample}: sample at least 1 point (or sweep them all)")
         self.sample, self.seed, self.shard = sample, seed, shard
         self.keep_worlds = keep_worlds
         self.artifacts = artifacts
@@ -122,17 +130,11 @@ class Sweep:
 
     def _explorers(self) -> list[Explorer]:
         explorers = []
-        for scenario in self.scenarios:
-            unknown = set(self.variants) - set(scenario.variants) if self.variants else set()
+        for number, scenario in enumerate(self.scenarios):
             names = [v for v in scenario.variants if not self.variants or v in self.variants]
-            if unknown and not names:
-                raise ScenarioError(
-                    scenario.name,
-                    f"has none of the variants {sorted(unknown)}",
-                    f"choose among {sorted(scenario.variants)}",
-                )
             for variant in names:
-                folder = self.work_dir / f"{scenario.name}-{variant}"
+                # Numbered: two scenarios (from two files) may share a name.
+                folder = self.work_dir / f"{number:03d}-{scenario.name}-{variant}"
                 explorers.append(
                     Explorer(
                         scenario,
@@ -151,6 +153,7 @@ class Sweep:
         summaries = {
             id(e): VariantSummary(e.scenario, e.variant, faults=self.faults) for e in self.explorers
         }
+        self._count_earlier_points(summaries)
         started = time.monotonic()
         pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="crashkit")
         try:
@@ -174,6 +177,20 @@ class Sweep:
             }
         )
         return list(summaries.values())
+
+    def _count_earlier_points(self, summaries: dict[int, VariantSummary]) -> None:
+        """A resumed sweep's verdicts include the points the earlier run already did."""
+        if self.results is None:
+            return
+        by_key = {(e.scenario.id, e.variant): summaries[id(e)] for e in self.explorers}
+        points: dict[tuple[str, str, str, int], set[str]] = {}
+        for record in self.results.earlier:  # nested records: one point, counted once
+            failed = points.setdefault(point_key(record), set())
+            failed.update(f["invariant"] for f in record["findings"])
+        for (scenario_id, variant, fault, _), failed in points.items():
+            summary = by_key.get((scenario_id, variant))
+            if summary is not None:
+                summary.count(fault, failed)
 
     def _prepare_all(
         self, pool: ThreadPoolExecutor, summaries: dict[int, VariantSummary]
@@ -204,8 +221,8 @@ class Sweep:
             if self.on_prepared is not None:
                 self.on_prepared(explorer)
             ready.append(explorer)
-        ready.sort(key=self.explorers.index)
-        return ready
+        kept = {id(e) for e in ready}
+        return [e for e in self.explorers if id(e) in kept]
 
     def planned(self, explorer: Explorer) -> list[tuple[str, int]]:
         """The (fault, point) pairs this sweep runs for ``explorer``, minus those already done.
@@ -213,24 +230,13 @@ class Sweep:
         Point 0, the golden run, is the same under every fault: it runs once, under the first.
         """
         done = self.results.done if self.results is not None else set()
-        chosen = [(self.faults[0], 0)] + [
-            (fault, p)
-            for fault in self.faults
-            for p in sample_points(explorer.points_for(fault), self.sample, self.seed)
-        ]
         return [
             (fault, p)
-            for fault, p in chosen
+            for fault in self.faults
+            for p in chosen_points(explorer, fault, self.faults, self.sample, self.seed)
             if (explorer.scenario.id, explorer.variant, fault, p) not in done
-            and self._in_shard((explorer.scenario.id, explorer.variant, fault, p))
+            and in_shard((explorer.scenario.id, explorer.variant, fault, p), self.shard)
         ]
-
-    def _in_shard(self, key: tuple[str, str, str, int]) -> bool:
-        """Shards split points by a stable hash, so every shard agrees without talking."""
-        if self.shard is None:
-            return True
-        index, count = self.shard
-        return zlib.crc32("|".join(map(str, key)).encode()) % count == index - 1
 
     def _run_points(
         self,
@@ -259,6 +265,61 @@ class Sweep:
         self.starter.close()
         if not self.keep_worlds:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def check_variants(scenarios: Sequence[Scenario], variants: Sequence[str]) -> None:
+    """Every variant asked for exists in some scenario (UsageError naming the others)."""
+    known = {v for scenario in scenarios for v in scenario.variants}
+    unknown = sorted(set(variants) - known)
+    if unknown:
+        raise UsageError(
+            f"no scenario has the variant(s) {', '.join(unknown)}; "
+            f"choose among {', '.join(sorted(known))}"
+        )
+
+
+def chosen_points(
+    explorer: Explorer, fault: str, faults: Sequence[str], sample: int | None, seed: int
+) -> list[int]:
+    """The points of ``fault`` to run: all it offers, or a seeded sample; and point 0 (the
+    golden run, the same under every fault) under the first fault swept only."""
+    golden = [0] if fault == faults[0] else []
+    return golden + sample_points(explorer.points_for(fault), sample, seed)
+
+
+def in_shard(key: tuple[str, str, str, int], shard: tuple[int, int] | None) -> bool:
+    """Shards split points by a stable hash of their key, so shards agree without talking."""
+    if shard is None:
+        return True
+    index, count = shard
+    return zlib.crc32("|".join(map(str, key)).encode()) % count == index - 1
+
+
+def parse_shard(value: str | None) -> tuple[int, int] | None:
+    """``"2/4"`` -> (2, 4); UsageError showing the right form otherwise."""
+    if not value:
+        return None
+    try:
+        index, count = (int(part) for part in str(value).split("/"))
+    except ValueError:
+        index = count = 0
+    if not 1 <= index <= count:
+        raise UsageError(f"shard {value!r}: write I/N with 1 <= I <= N, e.g. 2/4")
+    return index, count
+
+
+def parse_faults(values: Sequence[str]) -> list[str]:
+    """Fault kinds from comma-separated values, or ``all``; UsageError for unknown ones."""
+    names = [n.strip() for v in values or ["kill"] for n in str(v).split(",") if n.strip()]
+    if "all" in names:
+        return list(FAULT_KINDS)
+    unknown = [n for n in names if n not in FAULT_KINDS]
+    if unknown or not names:
+        raise UsageError(
+            f"unknown fault kind(s) {', '.join(unknown or names)}; choose among "
+            f"{', '.join(FAULT_KINDS)} or all, e.g. kill,error"
+        )
+    return list(dict.fromkeys(names))
 
 
 def audit_record(explorer: Explorer) -> dict[str, Any]:

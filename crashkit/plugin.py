@@ -8,10 +8,15 @@ plugin is inert in a suite that defines none.
 
 from __future__ import annotations
 
+import re
+import sys
 import time
 from typing import Any
 
 import pytest
+
+#: How a crash point item's ID looks (``name[variant-kill-p07-...]``).
+_CRASH_POINT_ID = re.compile(r"-(kill|error|lost-response|torn|powerloss|recovery-crash)-p\d+-")
 
 RESULTS = "--crashkit-results"
 REPORT = "--crashkit-report"
@@ -90,6 +95,8 @@ class _Results:
         self.config = config
         self.started = time.monotonic()
         self.recorder: Any = None
+        self.cleared = False
+        self.report_path: Any = None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
@@ -114,6 +121,19 @@ class _Results:
             hasattr(item, "crashkit_records") for item in session.items
         ):
             return
+        self._clear_artifacts()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """pytest-xdist's controller collects nothing itself; it hears of each worker's
+        collection before any test is sent out, which is when the old artifacts can go."""
+        if any(_CRASH_POINT_ID.search(i) for i in ids):
+            self._clear_artifacts()
+
+    def _clear_artifacts(self) -> None:
+        if self.cleared:
+            return
+        self.cleared = True
         from crashkit._pytest import clear_artifacts
 
         clear_artifacts(self.config)
@@ -133,7 +153,7 @@ class _Results:
             write(line)
         write(f"seed {session_seed(self.config)} (repeat a sampled run with {SEED}=N)")
         write(f"results: {option(self.config, 'crashkit_results')}")
-        if getattr(self, "report_path", None):
+        if self.report_path:
             write(f"report: {self.report_path}")
 
 
@@ -145,9 +165,9 @@ def option(config: pytest.Config, name: str) -> Any:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
-    from crashkit._scenario import Scenario
-
-    if not isinstance(obj, Scenario):
+    # A scenario object exists only where crashkit was imported: until then, stay inert.
+    scenarios = sys.modules.get("crashkit._scenario")
+    if scenarios is None or not isinstance(obj, scenarios.Scenario):
         return None
     from crashkit import _pytest
 

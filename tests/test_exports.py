@@ -26,9 +26,8 @@ def test_every_exported_name_is_documented():
     [
         (errors.ScenarioError("s", "p", "f"), ValueError),
         (errors.ResultsError("r"), ValueError),
-        (errors.ProbeError("p"), RuntimeError),
         (errors.ChildError("c"), RuntimeError),
-        (errors.NondeterminismError(3, {"a": 1}, None), RuntimeError),
+        (errors.UsageError("u"), ValueError),
     ],
 )
 def test_errors_subclass_the_fitting_builtin_and_pickle(error, builtin):

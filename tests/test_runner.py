@@ -173,19 +173,32 @@ def _processes_inside(folder: pathlib.Path) -> list[int]:
     return pids
 
 
+def _start_sweep(folder: pathlib.Path, argv: list[str], **kwargs) -> subprocess.Popen:
+    """A sweep in a subprocess whose worlds go under ``folder``; its output in sweep.log."""
+    env = dict(os.environ, TMPDIR=str(folder))
+    with (folder / "sweep.log").open("w") as log:
+        return subprocess.Popen([sys.executable, *argv], env=env, stdout=log, stderr=log, **kwargs)
+
+
+def _wait_for_a_child(folder: pathlib.Path, sweep: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while not _processes_inside(folder) and time.monotonic() < deadline:
+        if sweep.poll() is not None:
+            break
+        time.sleep(0.05)
+    log = (folder / "sweep.log").read_text()
+    assert _processes_inside(folder), f"no child started in a world ({sweep.poll()}): {log}"
+
+
 def test_a_killed_sweep_leaves_no_child_running(tmp_path):
     script = tmp_path / "sweep.py"
     script.write_text(
         "from crashkit import Sweep, load_scenarios\n"
         f"Sweep(load_scenarios([{str(TOYS)!r}], ['hangs']), variants=['hang']).run()\n"
     )
-    env = dict(os.environ, TMPDIR=str(tmp_path))
-    sweep = subprocess.Popen([sys.executable, str(script)], env=env, start_new_session=True)
+    sweep = _start_sweep(tmp_path, [str(script)], start_new_session=True)
     try:
-        deadline = time.monotonic() + 20
-        while not _processes_inside(tmp_path) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _processes_inside(tmp_path), "no child started in a world"
+        _wait_for_a_child(tmp_path, sweep)
     finally:
         os.killpg(sweep.pid, signal.SIGKILL)  # the sweep and its fork server, killed outright
         sweep.wait()
@@ -240,36 +253,27 @@ def test_the_journal_audit_lists_writes_no_open_entry_covers():
 
 
 def test_ctrl_c_stops_the_sweep_at_once_and_keeps_the_results(tmp_path):
-    env = dict(os.environ, TMPDIR=str(tmp_path))
     results = tmp_path / "results.jsonl"
-    sweep = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crashkit._cli",
-            "run",
-            str(TOYS),
-            "-s",
-            "hangs",
-            "-V",
-            "hang",
-            "--results",
-            str(results),
-            "--report",
-            "none",
-            "--artifacts",
-            "none",
-            "-q",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    argv = [
+        "-m",
+        "crashkit._cli",
+        "run",
+        str(TOYS),
+        "-s",
+        "hangs",
+        "-V",
+        "hang",
+        "--results",
+        str(results),
+        "--report",
+        "none",
+        "--artifacts",
+        "none",
+        "-q",
+    ]
+    sweep = _start_sweep(tmp_path, argv)
     try:
-        deadline = time.monotonic() + 20
-        while not _processes_inside(tmp_path) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _processes_inside(tmp_path), "no child started in a world"
+        _wait_for_a_child(tmp_path, sweep)
         sweep.send_signal(signal.SIGINT)
         assert sweep.wait(timeout=10) == 130  # not after every hanging point timed out
     finally:
