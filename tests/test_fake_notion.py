@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import logging
 import sqlite3
 import ssl
@@ -560,3 +561,51 @@ def test_store_work_is_hidden_from_the_probe(
         notion.pages.retrieve(page_id)
 
     assert seen and all(seen)
+
+
+def _push_forever(store: str, page: str) -> None:
+    """In a child: append groups of ten blocks, one request each, until killed."""
+    fake = FakeNotion(store)
+    with fake.mock():
+        client = notion_client.Client(auth=fake.token, retry=False)
+        for group in range(10_000):
+            blocks = [
+                {
+                    "type": "paragraph",
+                    "paragraph": {
+                        "rich_text": [{"type": "text", "text": {"content": f"g{group}"}}]
+                    },
+                }
+                for _ in range(10)
+            ]
+            client.blocks.children.append(page, children=blocks)
+    os._exit(0)
+
+
+def test_a_client_killed_mid_push_leaves_only_whole_requests(tmp_path):
+    import signal
+    import time
+
+    store = str(tmp_path / "remote.sqlite3")
+    page = FakeNotion(store).create_page("target")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns
+        try:
+            _push_forever(store, page)
+        finally:
+            os._exit(1)
+    deadline = time.monotonic() + 30
+    while len(FakeNotion(store).blocks(page)) < 50 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)  # in the middle of some request, whichever it is
+    os.waitpid(pid, 0)
+    texts = [b["paragraph"]["rich_text"][0]["plain_text"] for b in FakeNotion(store).blocks(page)]
+    assert len(texts) >= 50 and len(texts) % 10 == 0  # no half-applied append
+    groups = [texts[i : i + 10] for i in range(0, len(texts), 10)]
+    assert all(len(set(g)) == 1 for g in groups)
+    assert [g[0] for g in groups] == [f"g{n}" for n in range(len(groups))]
+    db = sqlite3.connect(store)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        db.close()
