@@ -564,3 +564,24 @@ def test_write_report_replaces_the_file_atomically(tmp_path, monkeypatch):
         write_report(sweep("other"), target)
     assert target.read_bytes() == before
     assert sorted(p.name for p in target.parent.iterdir()) == ["index.html"]  # no temp left
+
+
+def test_a_powerloss_sweep_states_the_models_assumptions():
+    from crashkit._report import render_report
+
+    trace = {
+        "type": "trace",
+        "scenario": "s",
+        "scenario_id": "s.py::s",
+        "variant": "v",
+        "fault": "powerloss",
+        "points": [1, 2],
+        "expected_findings": False,
+        "operations": [],
+        "golden_rounds": [],
+        "golden_state": {},
+    }
+    html = render_report([trace])
+    assert "SQLite databases are assumed durable at each" in html
+    trace["fault"] = "kill"
+    assert "SQLite databases are assumed durable" not in render_report([trace])
