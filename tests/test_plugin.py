@@ -70,7 +70,7 @@ def test_a_failing_point_shows_the_finding_diff_and_the_line_that_replays_it(pyt
     result.stdout.fnmatch_lines(
         [
             "*crash point 2 of 7 (kill): fs.create value.txt.tmp*",
-        "*fault: killed right before it*",
+            "*fault: killed right before it*",
             '*> with open(path + ".tmp", "w") as f:*',
             "FINDING crash-equivalence*",
             "-new value",
@@ -183,3 +183,23 @@ def test_a_broken_scenario_is_one_failing_item_not_a_crashed_session(pytester):
     result = run(pytester)
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(["*setup raised*", "*no initial files*"])
+
+
+def test_asserts_in_invariants_are_rewritten_by_pytest(pytester):
+    pytester.makepyfile(toy_store=TOYS.read_text())
+    pytester.makepyfile(
+        test_rewrite="""
+        import toy_store
+
+        def value_is_final(world):
+            value = world.path("value.txt").read_text()
+            assert value.strip() == "final"
+
+        rewrite = toy_store.toy("rewrite", expect_findings=[])
+        rewrite.invariants = (value_is_final,)
+    """
+    )
+    result = run(pytester, "-k", "p00")
+    result.assert_outcomes(failed=1)
+    # pytest's rewriting shows both sides of the comparison, not a bare AssertionError.
+    result.stdout.fnmatch_lines(["FINDING value_is_final: assert 'new value' == 'final'*"])
