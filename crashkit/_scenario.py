@@ -211,7 +211,7 @@ class ScenarioRef:
                 f"{self.path} has no scenario named {self.attribute!r}",
                 "check the name with: crashkit points PATH",
             )
-        scenario.source = self
+        scenario.source = ScenarioRef(str(Path(self.path).resolve()), self.attribute)
         return scenario
 
 
@@ -261,7 +261,7 @@ def scenarios_in(path: Path) -> list[Scenario]:
             continue
         # Absolute: children start in another folder, and the user may change folders.
         here = ScenarioRef(str(path.resolve()), attribute)
-        if value.source is not None and value.source.path != here.path:
+        if value.source is not None and Path(value.source.path).resolve() != path.resolve():
             continue
         value.source = here
         found[id(value)] = value

@@ -295,3 +295,13 @@ def test_the_fork_server_preloads_the_scenario_module(tmp_path):
     explorer.prepare()
     imported_in, ran_in = json.loads((tmp_path / "golden" / "world" / "pids.json").read_text())
     assert imported_in != ran_in  # imported once, in the fork server, not in each child
+
+
+def test_a_scenario_loaded_by_a_relative_reference_is_still_found_by_path(tmp_path, monkeypatch):
+    from crashkit._scenario import ScenarioRef
+
+    monkeypatch.chdir(tmp_path)
+    relative = os.path.relpath(TOYS)
+    ScenarioRef(relative, "ignores_wal").load()  # as `crashkit recheck` does, from elsewhere
+    names = {s.name for s in load_scenarios([TOYS])}
+    assert {"store", "ignores_wal", "hangs"} <= names
