@@ -65,10 +65,13 @@ def _apply(db: sqlite3.Connection, value: str) -> None:
     except OSError:
         if "error-drops-wal" not in _bugs():
             raise
-        with db:  # "it probably worked": forget the entry, believe the new value
-            db.execute("UPDATE item SET hash = ? WHERE id = 1", (digest(value.encode()),))
-            db.execute("DELETE FROM wal")
+        _mark_done(db, value)  # "it probably worked": forget the entry, believe the value
         return
+    _mark_done(db, value)
+
+
+def _mark_done(db: sqlite3.Connection, value: str) -> None:
+    """Record ``value`` as the file's and drop the journal entry, in one transaction."""
     with db:
         db.execute("UPDATE item SET hash = ? WHERE id = 1", (digest(value.encode()),))
         db.execute("DELETE FROM wal")
@@ -113,9 +116,7 @@ def _check_value_file() -> None:
 
 def _recover(db: sqlite3.Connection, value: str) -> None:
     if "recovery-deletes-first" in _bugs():
-        with db:  # marks the work done before redoing it
-            db.execute("UPDATE item SET hash = ? WHERE id = 1", (digest(value.encode()),))
-            db.execute("DELETE FROM wal")
+        _mark_done(db, value)  # marks the work done before redoing it
         _write("value.txt", value)
         return
     _apply(db, value)
