@@ -415,24 +415,19 @@ class Explorer:
         kind = fault_kind(fault)
         offered = kind.points(golden.trace)
         if point and point not in offered:
+            from crashkit._report import point_ranges  # only on this error path
+
             raise ScenarioError(
                 self.scenario.name,
                 f"point {point} ({op.kind} {op.target}) is not a point of the {fault} fault",
-                f"{fault} offers {_ranges(offered) or 'no point on this trace'}",
+                f"{fault} offers {point_ranges(offered) or 'no point on this trace'}",
             )
         if point == 0:
-            return PointResult(
-                self.scenario,
-                self.variant,
-                fault,
-                0,
-                self.points,
-                op,
-                list(golden.findings),
-                golden.rounds,
-                golden.duration,
-                golden.output,
+            golden_result = self._result(
+                fault, 0, op, list(golden.findings), golden.rounds, golden.output, injection=""
             )
+            golden_result.duration = golden.duration
+            return golden_result
         started = time.monotonic()
         world = self._world(f"{fault}-p{point:03d}")
         try:
@@ -659,17 +654,6 @@ def fault_kind(name: str) -> FaultKind:
     if name not in FAULTS:
         raise UsageError(f"{name!r} is not a fault kind; choose among {', '.join(FAULTS)}")
     return FAULTS[name]
-
-
-def _ranges(points: list[int]) -> str:
-    """``1-4, 7, 9-10`` for humans."""
-    parts: list[str] = []
-    for p in points:
-        if parts and p == int(parts[-1].rsplit("-", 1)[-1]) + 1:
-            parts[-1] = f"{parts[-1].split('-')[0]}-{p}"
-        else:
-            parts.append(str(p))
-    return ", ".join(parts)
 
 
 def select_points(points: int, sample: int | None = None, seed: int = 0) -> list[int]:
