@@ -8,7 +8,8 @@ unpatched functions, so that nothing is lost when it is killed:
 * ``error.txt``: the traceback, when the phase raised;
 * ``status``: the exit status, when it exits by itself;
 * ``audit.jsonl``: the journal audit's uncovered operations (the dry run);
-* ``powercuts.pkl``: the power-cut states at the crash point (the powerloss fault).
+* ``powercuts.pkl``: the power-cut states at the crash point (the powerloss fault);
+* ``states/`` and ``states.jsonl``: recorded kill crash states (see :class:`_Recorder`).
 
 The runner learns how the child ended from its exit status: killed by SIGKILL
 (a crash crashkit caused), :data:`EXIT_RAISED` (the phase raised), 0 (done).
@@ -22,6 +23,7 @@ import fcntl
 import json
 import os
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -34,6 +36,7 @@ from typing import Any, NoReturn
 from crashkit import _probe
 from crashkit._faults import ChildFault
 from crashkit._operation import Operation, end_operation
+from crashkit._quiet import quiet
 from crashkit._scenario import Scenario, ScenarioRef, World
 
 #: Exit status of a child whose phase raised an exception.
@@ -64,6 +67,9 @@ class ChildJob:
     #: What happens at ``crash_at``: a fault kind of :mod:`crashkit._faults`.
     fault: str = "kill"
     project_root: str = "."
+    #: Record the crash state a kill right before each of these operations would leave
+    #: (N+1: after the last one), into ``run_dir/states``; the child itself runs on.
+    record_at: tuple[int, ...] = ()
 
 
 class _Lines:
@@ -79,8 +85,40 @@ class _Lines:
         self.write(op.to_json())
 
 
-def _decide(job: ChildJob, scenario: Scenario, run_dir: Path, fault: ChildFault) -> _probe.Decide:
-    """What happens before each operation: the journal audit, then the fault."""
+class _Recorder:
+    """Copies the world as a SIGKILL at this moment would leave it.
+
+    A kill loses what the process held (Python's and SQLite's buffers, an unfinished
+    transaction) and keeps what it had handed to the OS: exactly what reading the files
+    now gives, since nothing else runs while the probe holds the operation. So one run
+    yields the crash state of every kill point, where a child per point would rerun the
+    workload to get each. ``states.jsonl`` tells which states exist and how much output
+    the program had written by then.
+    """
+
+    def __init__(self, job: ChildJob, run_dir: Path) -> None:
+        self.points = frozenset(job.record_at)
+        self.world = Path(job.world)
+        self.into = run_dir / STATES
+        self.index = _Lines(run_dir / STATES_INDEX) if self.points else None
+
+    def __call__(self, point: int) -> None:
+        if self.index is None or point not in self.points:
+            return
+        with quiet():
+            shutil.copytree(self.world, self.into / f"p{point:03d}", symlinks=True)
+        self.index.write({"point": point, "output": os.fstat(1).st_size})
+
+
+#: Where a recording child puts its crash states, and their index, in its run folder.
+STATES = "states"
+STATES_INDEX = "states.jsonl"
+
+
+def _decide(
+    job: ChildJob, scenario: Scenario, run_dir: Path, fault: ChildFault, recorder: _Recorder
+) -> _probe.Decide:
+    """What happens before each operation: the journal audit, the recording, the fault."""
     journal = scenario.journal if job.audit else None
     audit = _Lines(run_dir / "audit.jsonl") if journal is not None else None
     world = Path(job.world)
@@ -90,6 +128,7 @@ def _decide(job: ChildJob, scenario: Scenario, run_dir: Path, fault: ChildFault)
             uncovered = journal.check(world, op)
             if uncovered is not None:
                 audit.write(uncovered.to_json())
+        recorder(op.index)
         fault.before(op, payload)
 
     return decide
@@ -184,10 +223,11 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
         return
     trace = _Lines(run_dir / "trace.jsonl")
     fault = ChildFault(job.fault, job.crash_at, run_dir, Path(job.world))
+    recorder = _Recorder(job, run_dir)
     probe = _probe.Probe(
         job.world,
         trace,
-        _decide(job, scenario, run_dir, fault),
+        _decide(job, scenario, run_dir, fault, recorder),
         program=scenario.program,
         program_files=[scenario.source.path] if scenario.source else [],
         project_root=job.project_root,
@@ -204,6 +244,7 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
         # Point N+1: the crash comes after the last durable operation.
         trace(end_operation(probe.count + 1))
         fault.at_end(probe.count)
+    recorder(probe.count + 1)
 
 
 def _exit(status: int) -> NoReturn:

@@ -404,6 +404,8 @@ def _points(args: argparse.Namespace, console: Console) -> int:
 
 def _replay(args: argparse.Namespace, console: Console) -> int:
     explorer, work = _explorer(args.scenario, args.variant, keep=True)
+    # One point, shown whole: the workload really killed there, its trace and output kept.
+    explorer.record_kills = False
     try:
         result = explorer.run_point(args.point, args.fault)
         kept = _keep_world(

@@ -18,9 +18,11 @@ import os
 import random
 import shutil
 import tempfile
+import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -184,8 +186,16 @@ class Explorer:
     keep_worlds: bool = False
     #: Where the worlds of failing points are kept (None: nowhere).
     artifacts: ArtifactStore | None = None
+    #: Kill points get their crash states from one recording run (see
+    #: :class:`crashkit._child._Recorder`); False: a workload child killed at each point.
+    record_kills: bool = True
     golden: Golden | None = field(default=None, init=False)
     _broken: ScenarioError | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _record_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _planned_kills: list[int] | None = field(default=None, init=False)
+    _recording: _ChildRun | None = field(default=None, init=False)
+    _shared: dict[int, Future[PointResult]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         if self.variant not in self.scenario.variants:
@@ -428,6 +438,8 @@ class Explorer:
             )
             golden_result.duration = golden.duration
             return golden_result
+        if kind.name == "kill" and self.record_kills:
+            return self._recorded_kill(point, op)
         started = time.monotonic()
         world = self._world(f"{fault}-p{point:03d}")
         try:
@@ -443,6 +455,118 @@ class Explorer:
             if not self.keep_worlds:
                 shutil.rmtree(world.parent, ignore_errors=True)
         return result
+
+    # -- kill points from recorded crash states ---------------------------------------
+
+    def plan_kills(self, points: Iterable[int]) -> None:
+        """Record only the crash states of these kill points (default: every point)."""
+        self._planned_kills = sorted(set(points) - {0})
+
+    def same_state_as(self, point: int) -> int:
+        """The earliest kill point whose crash state equals ``point``'s.
+
+        A kill right after an fsync leaves what a kill right before it leaves (fsync only
+        decides what survives a power cut, which a kill is not), and so does a kill around
+        an explicit marker: such points share one recovery.
+        """
+        trace = self.prepare().trace
+        while point > 1 and trace[point - 2].kind in _INVISIBLE_TO_A_KILL:
+            point -= 1
+        return point
+
+    def _recorded_kill(self, point: int, op: Operation) -> PointResult:
+        """A kill point's result, from its recorded crash state (shared by equal states)."""
+        canonical = self.same_state_as(point)
+        with self._lock:
+            future = self._shared.get(canonical)
+            mine = future is None
+            if future is None:
+                future = self._shared[canonical] = Future()
+        if mine:
+            try:
+                future.set_result(self._recover_recorded(canonical))
+            except BaseException as error:
+                future.set_exception(error)
+                with self._lock:
+                    del self._shared[canonical]  # not a result: the next asker tries again
+                raise
+        result = future.result()
+        if point == canonical:
+            return result
+        described = self.operation(point - 1).describe()
+        return replace(
+            result,
+            point=point,
+            op=op,
+            duration=0.0,
+            injection=f"{result.injection}; the crash state of p{canonical:02d} (the operation "
+            f"in between, {described}, changes nothing a kill leaves), recovered once for both",
+        )
+
+    def _recording_run(self) -> _ChildRun:
+        """Run the workload once, recording the crash state of every planned kill point."""
+        with self._record_lock:
+            if self._recording is not None:
+                return self._recording
+            golden = self.prepare()
+            planned = self._planned_kills or list(range(1, len(golden.trace) + 2))
+            wanted = tuple(sorted({self.same_state_as(p) for p in planned}))
+            world = self._world("recording")
+            self._recording = self._run_child(
+                world, world.parent / "run", "workload", record_at=wanted
+            )
+            return self._recording
+
+    def _recover_recorded(self, point: int) -> PointResult:
+        started = time.monotonic()
+        op = self.operation(point)
+        golden = self.prepare()
+        recording = self._recording_run()
+        run_dir = self.work_dir / "recording" / "run"
+        states = {r["point"]: r["output"] for r in _child.read_lines(run_dir / _child.STATES_INDEX)}
+        findings = self._confirm_recorded(recording, point, op, point in states)
+        if findings:
+            result = self._result("kill", point, op, findings, [], recording.output)
+            result.duration = time.monotonic() - started
+            return result
+        world = self.work_dir / f"kill-p{point:03d}" / "world"
+        if world.parent.exists():
+            shutil.rmtree(world.parent)
+        world.parent.mkdir(parents=True)
+        (run_dir / _child.STATES / f"p{point:03d}").rename(world)
+        try:
+            findings, rounds = self._recover_and_check(world, golden)
+            result = self._result(
+                "kill", point, op, findings, rounds, _output_until(run_dir, states[point])
+            )
+            result.duration = time.monotonic() - started
+            if findings and self.artifacts is not None:
+                result.artifacts = self.artifacts.keep(
+                    result.to_json(), world.parent, "world", golden.state
+                )
+        finally:
+            if not self.keep_worlds:
+                shutil.rmtree(world.parent, ignore_errors=True)
+        return result
+
+    def _confirm_recorded(
+        self, run: _ChildRun, point: int, expected: Operation, recorded: bool
+    ) -> list[Finding]:
+        """The recording run reached the point doing what the dry run did."""
+        seen = next((op for op in run.trace if op.index == point), None)
+        if point == len(self.prepare().trace) + 1 and recorded:
+            seen = expected  # after the last operation: no operation of its own
+        if recorded and seen is not None and seen.signature == expected.signature:
+            return []
+        if seen is not None:
+            ending = "did it there"
+        elif run.exit.timed_out:
+            ending = f"did not finish within {self.scenario.timeout}s; its process group was killed"
+        elif run.exit.status == EXIT_RAISED:
+            ending = "raised before reaching it:\n" + run.error
+        else:
+            ending = f"ended with status {run.exit.status}\n{run.error or run.output}"
+        return [_nondeterministic(point, expected, seen, ending)]
 
     def _result(
         self,
@@ -624,15 +748,32 @@ class Explorer:
             ending = "raised before reaching it:\n" + run.error
         else:
             ending = f"ended with status {run.exit.status}\n{run.error or run.output}"
-        actual = seen.describe() if seen is not None else "no operation at all"
-        return [
-            Finding(
-                "deterministic",
-                f"the program is nondeterministic: the dry run's operation {point} was\n"
-                f"  {expected.describe()}\nbut this run's operation there was\n  {actual}\n"
-                f"and the program {ending}",
-            )
-        ]
+        return [_nondeterministic(point, expected, seen, ending)]
+
+
+def _nondeterministic(
+    point: int, expected: Operation, seen: Operation | None, ending: str
+) -> Finding:
+    actual = seen.describe() if seen is not None else "no operation at all"
+    return Finding(
+        "deterministic",
+        f"the program is nondeterministic: the dry run's operation {point} was\n"
+        f"  {expected.describe()}\nbut this run's operation there was\n  {actual}\n"
+        f"and the program {ending}",
+    )
+
+
+#: Operations after which a kill leaves the same state as before them.
+_INVISIBLE_TO_A_KILL = frozenset({"fs.fsync", "fs.fdatasync", "mark"})
+
+
+def _output_until(run_dir: Path, size: int, limit: int = 20_000) -> str:
+    """What a recording child had written to its output by a crash state (its last
+    ``limit`` characters)."""
+    with (run_dir / "output.txt").open("rb") as file:
+        file.seek(max(0, size - 4 * limit))
+        text = file.read(size - file.tell()).decode("utf-8", errors="replace")
+    return text if len(text) <= limit and size <= 4 * limit else "[...]\n" + text[-limit:]
 
 
 def _died_at_its_point(run: _ChildRun) -> bool:
@@ -671,9 +812,27 @@ def sample_points(points: list[int], sample: int | None, seed: int) -> list[int]
 _WORK_PREFIX = "crashkit-"
 
 
+#: Where worlds go unless a base is given: ``$CRASHKIT_WORK_DIR``, else ``$TMPDIR`` when
+#: set, else this memory-backed folder when there is one (a crash model needs no disk,
+#: and a program's fsyncs cost nothing there: about a third of a kasten sync's time),
+#: else the system temp folder.
+WORK_DIR_VARIABLE = "CRASHKIT_WORK_DIR"
+_MEMORY_FOLDER = Path("/dev/shm")
+
+
+def default_work_base() -> Path:
+    """Where sweeps put their work folders when not told (see :data:`WORK_DIR_VARIABLE`)."""
+    for variable in (WORK_DIR_VARIABLE, "TMPDIR"):
+        if os.environ.get(variable):
+            return Path(os.environ[variable])
+    if _MEMORY_FOLDER.is_dir() and os.access(_MEMORY_FOLDER, os.W_OK | os.X_OK):
+        return _MEMORY_FOLDER
+    return Path(tempfile.gettempdir())
+
+
 def new_work_dir(base: str | None = None) -> Path:
     """A private folder for one sweep's worlds; folders of killed sweeps are removed first."""
-    root = Path(base or tempfile.gettempdir())
+    root = Path(base) if base else default_work_base()
     for folder in root.glob(f"{_WORK_PREFIX}*"):
         pid = folder.name.removeprefix(_WORK_PREFIX).split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):

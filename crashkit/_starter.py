@@ -1,16 +1,21 @@
 """Ways to start a child: a fork server with the program preloaded, or a fresh interpreter.
 
-Both use ``multiprocess`` (dill pickling, so scenarios may be closures). The fork
-server is the default: forking a warm process costs a few milliseconds, where a
-fresh interpreter importing httpx costs around a hundred; the fresh interpreter
-stays available as the benchmark's baseline and for programs that cannot fork.
+The fork server (:mod:`crashkit._forkserver`) is the default: forking a warm
+process costs about a millisecond, where a fresh interpreter importing httpx costs
+around a hundred. The fresh interpreter (``multiprocess``'s spawn method) stays
+available as the benchmark's baseline and for programs that cannot fork. Jobs are
+pickled with dill either way, so scenarios may be closures.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import itertools
 import os
+import pickle
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -18,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import dill
 import multiprocess
-import multiprocess.forkserver
 import multiprocess.spawn
 
-from crashkit import _child
+from crashkit import _child, _forkserver
 from crashkit.errors import ChildError
 
 __all__ = ["ChildExit", "ChildStarter", "ForkServerStarter", "FreshInterpreterStarter"]
@@ -122,33 +127,190 @@ class _MultiprocessStarter:
             kill_group(process.pid)
 
 
-class ForkServerStarter(_MultiprocessStarter):
-    """Forks each child from a server that imported the program's modules once."""
+class ForkServerStarter:
+    """Forks each child from crashkit's fork server (:mod:`crashkit._forkserver`), a
+    process that imported the probe and the program's modules once.
 
-    method = "forkserver"
+    Servers are shared: one per set of preload modules and ``sys.path``, started on
+    first use and kept for the life of this process (a test session creates many
+    starters). :meth:`close` kills this starter's running children, not the server.
+    """
+
+    name = "forkserver"
 
     def __init__(self, preload: Sequence[str] = ()) -> None:
-        super().__init__()
-        self._preload(["crashkit._worker", *preload])
-        # Read (and removed) by crashkit._worker in the fork server: see its docstring.
-        os.environ[PATH_VARIABLE] = os.pathsep.join(sys.path)
+        self._preload = tuple(dict.fromkeys(preload))
+        self._lock = threading.Lock()
+        self._live: set[int] = set()
+        self._closed = False
 
-    @staticmethod
-    def _preload(modules: list[str]) -> None:
-        """Preload ``modules`` too. The fork server is one per process and reads its preload
-        list when it starts, so one running without them is stopped and the next child starts
-        a new one; unless children are running (they would die with it), in which case each
-        child imports the missing modules itself."""
-        server = multiprocess.forkserver._forkserver
-        loaded = [m for m in server._preload_modules if m != "__main__"]
-        wanted = list(dict.fromkeys([*loaded, *modules]))
-        with server._lock:
-            running = server._forkserver_pid is not None
-            if running and _LIVE:
-                return  # its children would die with it: they import what is missing
-            if running and set(wanted) - set(loaded):
-                server._stop_unlocked()
-            server.set_forkserver_preload(wanted)
+    def run(self, job: _child.ChildJob, timeout: float) -> ChildExit:
+        started = time.monotonic()
+        with self._lock:
+            if self._closed:
+                raise ChildError("the starter was closed (the sweep is stopping)")
+        server = _server(self._preload)
+        ticket = server.start(job)
+        with self._lock:
+            self._live.add(ticket.pid)
+        try:
+            if self.closed:  # close() ran while the child was being forked
+                kill_group(ticket.pid)
+            status = ticket.wait(timeout)
+            timed_out = status is None
+            kill_group(ticket.pid, leader=timed_out)  # a hang, or what the program left
+            if timed_out:
+                status = ticket.wait(None)
+        finally:
+            with self._lock:
+                self._live.discard(ticket.pid)
+        if self.closed:  # killed by close(): not the program's doing, not a result
+            raise ChildError("the sweep is stopping; this child was killed")
+        return ChildExit(status, timed_out, time.monotonic() - started)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Kill every child of this starter still running (a stopping sweep)."""
+        with self._lock:
+            self._closed = True
+            live = list(self._live)
+        for pid in live:
+            kill_group(pid)
+
+
+class _Ticket:
+    """One child of a fork server: its pid once forked, its status once reaped."""
+
+    def __init__(self) -> None:
+        self.forked = threading.Event()
+        self.done = threading.Event()
+        self.pid = 0
+        self.status: int | None = None
+
+    def wait(self, timeout: float | None) -> int | None:
+        """The exit status, or None if the child is still running after ``timeout``."""
+        self.done.wait(timeout)
+        return self.status if self.done.is_set() else None
+
+
+class _Server:
+    """The parent's handle on one fork server process."""
+
+    def __init__(self, preload: Sequence[str]) -> None:
+        requests_read, self._requests = os.pipe()
+        self._responses, responses_write = os.pipe()
+        env = dict(os.environ)
+        env[PATH_VARIABLE] = os.pathsep.join(sys.path)  # read by crashkit._worker there
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from crashkit._forkserver import main; main(sys.argv[1:])",
+                str(requests_read),
+                str(responses_write),
+                *preload,
+            ],
+            pass_fds=(requests_read, responses_write),
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        os.close(requests_read)
+        os.close(responses_write)
+        self._out = os.fdopen(self._requests, "wb")
+        self._write_lock = threading.Lock()
+        self._tickets: dict[int, _Ticket] = {}
+        self._ids = itertools.count(1)
+        self._reader = threading.Thread(
+            target=self._read, name="crashkit-forkserver-reader", daemon=True
+        )
+        self._reader.start()
+
+    def start(self, job: _child.ChildJob) -> _Ticket:
+        """Fork a child running ``job``; returns once it has a pid."""
+        ticket = _Ticket()
+        job_id = next(self._ids)
+        data = dill.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._write_lock:
+            self._tickets[job_id] = ticket
+            try:
+                _forkserver.write_message(self._out, (job_id, data))
+            except (BrokenPipeError, ValueError) as error:
+                raise ChildError(f"crashkit's fork server is gone ({error})") from None
+        ticket.forked.wait()
+        if not ticket.pid:
+            raise ChildError(
+                f"crashkit's fork server exited (status {self.process.poll()}); see its "
+                "output above"
+            )
+        return ticket
+
+    def _read(self) -> None:
+        with os.fdopen(self._responses, "rb", buffering=0) as source:
+            while (message := _forkserver.read_message(source)) is not None:
+                event, job_id, value = message
+                ticket = self._tickets[job_id]
+                if event == "started":
+                    ticket.pid = value
+                    ticket.forked.set()
+                else:
+                    ticket.status = value
+                    del self._tickets[job_id]
+                    ticket.done.set()
+        # The server died: nothing more will come; wake everyone waiting.
+        for ticket in list(self._tickets.values()):
+            ticket.forked.set()
+            ticket.done.set()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    @property
+    def idle(self) -> bool:
+        return not self._tickets or not self.alive
+
+    def stop(self) -> None:
+        """Close the request pipe: the server kills what is left and exits."""
+        with contextlib.suppress(OSError):
+            self._out.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+_SERVERS: dict[tuple[tuple[str, ...], tuple[str, ...]], _Server] = {}
+_SERVERS_LOCK = threading.Lock()
+
+
+#: Idle servers beyond this many are stopped when a new one starts.
+_KEEP_SERVERS = 2
+
+
+def _server(preload: tuple[str, ...]) -> _Server:
+    key = (preload, tuple(sys.path))
+    with _SERVERS_LOCK:
+        server = _SERVERS.get(key)
+        if server is not None and server.alive:
+            return server
+        idle = [k for k, s in _SERVERS.items() if s.idle]
+        for old in idle[: max(0, len(_SERVERS) - _KEEP_SERVERS + 1)]:
+            _SERVERS.pop(old).stop()
+        server = _SERVERS[key] = _Server(preload)
+        return server
+
+
+@atexit.register
+def _stop_servers() -> None:
+    with _SERVERS_LOCK:
+        servers = list(_SERVERS.values())
+        _SERVERS.clear()
+    for server in servers:
+        server.stop()
 
 
 class FreshInterpreterStarter(_MultiprocessStarter):

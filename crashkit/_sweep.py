@@ -87,7 +87,8 @@ class Sweep:
         sample: run a seeded sample of this many points per variant instead of all.
         shard: run only the points of shard ``(i, n)``.
         on_result: called with each point's result (the CLI's progress bar).
-        work_base: where the private work folder goes (default: the system temp folder).
+        work_base: where the private work folder goes (default:
+            :func:`crashkit._runner.default_work_base`).
         artifacts: keeps the worlds of failing points (beside the report).
     """
 
