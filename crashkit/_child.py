@@ -157,12 +157,24 @@ def _seed_tempfile() -> None:
     tempfile._name_sequence = sequence  # type: ignore[attr-defined]
 
 
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+#: Loaded once (in the fork server, for every child).
+_LIBC = _libc()
+
+
 def _die_with_parent() -> None:
     """Have Linux SIGKILL this child when its parent dies, so a killed sweep leaves nothing."""
     with contextlib.suppress(OSError, AttributeError):
         pr_set_pdeathsig = 1
         parent = os.getppid()
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if _LIBC is not None:
+            _LIBC.prctl(pr_set_pdeathsig, signal.SIGKILL)
         if os.getppid() != parent:  # the parent died before the request took hold
             _probe.kill_self()
 

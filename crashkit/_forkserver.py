@@ -23,6 +23,7 @@ kill them when the server dies (``PR_SET_PDEATHSIG``, in :mod:`crashkit._child`)
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import pickle
@@ -157,4 +158,8 @@ def main(argv: list[str]) -> None:
         # imported (and fails, with its traceback) in each child that needs it.
         with contextlib.suppress(Exception):
             importlib.import_module(module)
+    # What the server imported is shared with every child until written to. Frozen, the
+    # collector in a child never walks those objects, so it never copies their pages.
+    gc.collect()
+    gc.freeze()
     _Server(requests, responses).serve()

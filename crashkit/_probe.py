@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import builtins
 import fcntl
+import functools
 import inspect
 import io
 import os
@@ -168,7 +169,7 @@ class Probe:
         self.want_data = False
         self._lock = threading.RLock()
         self._frame_cache: dict[tuple[str, str], bool] = {}
-        self._library_dirs = _library_dirs()
+        self._library_dirs = list(_library_dirs())
 
     # -- recording -------------------------------------------------------------
 
@@ -299,7 +300,10 @@ def _root_forms(world: str | os.PathLike[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys([given, os.path.realpath(given)]))
 
 
+@functools.cache
 def _library_dirs() -> list[str]:
+    """Folders of the standard library, installed packages and crashkit (computed once:
+    in the fork server, so that no child pays for sysconfig's lazy import)."""
     paths = sysconfig.get_paths()
     names = ("stdlib", "platstdlib", "purelib", "platlib")
     dirs = {os.path.abspath(paths[n]) for n in names if n in paths}
@@ -842,6 +846,7 @@ def install_patches() -> None:
     global _installed
     if _installed:
         return
+    _library_dirs()  # warm (see there)
     for name, function in _OS_PATCHES.items():
         setattr(os, name, function)
     builtins.open = _open

@@ -76,6 +76,7 @@ class _ChildRun:
     trace: list[Operation]
     output: str
     error: str
+    output_file: Path
 
 
 @dataclass
@@ -194,8 +195,9 @@ class Explorer:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _record_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _planned_kills: list[int] | None = field(default=None, init=False)
-    _recording: _ChildRun | None = field(default=None, init=False)
-    _shared: dict[int, Future[PointResult]] = field(default_factory=dict, init=False)
+    _recording: _Recording | None = field(default=None, init=False)
+    _generation: int = field(default=0, init=False)
+    _shared: dict[int, _Shared] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         if self.variant not in self.scenario.variants:
@@ -238,6 +240,7 @@ class Explorer:
             _child.read_trace(run_dir),
             _child.read_text(run_dir / "output.txt"),
             _child.read_text(run_dir / "error.txt"),
+            run_dir / "output.txt",
         )
 
     def _world(self, name: str) -> Path:
@@ -475,22 +478,29 @@ class Explorer:
         return point
 
     def _recorded_kill(self, point: int, op: Operation) -> PointResult:
-        """A kill point's result, from its recorded crash state (shared by equal states)."""
+        """A kill point's result, from its recorded crash state.
+
+        Points with equal states (:meth:`same_state_as`) share one recovery; asking for a
+        point again (a second pass over the points) recovers anew from a new recording.
+        """
         canonical = self.same_state_as(point)
         with self._lock:
-            future = self._shared.get(canonical)
-            mine = future is None
-            if future is None:
-                future = self._shared[canonical] = Future()
+            shared = self._shared.get(canonical)
+            mine = shared is None or point in shared.served
+            if mine:
+                shared = self._shared[canonical] = _Shared()
+            assert shared is not None
+            shared.served.add(point)
         if mine:
             try:
-                future.set_result(self._recover_recorded(canonical))
+                shared.result.set_result(self._recover_recorded(canonical))
             except BaseException as error:
-                future.set_exception(error)
+                shared.result.set_exception(error)
                 with self._lock:
-                    del self._shared[canonical]  # not a result: the next asker tries again
+                    if self._shared.get(canonical) is shared:
+                        del self._shared[canonical]  # not a result: the next asker retries
                 raise
-        result = future.result()
+        result = shared.result.result()
         if point == canonical:
             return result
         described = self.operation(point - 1).describe()
@@ -503,50 +513,59 @@ class Explorer:
             f"in between, {described}, changes nothing a kill leaves), recovered once for both",
         )
 
-    def _recording_run(self) -> _ChildRun:
-        """Run the workload once, recording the crash state of every planned kill point."""
+    def _take_state(self, point: int, into: Path) -> tuple[_ChildRun, int | None]:
+        """Move ``point``'s recorded crash state to ``into``; the recording run, and how much
+        output it had written by then (None: the run never recorded that state)."""
         with self._record_lock:
-            if self._recording is not None:
-                return self._recording
-            golden = self.prepare()
-            planned = self._planned_kills or list(range(1, len(golden.trace) + 2))
-            wanted = tuple(sorted({self.same_state_as(p) for p in planned}))
-            world = self._world("recording")
-            self._recording = self._run_child(
-                world, world.parent / "run", "workload", record_at=wanted
-            )
-            return self._recording
+            recording = self._recording
+            if recording is None or not (recording.states / f"p{point:03d}").exists():
+                recording = self._record()
+            size = recording.sizes.get(point)
+            if size is not None:
+                (recording.states / f"p{point:03d}").rename(into)
+            return recording.run, size
+
+    def _record(self) -> _Recording:
+        """Run the workload once, recording the crash state of every planned kill point."""
+        golden = self.prepare()
+        planned = self._planned_kills or list(range(1, len(golden.trace) + 2))
+        wanted = tuple(sorted({self.same_state_as(p) for p in planned}))
+        if self._recording is not None and not self.keep_worlds:
+            shutil.rmtree(self._recording.folder, ignore_errors=True)
+        self._generation += 1
+        world = self._world(f"recording{self._generation}")
+        run = self._run_child(world, world.parent / "run", "workload", record_at=wanted)
+        index = _child.read_lines(world.parent / "run" / _child.STATES_INDEX)
+        self._recording = _Recording(
+            world.parent, run, {int(r["point"]): int(r["output"]) for r in index}
+        )
+        return self._recording
 
     def _recover_recorded(self, point: int) -> PointResult:
         started = time.monotonic()
         op = self.operation(point)
         golden = self.prepare()
-        recording = self._recording_run()
-        run_dir = self.work_dir / "recording" / "run"
-        states = {r["point"]: r["output"] for r in _child.read_lines(run_dir / _child.STATES_INDEX)}
-        findings = self._confirm_recorded(recording, point, op, point in states)
-        if findings:
-            result = self._result("kill", point, op, findings, [], recording.output)
-            result.duration = time.monotonic() - started
-            return result
         world = self.work_dir / f"kill-p{point:03d}" / "world"
         if world.parent.exists():
             shutil.rmtree(world.parent)
         world.parent.mkdir(parents=True)
-        (run_dir / _child.STATES / f"p{point:03d}").rename(world)
         try:
-            findings, rounds = self._recover_and_check(world, golden)
-            result = self._result(
-                "kill", point, op, findings, rounds, _output_until(run_dir, states[point])
-            )
-            result.duration = time.monotonic() - started
-            if findings and self.artifacts is not None:
-                result.artifacts = self.artifacts.keep(
-                    result.to_json(), world.parent, "world", golden.state
-                )
+            recording, size = self._take_state(point, world)
+            findings = self._confirm_recorded(recording, point, op, size is not None)
+            if findings or size is None:
+                result = self._result("kill", point, op, findings, [], recording.output)
+            else:
+                findings, rounds = self._recover_and_check(world, golden)
+                output = _output_until(recording, size)
+                result = self._result("kill", point, op, findings, rounds, output)
+                if findings and self.artifacts is not None:
+                    result.artifacts = self.artifacts.keep(
+                        result.to_json(), world.parent, "world", golden.state
+                    )
         finally:
             if not self.keep_worlds:
                 shutil.rmtree(world.parent, ignore_errors=True)
+        result.duration = time.monotonic() - started
         return result
 
     def _confirm_recorded(
@@ -767,12 +786,36 @@ def _nondeterministic(
 _INVISIBLE_TO_A_KILL = frozenset({"fs.fsync", "fs.fdatasync", "mark"})
 
 
-def _output_until(run_dir: Path, size: int, limit: int = 20_000) -> str:
+@dataclass
+class _Recording:
+    """One recording run: its folder, and the output size at each state it recorded."""
+
+    folder: Path
+    run: _ChildRun
+    sizes: dict[int, int]
+
+    @property
+    def states(self) -> Path:
+        return self.folder / "run" / _child.STATES
+
+
+@dataclass
+class _Shared:
+    """One recovery of a crash state, and the points it answered."""
+
+    result: Future[PointResult] = field(default_factory=Future)
+    served: set[int] = field(default_factory=set)
+
+
+def _output_until(run: _ChildRun, size: int, limit: int = 20_000) -> str:
     """What a recording child had written to its output by a crash state (its last
     ``limit`` characters)."""
-    with (run_dir / "output.txt").open("rb") as file:
-        file.seek(max(0, size - 4 * limit))
-        text = file.read(size - file.tell()).decode("utf-8", errors="replace")
+    try:
+        with run.output_file.open("rb") as file:
+            file.seek(max(0, size - 4 * limit))
+            text = file.read(size - file.tell()).decode("utf-8", errors="replace")
+    except OSError:  # a newer recording replaced this one
+        return run.output
     return text if len(text) <= limit and size <= 4 * limit else "[...]\n" + text[-limit:]
 
 
