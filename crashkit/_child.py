@@ -70,6 +70,8 @@ class ChildJob:
     #: Record the crash state a kill right before each of these operations would leave
     #: (N+1: after the last one), into ``run_dir/states``; the child itself runs on.
     record_at: tuple[int, ...] = ()
+    #: Note how much output the program had written before each of these operations.
+    output_at: tuple[int, ...] = ()
 
 
 class _Lines:
@@ -97,7 +99,8 @@ class _Recorder:
     """
 
     def __init__(self, job: ChildJob, run_dir: Path) -> None:
-        self.points = frozenset(job.record_at)
+        self.states = frozenset(job.record_at)
+        self.points = self.states | frozenset(job.output_at)
         self.world = Path(job.world)
         self.into = run_dir / STATES
         self.index = _Lines(run_dir / STATES_INDEX) if self.points else None
@@ -105,9 +108,12 @@ class _Recorder:
     def __call__(self, point: int) -> None:
         if self.index is None or point not in self.points:
             return
-        with quiet():
-            shutil.copytree(self.world, self.into / f"p{point:03d}", symlinks=True)
-        self.index.write({"point": point, "output": os.fstat(1).st_size})
+        if point in self.states:
+            with quiet():
+                shutil.copytree(self.world, self.into / f"p{point:03d}", symlinks=True)
+        self.index.write(
+            {"point": point, "output": os.fstat(1).st_size, "state": point in self.states}
+        )
 
 
 #: Where a recording child puts its crash states, and their index, in its run folder.
@@ -168,11 +174,16 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 
 
+#: The pid of the process that forked this child, set by crashkit's fork server before
+#: the fork (reading it after the fork would miss a parent that died in between).
+expected_parent: int | None = None
+
+
 def _die_with_parent() -> None:
     """Have Linux SIGKILL this child when its parent dies, so a killed sweep leaves nothing."""
     with contextlib.suppress(OSError, AttributeError):
         pr_set_pdeathsig = 1
-        parent = os.getppid()
+        parent = expected_parent or os.getppid()
         if _LIBC is not None:
             _LIBC.prctl(pr_set_pdeathsig, signal.SIGKILL)
         if os.getppid() != parent:  # the parent died before the request took hold

@@ -97,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start each child as a new interpreter instead of forking",
     )
+    run.add_argument(
+        "--kill-each-point",
+        action="store_true",
+        help="kill a workload child at each kill point instead of recording every point's "
+        "crash state in one run (slower; reruns the workload per point)",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     points = commands.add_parser("points", help="list a scenario's enumerated crash points")
@@ -208,6 +214,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             faults=faults,
             artifacts=_artifact_store(args.artifacts, args.resume),
             fresh_interpreter=args.fresh_interpreter,
+            kill_each_point=args.kill_each_point,
             sample=args.sample,
             seed=args.seed,
             shard=shard,

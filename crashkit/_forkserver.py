@@ -95,6 +95,9 @@ class _Server:
             self.kill_children()
 
     def fork(self, job_id: int, job_bytes: bytes) -> None:
+        from crashkit import _child
+
+        _child.expected_parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             self.become_child(job_bytes)

@@ -504,10 +504,15 @@ class Explorer:
         if point == canonical:
             return result
         described = self.operation(point - 1).describe()
+        recording = self._recording
+        output = result.output
+        if recording is not None and point in recording.outputs:
+            output = _output_until(recording.run, recording.outputs[point])
         return replace(
             result,
             point=point,
             op=op,
+            output=output,
             duration=0.0,
             injection=f"{result.injection}; the crash state of p{canonical:02d} (the operation "
             f"in between, {described}, changes nothing a kill leaves), recovered once for both",
@@ -520,7 +525,7 @@ class Explorer:
             recording = self._recording
             if recording is None or not (recording.states / f"p{point:03d}").exists():
                 recording = self._record()
-            size = recording.sizes.get(point)
+            size = recording.outputs.get(point) if point in recording.states_kept else None
             if size is not None:
                 (recording.states / f"p{point:03d}").rename(into)
             return recording.run, size
@@ -534,10 +539,15 @@ class Explorer:
             shutil.rmtree(self._recording.folder, ignore_errors=True)
         self._generation += 1
         world = self._world(f"recording{self._generation}")
-        run = self._run_child(world, world.parent / "run", "workload", record_at=wanted)
+        run = self._run_child(
+            world, world.parent / "run", "workload", record_at=wanted, output_at=tuple(planned)
+        )
         index = _child.read_lines(world.parent / "run" / _child.STATES_INDEX)
         self._recording = _Recording(
-            world.parent, run, {int(r["point"]): int(r["output"]) for r in index}
+            world.parent,
+            run,
+            {int(r["point"]): int(r["output"]) for r in index},
+            {int(r["point"]) for r in index if r["state"]},
         )
         return self._recording
 
@@ -788,11 +798,13 @@ _INVISIBLE_TO_A_KILL = frozenset({"fs.fsync", "fs.fdatasync", "mark"})
 
 @dataclass
 class _Recording:
-    """One recording run: its folder, and the output size at each state it recorded."""
+    """One recording run: its folder, the output size at each point it reached, and the
+    points whose crash states it kept."""
 
     folder: Path
     run: _ChildRun
-    sizes: dict[int, int]
+    outputs: dict[int, int]
+    states_kept: set[int]
 
     @property
     def states(self) -> Path:

@@ -157,10 +157,15 @@ class ForkServerStarter:
             if self.closed:  # close() ran while the child was being forked
                 kill_group(ticket.pid)
             status = ticket.wait(timeout)
-            timed_out = status is None
+            timed_out = not ticket.done.is_set()
             kill_group(ticket.pid, leader=timed_out)  # a hang, or what the program left
             if timed_out:
                 status = ticket.wait(None)
+            if ticket.lost:
+                raise ChildError(
+                    "crashkit's fork server died while this child ran (its children die "
+                    "with it); see its output above"
+                )
         finally:
             with self._lock:
                 self._live.discard(ticket.pid)
@@ -189,6 +194,8 @@ class _Ticket:
         self.done = threading.Event()
         self.pid = 0
         self.status: int | None = None
+        #: The server died before reporting how the child ended.
+        self.lost = False
 
     def wait(self, timeout: float | None) -> int | None:
         """The exit status, or None if the child is still running after ``timeout``."""
@@ -222,6 +229,7 @@ class _Server:
         self._out = os.fdopen(self._requests, "wb")
         self._write_lock = threading.Lock()
         self._tickets: dict[int, _Ticket] = {}
+        self._dead = False
         self._ids = itertools.count(1)
         self._reader = threading.Thread(
             target=self._read, name="crashkit-forkserver-reader", daemon=True
@@ -234,6 +242,11 @@ class _Server:
         job_id = next(self._ids)
         data = dill.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         with self._write_lock:
+            if self._dead:
+                raise ChildError(
+                    f"crashkit's fork server exited (status {self.process.poll()}); see its "
+                    "output above"
+                )
             self._tickets[job_id] = ticket
             try:
                 _forkserver.write_message(self._out, (job_id, data))
@@ -260,7 +273,10 @@ class _Server:
                     del self._tickets[job_id]
                     ticket.done.set()
         # The server died: nothing more will come; wake everyone waiting.
+        with self._write_lock:
+            self._dead = True
         for ticket in list(self._tickets.values()):
+            ticket.lost = True
             ticket.forked.set()
             ticket.done.set()
 
@@ -297,6 +313,8 @@ def _server(preload: tuple[str, ...]) -> _Server:
         server = _SERVERS.get(key)
         if server is not None and server.alive:
             return server
+        if server is not None:
+            server.stop()  # it died: close our ends of its pipes
         idle = [k for k, s in _SERVERS.items() if s.idle]
         for old in idle[: max(0, len(_SERVERS) - _KEEP_SERVERS + 1)]:
             _SERVERS.pop(old).stop()

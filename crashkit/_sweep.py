@@ -90,6 +90,9 @@ class Sweep:
         work_base: where the private work folder goes (default:
             :func:`crashkit._runner.default_work_base`).
         artifacts: keeps the worlds of failing points (beside the report).
+        kill_each_point: run the workload in a child killed at each kill point, instead of
+            recording every kill point's crash state in one run (slower; it also reruns the
+            workload once per point, so a nondeterministic program shows more often).
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class Sweep:
         on_result: Callable[[PointResult], None] | None = None,
         on_prepared: Callable[[Explorer], None] | None = None,
         work_base: str | None = None,
+        kill_each_point: bool = False,
     ) -> None:
         self.scenarios = list(scenarios)
         self.variants = tuple(variants)
@@ -123,6 +127,7 @@ class Sweep:
         self.sample, self.seed, self.shard = sample, seed, shard
         self.keep_worlds = keep_worlds
         self.artifacts = artifacts
+        self.kill_each_point = kill_each_point
         self.on_result, self.on_prepared = on_result, on_prepared
         self.work_dir = new_work_dir(work_base)
         preload = list(dict.fromkeys(m for s in self.scenarios for m in s.preload_modules()))
@@ -145,6 +150,7 @@ class Sweep:
                         os.getcwd(),
                         self.keep_worlds,
                         self.artifacts,
+                        record_kills=not self.kill_each_point,
                     )
                 )
         return explorers
@@ -247,7 +253,9 @@ class Sweep:
     ) -> None:
         futures: dict[Future[PointResult], Explorer] = {}
         for explorer in explorers:
-            for fault, point in self.planned(explorer):
+            planned = self.planned(explorer)
+            explorer.plan_kills(p for f, p in planned if f == "kill")
+            for fault, point in planned:
                 futures[pool.submit(explorer.run_point, point, fault)] = explorer
         for future in as_completed(futures):
             result = future.result()

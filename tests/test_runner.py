@@ -88,10 +88,43 @@ def test_crash_equivalence_shows_a_diff_against_the_golden_state(tmp_path):
 
 
 def test_nondeterminism_is_reported_with_both_records_never_as_a_flake():
-    summaries = Sweep([toy("nondeterministic")], variants=["nondeterministic"], jobs=2).run()
+    summaries = Sweep(
+        [toy("nondeterministic")], variants=["nondeterministic"], jobs=2, kill_each_point=True
+    ).run()
     # The workload flips a coin; across all points some runs must disagree with the dry run.
     (summary,) = summaries
     assert summary.by_invariant.get("deterministic", 0) > 0
+
+
+def test_a_recording_run_that_strays_from_the_dry_run_is_reported_where_it_does(tmp_path):
+    runs = tmp_path / "runs"
+
+    def workload(world):
+        count = int(runs.read_text()) if runs.exists() else 0
+        runs.write_text(str(count + 1))  # outside the world: not an operation
+        world.path("a.txt").write_text("a")
+        if count:  # the dry run writes b.txt, the recording run c.txt
+            world.path("c.txt").write_text("c")
+        else:
+            world.path("b.txt").write_text("b")
+        world.path("d.txt").write_text("d")
+
+    scenario = Scenario(
+        name="strays", setup=print, workload=workload, restart=print, observe=lambda w: {}
+    )
+    explorer = Explorer(scenario, "default", make_starter(False), new_work_dir())
+    try:
+        trace = explorer.prepare().trace
+        results = {p: explorer.run_point(p) for p in range(1, explorer.points + 1)}
+    finally:
+        explorer.close()
+    strays = {op.index for op in trace if op.target == "b.txt"}  # created, then written
+    assert strays
+    for point, result in results.items():
+        invariants = {f.invariant for f in result.findings}
+        assert invariants == ({"deterministic"} if point in strays else set()), (point, result)
+    message = results[min(strays)].findings[0].message
+    assert "b.txt" in message and "c.txt" in message
 
 
 def test_a_hang_in_recovery_is_a_finding_and_leaves_no_process(tmp_path):
@@ -305,3 +338,74 @@ def test_a_scenario_loaded_by_a_relative_reference_is_still_found_by_path(tmp_pa
     ScenarioRef(relative, "ignores_wal").load()  # as `crashkit recheck` does, from elsewhere
     names = {s.name for s in load_scenarios([TOYS])}
     assert {"store", "ignores_wal", "hangs"} <= names
+
+
+def _printing_scenario() -> Scenario:
+    def workload(world):
+        for name in ("a", "b"):
+            path = world.path(f"{name}.txt")
+            if path.exists() and path.read_text() == name:
+                continue  # a restart finishing the job
+            print(f"writing {name}", flush=True)
+            with open(path, "w") as file:
+                file.write(name)
+                file.flush()
+                os.fsync(file.fileno())
+
+    def observe(world):
+        return {p.name: p.read_text() for p in sorted(world.root.iterdir())}
+
+    return Scenario(
+        name="prints", setup=print, workload=workload, restart=workload, observe=observe
+    )
+
+
+def test_recorded_kill_points_show_the_output_written_before_them_and_share_equal_states():
+    explorer = Explorer(_printing_scenario(), "default", make_starter(False), new_work_dir())
+    try:
+        trace = explorer.prepare().trace
+        results = {p: explorer.run_point(p) for p in range(1, explorer.points + 1)}
+    finally:
+        explorer.close()
+    kinds = [op.kind for op in trace]
+    assert kinds == ["fs.create", "fs.write", "fs.fsync"] * 2
+    assert results[1].output == "writing a\n"
+    assert results[4].output == "writing a\nwriting b\n"
+    # A kill right after an fsync leaves what a kill right before it left: one recovery.
+    assert explorer.same_state_as(4) == 3 and explorer.same_state_as(7) == 6
+    assert explorer.same_state_as(3) == 3
+    assert "the crash state of p03" in results[4].injection
+    assert results[4].rounds == results[3].rounds and results[4].op == trace[3]
+    assert all(r.passed for r in results.values()), results
+
+
+def test_asking_for_the_same_kill_point_again_recovers_it_again():
+    explorer = Explorer(toy("ignores_wal"), "ignore-wal", make_starter(False), new_work_dir())
+    try:
+        first, second = explorer.run_point(2), explorer.run_point(2)
+    finally:
+        explorer.close()
+    assert first is not second
+    assert [f.invariant for f in first.findings] == [f.invariant for f in second.findings]
+    assert first.findings  # the known bug, seen both times
+
+
+def test_recorded_and_killed_points_agree_on_a_buggy_program():
+    outcomes = {}
+    for record in (True, False):
+        explorer = Explorer(
+            toy("ignores_wal"),
+            "ignore-wal",
+            make_starter(False),
+            new_work_dir(),
+            record_kills=record,
+        )
+        try:
+            outcomes[record] = [
+                (r.point, sorted({f.invariant for f in r.findings}))
+                for r in map(explorer.run_point, range(1, explorer.points + 1))
+            ]
+        finally:
+            explorer.close()
+    assert outcomes[True] == outcomes[False]
+    assert any(invariants for _, invariants in outcomes[True])
