@@ -1,18 +1,19 @@
 """Crash points per second: the fork server against a fresh interpreter per child.
 
-Runs the same crash points of one scenario variant side by side in one run:
+Sweeps the same crash points of the bundled scenarios (or the ones given) side by side
+in one run:
 
-1. with children forked from the fork server (the default), with J parallel jobs and
-   with one job;
+1. with children forked from crashkit's fork server (the default), with J parallel
+   jobs and with one job;
 2. with a fresh interpreter per child (``fresh_interpreter=True``), the naive baseline;
-3. the raw cost of one child for a trivial phase (one SQLite commit and one file write,
-   then SIGKILL; the ``TINY`` scenario below), next to a bare child and to
+3. the raw cost of one child: an empty phase, and a trivial phase (one SQLite commit
+   and one file write, then SIGKILL; the ``TINY`` scenario below), next to
    ``python -c "import httpx"``, to compare with DESIGN.md section 7.
 
 Setup and the golden run are timed on their own and left out of points/s. Nothing is
 asserted: the numbers move with the machine and its load. From the repository:
 
-    python benchmarks/bench_points.py [--scenario scenarios/test_conflict.py]
+    python benchmarks/bench_points.py [--scenario scenarios/test_conflict.py ...]
         [--points N] [--jobs J] [--faults kill,...] [--quick]
 """
 
@@ -34,24 +35,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import multiprocess
-
 from crashkit import Scenario, World
+from crashkit._child import ChildJob
 from crashkit._runner import Explorer, new_work_dir
-from crashkit._scenario import resolve
+from crashkit._scenario import load_scenarios, resolve
 from crashkit._starter import ChildStarter, make_starter
 from crashkit.errors import CrashkitError
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SCENARIO = ROOT / "scenarios" / "test_conflict.py"
+BUNDLED = ROOT / "scenarios"
 #: (name, fresh_interpreter)
 MODES = (("fork server", False), ("fresh interpreter", True))
 FORK, FRESH = MODES[0][0], MODES[1][0]
 #: What DESIGN.md section 7 measured, for comparison.
 DESIGN_FORK_MS = 4
 DESIGN_FRESH_MS = 95
-#: multiprocess starts children so named without importing this script as ``__main__``.
-CHILD_NAME = "crashkit-child-bench"
+#: Crash points per scenario for the fault kinds after the first (some are slow by nature).
+FAULT_SAMPLE = 8
 
 
 # -- the tiny scenario of the raw child measurement -------------------------------------
@@ -125,6 +125,8 @@ class Timing:
     seconds: float = 0.0
     findings: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Scenario id -> seconds until its last point was done.
+    by_scenario: dict[str, float] = field(default_factory=dict)
     #: Step name -> the durations of each call (one-job runs only).
     steps: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
@@ -133,17 +135,25 @@ class Timing:
         return self.points / self.seconds if self.seconds > 0 else 0.0
 
 
-class Bench:
-    """An explorer per (scenario, mode), all on one fork server, and the timings."""
+def _tiny_report_modules(world: World) -> None:
+    """The preload check's phase: which of ``$MODULES`` this child found imported."""
+    import os
+    import sys
 
-    def __init__(self, scenario: Scenario, variant: str) -> None:
-        self.scenario, self.variant = scenario, variant
+    wanted = os.environ["MODULES"].split()
+    world.path("preloaded.txt").write_text(" ".join(m for m in wanted if m in sys.modules))
+
+
+class Bench:
+    """An explorer per (scenario, mode) and the timings; one starter per mode."""
+
+    def __init__(self, scenarios: Sequence[Scenario], variant: str) -> None:
+        self.scenarios, self.variant = list(scenarios), variant
         self.tiny = TINY
         self.preload = list(
-            dict.fromkeys([*scenario.preload_modules(), *self.tiny.preload_modules()])
+            dict.fromkeys([m for s in [*self.scenarios, self.tiny] for m in s.preload_modules()])
         )
         self.work = new_work_dir()
-        # A process has one fork server: it gets every module either scenario preloads.
         self.starters: dict[bool, ChildStarter] = {
             fresh: make_starter(fresh, self.preload) for _, fresh in MODES
         }
@@ -158,7 +168,7 @@ class Bench:
 
     def explorer(self, scenario: Scenario, variant: str, fresh: bool) -> Explorer:
         """The explorer, prepared on first use (setup and golden run, timed apart)."""
-        key = (scenario.name, fresh)
+        key = (scenario.id, fresh)
         if key not in self.explorers:
             folder = self.work / f"{len(self.explorers):02d}-{scenario.name}"
             explorer = Explorer(scenario, variant, self.starters[fresh], folder, str(ROOT))
@@ -168,26 +178,48 @@ class Bench:
             self.explorers[key] = explorer
         return self.explorers[key]
 
+    def prepared_seconds(self, fresh: bool) -> float:
+        return sum(t for (sid, f), t in self.prepared.items() if f == fresh and sid != TINY.id)
+
     # -- crash points ----------------------------------------------------------------------
 
-    def measure(self, mode: str, fresh: bool, fault: str, jobs: int, points: list[int]) -> Timing:
-        """Time ``points`` on ``jobs`` threads; with one job, also the runner's steps."""
-        explorer = self.explorer(self.scenario, self.variant, fresh)
-        timing = Timing(mode, fault, jobs, len(points))
-        timers = self._time_steps(explorer, timing.steps) if jobs == 1 else []
+    def measure(
+        self, mode: str, fresh: bool, fault: str, jobs: int, points: dict[str, list[int]]
+    ) -> Timing:
+        """Time ``points`` (scenario id -> points) on ``jobs`` threads, all scenarios in one
+        pool as a sweep runs them; with one job, also the runner's steps."""
+        explorers = {
+            s.id: self.explorer(s, self.variant, fresh) for s in self.scenarios if s.id in points
+        }
+        timing = Timing(mode, fault, jobs, sum(len(p) for p in points.values()))
+        timers = (
+            [(e, self._time_steps(e, timing.steps)) for e in explorers.values()]
+            if jobs == 1
+            else []
+        )
         started = time.perf_counter()
         try:
             with ThreadPoolExecutor(jobs, thread_name_prefix="bench") as pool:
-                futures = [pool.submit(explorer.run_point, p, fault) for p in points]
-                for future in futures:
+                futures = []
+                for sid, chosen in points.items():
+                    explorers[sid].plan_kills(chosen)
+                    for point in chosen:
+                        future = pool.submit(explorers[sid].run_point, point, fault)
+                        futures.append((sid, future))
+                for sid, future in futures:
                     try:
-                        timing.findings += not future.result().passed
+                        result = future.result()
+                        timing.findings += not result.passed
+                        timing.by_scenario[sid] = max(
+                            timing.by_scenario.get(sid, 0.0), time.perf_counter() - started
+                        )
                     except Exception as error:  # keep measuring; printed below the table
                         timing.errors.append(f"{type(error).__name__}: {error}")
         finally:
             timing.seconds = time.perf_counter() - started
-            for name in timers:
-                del explorer.__dict__[name]
+            for explorer, names in timers:
+                for name in names:
+                    del explorer.__dict__[name]
         return timing
 
     @staticmethod
@@ -195,6 +227,8 @@ class Bench:
         """Wrap the explorer's steps (copy, children, observe) to add up their times."""
 
         def child(world: Path, run_dir: Path, phase: str, **kwargs: Any) -> str:
+            if kwargs.get("record_at"):
+                return "recording workload child"
             return f"{'crashed ' if kwargs.get('crash_at') else ''}{phase} child"
 
         labels: dict[str, Callable[..., str]] = {
@@ -242,34 +276,39 @@ class Bench:
             shutil.rmtree(world.parent, ignore_errors=True)
         return copies, children, killed
 
-    @staticmethod
-    def bare_children(fresh: bool, count: int) -> list[float]:
-        """A child that exits at once: what the start method itself costs."""
-        context = multiprocess.get_context("spawn" if fresh else "forkserver")
+    def empty_children(self, fresh: bool, count: int) -> list[float]:
+        """A child running an empty phase: what starting, setting up and reaping one costs."""
         times = []
-        for _ in range(count):
+        for number in range(count):
+            run_dir = self.work / f"empty-{int(fresh)}-{number}"
+            run_dir.mkdir()
+            job = ChildJob(self.tiny, "restart", str(self.work), str(run_dir), probe=False)
             started = time.perf_counter()
-            process = context.Process(target=os._exit, args=(0,), name=CHILD_NAME)
-            process.start()
-            process.join()
-            process.close()
+            self.starters[fresh].run(job, 60)
             times.append(time.perf_counter() - started)
         return times
 
     def preloaded(self) -> tuple[list[str], list[str]]:
         """Which of the preload modules a fork server child finds imported, and which not."""
-        out = self.work / "preloaded.txt"
-        code = (
-            "import sys\n"
-            f"open({str(out)!r}, 'w').write(' '.join("
-            f"m for m in {self.preload!r} if m in sys.modules))\n"
+        world = self.work / "preload-check"
+        world.mkdir()
+        check = Scenario(
+            name="bench-preload",
+            setup=_tiny_report_modules,
+            workload=_tiny_report_modules,
+            restart=_tiny_report_modules,
+            observe=_tiny_observe,
         )
-        process = multiprocess.get_context("forkserver").Process(
-            target=exec, args=(code,), name=CHILD_NAME
+        job = ChildJob(
+            check,
+            "workload",
+            str(world),
+            str(world),
+            env={"MODULES": " ".join(self.preload)},
+            probe=False,
         )
-        process.start()
-        process.join()
-        process.close()
+        self.starters[False].run(job, 60)
+        out = world / "preloaded.txt"
         warm = out.read_text().split() if out.exists() else []
         return warm, [m for m in self.preload if m not in warm]
 
@@ -334,26 +373,34 @@ def parse(argv: Sequence[str], kinds: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scenario",
-        default=str(DEFAULT_SCENARIO),
-        help="scenario file, or path.py::name (default: the bundled conflict scenario)",
+        action="append",
+        default=[],
+        help="scenario file, folder or path.py::name, repeatable (default: every bundled one)",
     )
     parser.add_argument("--variant", default="correct", help="engine variant (default: correct)")
     parser.add_argument(
         "--points",
         type=int,
-        help="run a seeded sample of this many crash points (default: every point)",
+        help="a seeded sample of this many crash points per scenario (default: every point)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     parser.add_argument(
         "--jobs",
         type=int,
         default=os.cpu_count() or 1,
-        help="parallel jobs; a 1-job run is measured too (default: all cores)",
+        help="parallel jobs; a 1-job run of the fork server is measured too (default: all cores)",
     )
     parser.add_argument(
         "--faults",
         default=",".join(kinds),
-        help=f"fault kinds, comma separated (default: all this crashkit has: {','.join(kinds)})",
+        help=f"fault kinds, comma separated; the first makes the main table (default: "
+        f"{','.join(kinds)})",
+    )
+    parser.add_argument(
+        "--fault-points",
+        type=int,
+        default=FAULT_SAMPLE,
+        help=f"points per scenario for the kinds after the first (default {FAULT_SAMPLE})",
     )
     parser.add_argument(
         "--children", type=int, default=10, help="samples per raw child measurement (default 10)"
@@ -364,8 +411,13 @@ def parse(argv: Sequence[str], kinds: Sequence[str]) -> argparse.Namespace:
         help="2 samples per raw child measurement (a smoke test)",
     )
     args = parser.parse_args(argv)
-    if args.jobs < 1 or args.children < 1 or (args.points is not None and args.points < 1):
-        parser.error("--jobs, --points and --children must be at least 1")
+    if (
+        args.jobs < 1
+        or args.children < 1
+        or args.fault_points < 1
+        or (args.points is not None and args.points < 1)
+    ):
+        parser.error("--jobs, --points, --fault-points and --children must be at least 1")
     if args.quick:
         args.children = min(args.children, 2)
     return args
@@ -385,8 +437,19 @@ def main(argv: Sequence[str]) -> int:
         print(f"no supported fault kind among {requested}; choose among {', '.join(kinds)}")
         return 2
     try:
-        scenario = resolve(args.scenario, [])
-        bench = Bench(scenario, args.variant)
+        if args.scenario:
+            scenarios = [
+                s
+                for spec in args.scenario
+                for s in ([resolve(spec, [])] if "::" in spec else load_scenarios([spec]))
+            ]
+        else:
+            scenarios = load_scenarios([BUNDLED])
+        scenarios = [s for s in scenarios if args.variant in s.variants]
+        if not scenarios:
+            print(f"no scenario has the variant {args.variant!r}")
+            return 2
+        bench = Bench(scenarios, args.variant)
     except CrashkitError as error:
         print(error)
         return 2
@@ -401,27 +464,32 @@ def main(argv: Sequence[str]) -> int:
 
 
 def run(bench: Bench, args: argparse.Namespace, faults: list[str], skipped: dict[str, str]) -> None:
-    scenario, first = bench.scenario, faults[0]
+    first = faults[0]
     load = os.getloadavg()
     began = time.perf_counter()
-    jobs_list = [args.jobs, 1] if args.jobs > 1 else [1]
 
     # Setup and golden run of both modes first: not part of the timed points.
-    explorers = {fresh: bench.explorer(scenario, args.variant, fresh) for _, fresh in MODES}
-    every = explorers[False].points_for(first)
-    points = sample(every, args.points, args.seed)
-    how = "every one" if len(points) == len(every) else f"a seeded sample, seed {args.seed}"
+    for scenario in bench.scenarios:
+        for _, fresh in MODES:
+            bench.explorer(scenario, args.variant, fresh)
+    offered = {
+        s.id: bench.explorer(s, args.variant, False).points_for(first) for s in bench.scenarios
+    }
+    points = {sid: sample(every, args.points, args.seed) for sid, every in offered.items()}
+    total, chosen = sum(map(len, offered.values())), sum(map(len, points.values()))
+    how = "every one" if chosen == total else f"a seeded sample, seed {args.seed}"
     print(
-        f"crashkit benchmark: {scenario.id} [{args.variant}]; python "
+        f"crashkit benchmark: {len(bench.scenarios)} scenario(s) [{args.variant}]; python "
         f"{platform.python_version()}, {os.cpu_count()} cores, load average "
         + " ".join(f"{x:.2f}" for x in load)
     )
-    print(f"crash points: {len(points)} of {len(every)} ({how}): {points}")
+    print(
+        f"crash points: {chosen} of {total} ({how}) in "
+        + ", ".join(f"{s.name} {len(points[s.id])}" for s in bench.scenarios)
+    )
     print(
         "setup + golden run (not in points/s): "
-        + ", ".join(
-            f"{mode} {bench.prepared[(scenario.name, fresh)]:.2f} s" for mode, fresh in MODES
-        )
+        + ", ".join(f"{mode} {bench.prepared_seconds(fresh):.2f} s" for mode, fresh in MODES)
     )
     warm, cold = bench.preloaded()
     print(
@@ -436,12 +504,12 @@ def run(bench: Bench, args: argparse.Namespace, faults: list[str], skipped: dict
         print("note: PYTHONDONTWRITEBYTECODE is set: every fresh interpreter compiles from source")
     print()
 
-    # 1 and 2: the same points under both modes, J jobs then 1 job.
-    timings = [
-        bench.measure(mode, fresh, first, jobs, points)
-        for jobs in jobs_list
-        for mode, fresh in MODES
-    ]
+    # 1 and 2: the same points under both modes with J jobs; the fork server with 1 job too
+    # (with its steps timed). A 1-job fresh-interpreter run is made when J is 1.
+    runs = [(FORK, False, args.jobs), (FRESH, True, args.jobs)]
+    if args.jobs > 1:
+        runs.append((FORK, False, 1))
+    timings = [bench.measure(mode, fresh, first, jobs, points) for mode, fresh, jobs in runs]
     rows = [["mode", "fault", "jobs", "points", "seconds", "points/s", "findings"]]
     rows += [
         [
@@ -459,30 +527,40 @@ def run(bench: Bench, args: argparse.Namespace, faults: list[str], skipped: dict
     by = {(t.mode, t.jobs): t for t in timings}
     print()
     print(
-        "ratio fork server / fresh interpreter (points/s): "
-        + ", ".join(
-            f"{jobs_label(j)} {ratio(by[(FORK, j)].rate, by[(FRESH, j)].rate)}" for j in jobs_list
-        )
+        f"ratio fork server / fresh interpreter (points/s): {jobs_label(args.jobs)} "
+        f"{ratio(by[(FORK, args.jobs)].rate, by[(FRESH, args.jobs)].rate)}"
     )
     if args.jobs > 1:
         print(
-            f"parallel speedup ({jobs_label(args.jobs)} / 1 job): "
-            + ", ".join(
-                f"{mode} {ratio(by[(mode, args.jobs)].rate, by[(mode, 1)].rate)}"
-                for mode, _ in MODES
-            )
+            f"parallel speedup ({jobs_label(args.jobs)} / 1 job): fork server "
+            f"{ratio(by[(FORK, args.jobs)].rate, by[(FORK, 1)].rate)}"
         )
+    fork = by[(FORK, args.jobs)]
+    if len(bench.scenarios) > 1:
+        print(f"by scenario ({FORK}, {jobs_label(args.jobs)}, {first}; one pool, so approximate):")
+        previous = 0.0
+        for scenario in sorted(bench.scenarios, key=lambda s: fork.by_scenario.get(s.id, 0)):
+            done = fork.by_scenario.get(scenario.id, previous)
+            print(f"  {scenario.name}: {len(points[scenario.id])} points, done at {done:.2f} s")
+            previous = done
 
     # Per fault kind: fork server, J jobs, a sample of each kind's own points.
-    per_fault = {first: by[(FORK, args.jobs)]}
+    per_fault = {first: fork}
     for fault in faults[1:]:
         try:
-            offered = explorers[False].points_for(fault)
-            if not offered:
-                skipped[fault] = "no crash points in this scenario"
+            chosen_fault = {
+                s.id: sample(
+                    bench.explorer(s, args.variant, False).points_for(fault),
+                    min(args.fault_points, args.points or args.fault_points),
+                    args.seed,
+                )
+                for s in bench.scenarios
+            }
+            chosen_fault = {sid: p for sid, p in chosen_fault.items() if p}
+            if not chosen_fault:
+                skipped[fault] = "no crash points in these scenarios"
                 continue
-            chosen = sample(offered, args.points, args.seed)
-            per_fault[fault] = bench.measure(FORK, False, fault, args.jobs, chosen)
+            per_fault[fault] = bench.measure(FORK, False, fault, args.jobs, chosen_fault)
         except (CrashkitError, NotImplementedError) as error:
             skipped[fault] = f"not supported by this runner ({type(error).__name__}: {error})"
     print(
@@ -494,18 +572,19 @@ def run(bench: Bench, args: argparse.Namespace, faults: list[str], skipped: dict
     for t in [*timings, *per_fault.values()]:
         for problem in dict.fromkeys(t.errors):
             print(f"error ({t.mode}, {t.fault}, {jobs_label(t.jobs)}): {problem}")
-    if any(t.findings for t in timings) and not scenario.expects_findings(args.variant):
+    if any(t.findings for t in timings) and not any(
+        s.expects_findings(args.variant) for s in bench.scenarios
+    ):
         print("warning: a correct variant had findings; those points may not be typical")
 
     print()
-    print(f"where a point's time goes (the 1-job runs, {first}, mean per point):")
-    for mode, _ in MODES:
-        print_steps(by[(mode, 1)])
+    print(f"where a point's time goes (the 1-job run, {first}, mean per point):")
+    print_steps(by[(FORK, 1)])
 
     # 3: the raw cost of one child.
     n = args.children
     raw = {fresh: bench.tiny_children(fresh, n) for _, fresh in MODES}
-    bare = {fresh: bench.bare_children(fresh, n) for _, fresh in MODES}
+    empty = {fresh: bench.empty_children(fresh, n) for _, fresh in MODES}
     httpx = python_importing("httpx", n)
     whole = {
         fresh: [a + b for a, b in zip(raw[fresh][0], raw[fresh][1], strict=True)]
@@ -516,13 +595,13 @@ def run(bench: Bench, args: argparse.Namespace, faults: list[str], skipped: dict
         f"one child, median (min) of {n}; the tiny phase: one SQLite commit, one file write, "
         "SIGKILL (its setup + golden run: "
         + ", ".join(
-            f"{mode} {bench.prepared[(bench.tiny.name, fresh)]:.2f} s" for mode, fresh in MODES
+            f"{mode} {bench.prepared[(bench.tiny.id, fresh)]:.2f} s" for mode, fresh in MODES
         )
         + ")"
     )
     rows = [
         ["what", FORK, FRESH, "design"],
-        ["bare child (exits at once)", spread(bare[False]), spread(bare[True]), ""],
+        ["empty phase child", spread(empty[False]), spread(empty[True]), ""],
         ["world copy", spread(raw[False][0]), spread(raw[True][0]), ""],
         ["tiny phase child", spread(raw[False][1]), spread(raw[True][1]), ""],
         [

@@ -232,12 +232,12 @@ class FakeNotion:
         Raises:
             ValueError: no page has this id.
         """
-        with self._direct() as tx:
+        with self._direct(write=False) as tx:
             return render_page(self._page(tx, page_id))
 
     def pages(self, include_archived: bool = False) -> list[dict[str, Any]]:
         """Every page object, in creation order."""
-        with self._direct() as tx:
+        with self._direct(write=False) as tx:
             return [render_page(node) for node in tx.pages(include_archived)]
 
     def blocks(self, page_id: str) -> list[dict[str, Any]]:
@@ -246,7 +246,7 @@ class FakeNotion:
         Raises:
             ValueError: no page has this id.
         """
-        with self._direct() as tx:
+        with self._direct(write=False) as tx:
             page = self._page(tx, page_id)
             return [render_block(tx, node) for node in tx.children(page.id)]
 
@@ -276,19 +276,19 @@ class FakeNotion:
 
     def clock(self) -> str:
         """The remote's current time, e.g. ``2026-01-01T00:03:00.000Z``."""
-        with self._direct() as tx:
+        with self._direct(write=False) as tx:
             return format_time(tx.now())
 
     def request_log(self) -> list[dict[str, Any]]:
         """Every request handled: ``method``, ``path``, ``status`` and ``fault`` (None,
         ``"fail"`` or ``"lose"``), oldest first."""
-        with self._direct() as tx:
+        with self._direct(write=False) as tx:
             return tx.request_log()
 
     @contextmanager
-    def _direct(self) -> Iterator[Tx]:
+    def _direct(self, write: bool = True) -> Iterator[Tx]:
         try:
-            with self._store.transaction() as tx:
+            with self._store.transaction(write) as tx:
                 yield tx
         except ApiError as error:
             raise ValueError(f"fake Notion ({self.store_path}): {error.message}") from None

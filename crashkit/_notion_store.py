@@ -295,7 +295,10 @@ class NotionStore:
     def __init__(self, path: str) -> None:
         self.path = path
         with quiet(), closing(self._connect()) as db:
-            db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+            # Opened far more often than created (once per child and per observation):
+            # look before taking the write lock.
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'requests'").fetchone():
+                db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: transactions are begun and ended explicitly below.
@@ -308,8 +311,11 @@ class NotionStore:
         return db
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
         """One all-or-nothing transaction on a fresh connection, hidden from the probe.
+
+        Args:
+            write: take the write lock up front; False for a reader that never writes.
 
         Raises:
             sqlite3.OperationalError: the file stayed locked for :data:`BUSY_TIMEOUT` seconds.
@@ -317,7 +323,7 @@ class NotionStore:
         with quiet(), closing(self._connect()) as db:
             # IMMEDIATE takes the write lock up front: two requests never interleave, and a
             # reader never has to upgrade (which could deadlock under the busy handler).
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield Tx(db)
             except BaseException:

@@ -14,11 +14,15 @@ SCRIPT = ROOT / "benchmarks" / "bench_points.py"
 
 
 @pytest.mark.slow
-def test_the_benchmark_prints_both_modes_a_ratio_and_the_raw_child_cost():
+def test_the_benchmark_sweeps_scenarios_in_both_modes_and_prints_ratios_and_child_costs():
     run = subprocess.run(
         [
             sys.executable,
             str(SCRIPT),
+            "--scenario",
+            "scenarios/test_pull.py",
+            "--scenario",
+            "scenarios/test_push.py",
             "--points",
             "2",
             "--jobs",
@@ -34,7 +38,9 @@ def test_the_benchmark_prints_both_modes_a_ratio_and_the_raw_child_cost():
     )
     out = run.stdout
     assert run.returncode == 0, out + run.stderr
-    assert "crash points: 2 of " in out
+    assert re.search(
+        r"^crash points: 4 of \d+ \(a seeded sample, seed 0\) in pull 2, push 2$", out, re.M
+    ), out
     assert "setup + golden run (not in points/s): fork server" in out
     header = re.search(
         r"^\s*mode\s+fault\s+jobs\s+points\s+seconds\s+points/s\s+findings$", out, re.M
@@ -42,14 +48,15 @@ def test_the_benchmark_prints_both_modes_a_ratio_and_the_raw_child_cost():
     assert header, out
     for mode in ("fork server", "fresh interpreter"):
         # mode, fault, jobs and points are the settings; seconds and points/s are any number
-        assert re.search(rf"^\s*{mode}\s+kill\s+1\s+2\s+[\d.]+\s+[\d.]+\s+\d+$", out, re.M), out
+        assert re.search(rf"^\s*{mode}\s+kill\s+1\s+4\s+[\d.]+\s+[\d.]+\s+\d+$", out, re.M), out
     assert re.search(
         r"^ratio fork server / fresh interpreter \(points/s\): 1 job [\d.]+x$", out, re.M
     )
     assert re.search(r"^points/s by fault kind \(fork server, 1 job\): kill [\d.]+", out, re.M)
     assert "skipped fault kind no-such-fault: not supported yet" in out
     assert "where a point's time goes" in out
-    for row in ("bare child (exits at once)", "world copy + tiny phase child", "python -c"):
+    assert re.search(r"^  pull: 2 points, done at [\d.]+ s$", out, re.M), out
+    for row in ("empty phase child", "world copy + tiny phase child", "python -c"):
         assert re.search(rf"^\s*{re.escape(row)}\s", out, re.M), out
     assert re.search(
         r"^ratio fresh interpreter / fork server \(one tiny child\): [\d.]+x$", out, re.M
