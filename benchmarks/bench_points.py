@@ -40,6 +40,7 @@ from crashkit._child import ChildJob
 from crashkit._runner import Explorer, new_work_dir
 from crashkit._scenario import load_scenarios, resolve
 from crashkit._starter import ChildStarter, make_starter
+from crashkit._sweep import default_jobs
 from crashkit.errors import CrashkitError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -387,8 +388,9 @@ def parse(argv: Sequence[str], kinds: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--jobs",
         type=int,
-        default=os.cpu_count() or 1,
-        help="parallel jobs; a 1-job run of the fork server is measured too (default: all cores)",
+        default=default_jobs(),
+        help="parallel jobs; a 1-job run of the fork server is measured too (default: as "
+        "crashkit run, one per core plus one)",
     )
     parser.add_argument(
         "--faults",

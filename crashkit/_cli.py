@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", help="scenario files or folders (default: scenarios/)")
     run.add_argument("-s", "--scenario", action="append", default=[], help="only this scenario")
     run.add_argument("-V", "--variant", action="append", default=[], help="only this variant")
-    run.add_argument("-j", "--jobs", type=_positive, default=None, help="children at once (cores)")
+    run.add_argument(
+        "-j", "--jobs", type=_positive, default=None, help="points at once (default: cores + 1)"
+    )
     run.add_argument(
         "-f",
         "--fault",

