@@ -1,7 +1,8 @@
 """Invariants: what must hold in a world after recovery, and the findings when it does not.
 
 Built-ins are configured by SQL query and hash function, not tied to one schema.
-A user invariant is a plain function ``f(world)`` that asserts.
+A user invariant is a plain function ``f(world)`` that asserts. Run by pytest, it
+may ask for fixtures too: ``f(world, expected_pages)``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from crashkit._scenario import World
+from crashkit._scenario import World, requested_fixtures
 
 __all__ = [
     "Check",
@@ -53,6 +54,8 @@ class Check:
     golden: Mapping[str, Any] | None = None
     #: Per restart round: a dict with ``round``, ``mutations`` and ``changed``.
     rounds: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    #: Values of the pytest fixtures invariants ask for (see :func:`requested_fixtures`).
+    fixtures: Mapping[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -79,7 +82,8 @@ def run_invariants(invariants: Sequence[Any], ctx: Check) -> list[Finding]:
             if callable(check):
                 check(ctx)
             else:
-                invariant(ctx.world)
+                wanted = requested_fixtures(invariant)
+                invariant(ctx.world, **{name: ctx.fixtures[name] for name in wanted})
         except AssertionError as error:
             findings.append(Finding(name, str(error) or f"{name} failed (assert without message)"))
         except Exception as error:

@@ -10,6 +10,7 @@ same :class:`crashkit._runner.Explorer` the CLI uses.
 
 from __future__ import annotations
 
+import inspect
 import linecache
 import os
 import random
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.fixtures import TopRequest
 
 from crashkit._artifacts import ArtifactStore
 from crashkit._results import ResultsWriter
@@ -227,6 +229,18 @@ def _variant_items(
         )
 
 
+def _taking(names: tuple[str, ...]) -> Any:
+    """A function whose parameters are ``names``: what pytest reads fixture requests from."""
+
+    def crash_point(**fixtures: Any) -> None:
+        """Stands for the crash point in pytest's fixture machinery; never called."""
+
+    crash_point.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+    )
+    return crash_point
+
+
 def _nodeid(collector: pytest.Collector, name: str) -> str:
     """The item's node id, given as a string so pytest parses ``name[params]`` the way it
     parses ids read back from its cache (``--lf``) or the command line."""
@@ -242,7 +256,12 @@ class CrashPointFailed(Exception):
 
 
 class CrashPoint(pytest.Item):
-    """One crash point of one scenario variant under one fault."""
+    """One crash point of one scenario variant under one fault.
+
+    It takes part in pytest's fixtures as a test function does: the fixtures the
+    scenario's invariants ask for (``def f(world, expected_pages)``), ``usefixtures``
+    marks and autouse fixtures are set up around it and torn down after it.
+    """
 
     def __init__(self, *, explorer: Explorer, point: int, fault: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -254,12 +273,38 @@ class CrashPoint(pytest.Item):
         self.add_marker("crashkit")
         if explorer.scenario.expects_findings(explorer.variant):
             self.add_marker("known_bug")
+        self._init_fixtures(explorer.scenario.fixture_names())
+
+    def _init_fixtures(self, names: tuple[str, ...]) -> None:
+        # What pytest.Function does, for an item whose "function" takes ``names``.
+        self.obj = _taking(names)
+        self._fixtureinfo = self.session._fixturemanager.getfixtureinfo(self, self.obj, None)
+        self.fixturenames = self._fixtureinfo.names_closure
+        self.funcargs: dict[str, Any] = {}
+        self._request = TopRequest(self, _ispytest=True)  # type: ignore[arg-type]
+
+    def setup(self) -> None:
+        self._request._fillfixtures()
+
+    def known_bug(self) -> tuple[bool, frozenset[str]]:
+        """Whether this variant is known to be buggy, and the faults meant to catch it: from
+        the scenario's ``expect_findings``, or a ``known_bug("variant", ...)`` mark (module
+        ``pytestmark``, conftest), optionally with ``faults=[...]``."""
+        scenario, variant = self.explorer.scenario, self.explorer.variant
+        if scenario.expects_findings(variant):
+            return True, frozenset(scenario.catching_faults(variant))
+        for mark in self.iter_markers("known_bug"):
+            if variant in mark.args:
+                return True, frozenset(mark.kwargs.get("faults", ()))
+        return False, frozenset()
 
     def runtest(self) -> None:
-        self.result = self.explorer.run_point(self.point, self.fault)
+        fixtures = {n: self.funcargs[n] for n in self.explorer.scenario.fixture_names()}
+        self.result = self.explorer.run_point(self.point, self.fault, fixtures)
         if not self.result.findings:
             return
-        if self.result.expected:
+        known, faults = self.known_bug()
+        if known and (not faults or self.fault in faults):
             names = ", ".join(sorted({f.invariant for f in self.result.findings}))
             pytest.xfail(f"known bug in variant {self.explorer.variant!r}: {names}")
         raise CrashPointFailed(self.result)
@@ -286,9 +331,13 @@ class CrashPoint(pytest.Item):
             if self.explorer.scenario.journal is not None:
                 records.append(audit_record(self.explorer))
         if self.result is not None:
+            known, faults = self.known_bug()
             for point in self.result.records():
                 point["source"] = source_line(self.op.file, self.op.line)
                 point["nodeid"] = self.nodeid
+                if known and not point["expected_findings"]:  # declared by a mark
+                    point["expected_findings"] = True
+                    point["expected_faults"] = sorted(faults)
                 records.append(point)
         return records
 

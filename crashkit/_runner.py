@@ -23,8 +23,10 @@ import time
 import traceback
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from crashkit import _child
@@ -34,7 +36,7 @@ from crashkit._faults import FAULTS, NESTED_BUDGET, FaultKind, describe_injectio
 from crashkit._invariants import Check, Finding, diff_states, run_invariants
 from crashkit._journal import Uncovered
 from crashkit._operation import Operation, end_operation
-from crashkit._scenario import Scenario, World
+from crashkit._scenario import Scenario, World, requested_fixtures
 from crashkit._starter import ChildExit, ChildStarter
 from crashkit.errors import ChildError, ScenarioError, UsageError
 
@@ -284,7 +286,9 @@ class Explorer:
         rounds, findings = self._restart_rounds(world)
         state = self._observe(world, findings)
         if not findings:
-            findings = run_invariants(self.scenario.invariants, self._check(world, state, rounds))
+            # Invariants asking for pytest fixtures run when point 0 does, with their values.
+            plain = [i for i in self.scenario.invariants if not requested_fixtures(i)]
+            findings = run_invariants(plain, self._check(world, state, rounds))
         self.golden = Golden(
             run.trace,
             state,
@@ -294,7 +298,7 @@ class Explorer:
             run.output,
             uncovered,
         )
-        if not self.keep_worlds:
+        if not self.keep_worlds and not self.scenario.fixture_names():
             shutil.rmtree(world.parent)
         return self.golden
 
@@ -417,12 +421,34 @@ class Explorer:
         rounds: list[Round],
         golden: Mapping[str, Any] | None = None,
     ) -> Check:
-        return Check(self._world_view(world), state, golden, [r.to_json() for r in rounds])
+        return Check(
+            self._world_view(world), state, golden, [r.to_json() for r in rounds], _FIXTURES.get()
+        )
 
     # -- one point -----------------------------------------------------------------
 
-    def run_point(self, point: int, fault: str = "kill") -> PointResult:
-        """Crash at ``point`` (0: no crash) with ``fault``, recover, check the invariants."""
+    def run_point(
+        self, point: int, fault: str = "kill", fixtures: Mapping[str, Any] | None = None
+    ) -> PointResult:
+        """Crash at ``point`` (0: no crash) with ``fault``, recover, check the invariants.
+
+        Args:
+            fixtures: values of the pytest fixtures the scenario's invariants ask for.
+        """
+        missing = [n for n in self.scenario.fixture_names() if n not in (fixtures or {})]
+        if missing:
+            raise UsageError(
+                f"scenario {self.scenario.name!r}: its invariants ask for the pytest "
+                f"fixture(s) {', '.join(missing)}; run it with pytest (pytest "
+                f"{self.scenario.id.split('::')[0]}), or give those parameters defaults"
+            )
+        token = _FIXTURES.set(dict(fixtures or {}))
+        try:
+            return self._run_point(point, fault)
+        finally:
+            _FIXTURES.reset(token)
+
+    def _run_point(self, point: int, fault: str) -> PointResult:
         golden = self.prepare()
         op = self.operation(point)
         kind = fault_kind(fault)
@@ -436,8 +462,13 @@ class Explorer:
                 f"{fault} offers {point_ranges(offered) or 'no point on this trace'}",
             )
         if point == 0:
+            findings = list(golden.findings)
+            asking = [i for i in self.scenario.invariants if requested_fixtures(i)]
+            if asking and not findings:
+                world = self.work_dir / "golden" / "world"
+                findings = run_invariants(asking, self._check(world, golden.state, golden.rounds))
             golden_result = self._result(
-                fault, 0, op, list(golden.findings), golden.rounds, golden.output, injection=""
+                fault, 0, op, findings, golden.rounds, golden.output, injection=""
             )
             golden_result.duration = golden.duration
             return golden_result
@@ -483,6 +514,8 @@ class Explorer:
         Points with equal states (:meth:`same_state_as`) share one recovery; asking for a
         point again (a second pass over the points) recovers anew from a new recording.
         """
+        if self.scenario.fixture_names():  # per-point fixture values: nothing is shared
+            return self._recover_recorded(point)
         canonical = self.same_state_as(point)
         with self._lock:
             shared = self._shared.get(canonical)
@@ -534,7 +567,8 @@ class Explorer:
         """Run the workload once, recording the crash state of every planned kill point."""
         golden = self.prepare()
         planned = self._planned_kills or list(range(1, len(golden.trace) + 2))
-        wanted = tuple(sorted({self.same_state_as(p) for p in planned}))
+        share = not self.scenario.fixture_names()
+        wanted = tuple(sorted({self.same_state_as(p) if share else p for p in planned}))
         if self._recording is not None and not self.keep_worlds:
             shutil.rmtree(self._recording.folder, ignore_errors=True)
         self._generation += 1
@@ -791,6 +825,11 @@ def _nondeterministic(
         f"and the program {ending}",
     )
 
+
+#: The fixture values of the point running in this thread (see :meth:`Explorer.run_point`).
+_FIXTURES: ContextVar[Mapping[str, Any]] = ContextVar(
+    "crashkit_fixtures", default=MappingProxyType({})
+)
 
 #: Operations after which a kill leaves the same state as before them.
 _INVISIBLE_TO_A_KILL = frozenset({"fs.fsync", "fs.fdatasync", "mark"})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import inspect
 import os
 import re
 import sys
@@ -37,6 +39,35 @@ class World:
     def path(self, *parts: str) -> Path:
         """A path inside the world."""
         return self.root.joinpath(*parts)
+
+
+def requested_fixtures(invariant: Any, scenario: str = "?") -> tuple[str, ...]:
+    """The pytest fixtures a plain-function invariant asks for: its parameters after the
+    first (the world) that have no default. crashkit.Invariant objects ask for none.
+
+    Raises:
+        ScenarioError: the function cannot be called with a world.
+    """
+    if callable(getattr(invariant, "check", None)):
+        return ()
+    try:
+        parameters = list(inspect.signature(invariant).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature: called with the world
+        return ()
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if not parameters or parameters[0].kind not in (*positional, inspect.Parameter.VAR_POSITIONAL):
+        name = getattr(invariant, "__name__", repr(invariant))
+        raise ScenarioError(
+            scenario,
+            f"invariant {name} takes no world",
+            f"give it the world as its first parameter: def {name}(world, ...): ...",
+        )
+    return tuple(
+        p.name
+        for p in parameters[1:]
+        if p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    )
 
 
 Phase = Callable[[World], Any]
@@ -118,6 +149,7 @@ class Scenario:
                     f"invariant {check!r} is not callable",
                     "pass functions f(world) that assert, or crashkit.Invariant objects",
                 )
+            requested_fixtures(check, self.name)  # a ScenarioError if it cannot take a world
 
     def _check_variants(self) -> None:
         if not self.variants:
@@ -168,6 +200,11 @@ class Scenario:
         if self.source is None:
             return self.name
         return f"{_display_path(Path(self.source.path))}::{self.source.attribute}"
+
+    def fixture_names(self) -> tuple[str, ...]:
+        """The pytest fixtures its invariants ask for (parameters after the world)."""
+        names = (n for check in self.invariants for n in requested_fixtures(check, self.name))
+        return tuple(dict.fromkeys(names))
 
     def preload_modules(self) -> list[str]:
         """What the fork server imports for this scenario: its ``preload`` and its own file."""

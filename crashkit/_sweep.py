@@ -202,7 +202,7 @@ class Sweep:
     def _prepare_all(
         self, pool: ThreadPoolExecutor, summaries: dict[int, VariantSummary]
     ) -> list[Explorer]:
-        futures = {pool.submit(e.prepare): e for e in self.explorers}
+        futures = {pool.submit(_prepare, e): e for e in self.explorers}
         ready = []
         for future in as_completed(futures):
             explorer = futures[future]
@@ -274,6 +274,20 @@ class Sweep:
         self.starter.close()
         if not self.keep_worlds:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def _prepare(explorer: Explorer) -> None:
+    """Set up and dry-run a variant, unless it needs what only pytest gives (fixtures)."""
+    names = explorer.scenario.fixture_names()
+    if names:
+        raise ScenarioError(
+            explorer.scenario.name,
+            f"its invariants ask for the pytest fixture(s) {', '.join(names)}, which only "
+            "pytest provides",
+            f"run it with pytest (pytest {explorer.scenario.id.split('::')[0]}), or give "
+            "those parameters defaults",
+        )
+    explorer.prepare()
 
 
 def default_jobs() -> int:

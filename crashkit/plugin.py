@@ -78,7 +78,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "crashkit: a crash point of a crashkit scenario (added automatically)"
     )
     config.addinivalue_line(
-        "markers", "known_bug: a crash point of a variant expected to have findings"
+        "markers",
+        "known_bug(*variants, faults=()): the named engine variants are known to be buggy: "
+        "their failing points are expected failures (under the given fault kinds only, if "
+        "named). Added with no arguments to the points of a scenario's expect_findings.",
     )
     config.pluginmanager.register(_Results(config), "crashkit-results")
     if any(config.getoption(ini) is not None for _, ini, _, _ in _OPTIONS):

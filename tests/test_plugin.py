@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 import re
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -203,3 +204,109 @@ def test_asserts_in_invariants_are_rewritten_by_pytest(pytester):
     result.assert_outcomes(failed=1)
     # pytest's rewriting shows both sides of the comparison, not a bare AssertionError.
     result.stdout.fnmatch_lines(["FINDING value_is_final: assert 'new value' == 'final'*"])
+
+
+FIXTURE_CONFTEST = """
+import pytest
+
+EVENTS = {events!r}
+
+
+@pytest.fixture(scope="session")
+def expected_value():
+    return {expected!r}
+
+
+@pytest.fixture
+def event_log():
+    with open(EVENTS, "a") as log:
+        log.write("setup\\n")
+    yield EVENTS
+    with open(EVENTS, "a") as log:
+        log.write("teardown\\n")
+"""
+FIXTURE_SCENARIO = """
+import pytest
+import toy_store
+
+pytestmark = pytest.mark.usefixtures("event_log")
+
+
+def value_is_expected(world, expected_value):
+    assert world.path("value.txt").read_text().strip() == expected_value
+
+
+fixtures = toy_store.toy("fixtures")
+fixtures.invariants = (*fixtures.invariants, value_is_expected)
+"""
+
+
+def _fixture_suite(pytester: pytest.Pytester, expected: str) -> pathlib.Path:
+    events = pytester.path / "events.txt"
+    pytester.makepyfile(toy_store=TOYS.read_text())
+    pytester.makeconftest(FIXTURE_CONFTEST.format(events=str(events), expected=expected))
+    pytester.makepyfile(test_fixtures=FIXTURE_SCENARIO)
+    return events
+
+
+def test_invariants_take_fixtures_which_are_set_up_and_torn_down_around_each_point(pytester):
+    events = _fixture_suite(pytester, "new value")
+    result = run(pytester, "-v")
+    result.assert_outcomes(passed=8)  # points 0..7 of the correct variant
+    assert events.read_text() == "setup\nteardown\n" * 8  # usefixtures, once per point
+    events.unlink()
+    run(pytester, "-n", "2").assert_outcomes(passed=8)  # and under xdist
+    assert sorted(events.read_text().split()) == ["setup"] * 8 + ["teardown"] * 8
+
+
+def test_a_fixture_valued_invariant_fails_with_pytest_s_explanation(pytester):
+    _fixture_suite(pytester, "something else")
+    result = run(pytester, "-k", "p03")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["FINDING value_is_expected: assert 'new value' == 'something else'*"]
+    )
+
+
+def test_the_cli_says_a_scenario_with_fixtures_needs_pytest(pytester):
+    _fixture_suite(pytester, "new value")
+    result = pytester.run(
+        sys.executable, "-m", "crashkit._cli", "run", "test_fixtures.py", "--report", "none", "-q"
+    )
+    assert result.ret != 0
+    out = result.stdout.str()
+    assert "expected_value" in out and "pytest" in out, out
+
+
+def test_a_known_bug_mark_makes_a_variant_s_failures_expected(pytester):
+    pytester.makepyfile(toy_store=TOYS.read_text())
+    pytester.makepyfile(
+        test_marked="""
+        import pytest
+        import toy_store
+
+        pytestmark = pytest.mark.known_bug("ignore-wal")
+
+        marked = toy_store.toy("marked", "ignore-wal", expect_findings=[])
+    """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=10, xfailed=6)
+    assert result.ret == 0
+
+
+def test_a_known_bug_mark_on_a_variant_that_never_fails_is_reported(pytester):
+    pytester.makepyfile(toy_store=TOYS.read_text())
+    pytester.makepyfile(
+        test_marked="""
+        import pytest
+        import toy_store
+
+        pytestmark = pytest.mark.known_bug("correct")
+
+        marked = toy_store.toy("marked", expect_findings=[])
+    """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=8)
+    result.stdout.fnmatch_lines(["*known-buggy variant marked[[]correct[]] had no failing point*"])

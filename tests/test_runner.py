@@ -409,3 +409,44 @@ def test_recorded_and_killed_points_agree_on_a_buggy_program():
             explorer.close()
     assert outcomes[True] == outcomes[False]
     assert any(invariants for _, invariants in outcomes[True])
+
+
+def test_invariants_asking_for_fixtures_get_their_values_or_a_clear_error():
+    from crashkit import UsageError
+
+    seen = []
+
+    def value_known(world, expected):
+        seen.append(expected)
+        assert world.path("value.txt").read_text().strip() == expected
+
+    scenario = toy("store")
+    scenario.invariants = (*scenario.invariants, value_known)
+    assert scenario.fixture_names() == ("expected",)
+    explorer = Explorer(scenario, "correct", make_starter(False), new_work_dir())
+    try:
+        with pytest.raises(UsageError, match=r"fixture.*expected.*run it with pytest"):
+            explorer.run_point(2)
+        assert explorer.run_point(2, fixtures={"expected": "new value"}).passed
+        failed = explorer.run_point(0, fixtures={"expected": "other"})  # the golden run too
+        assert [f.invariant for f in failed.findings] == ["value_known"]
+    finally:
+        explorer.close()
+    assert seen == ["new value", "other"]
+    (summary,) = Sweep([scenario], variants=["correct"]).run()  # no pytest: no fixtures
+    assert not summary.ok and "pytest" in summary.error and "expected" in summary.error
+
+
+def test_an_invariant_that_takes_no_world_is_a_scenario_error():
+    def no_world():
+        pass
+
+    with pytest.raises(ScenarioError, match="takes no world"):
+        Scenario(
+            name="x",
+            setup=print,
+            workload=print,
+            restart=print,
+            observe=dict,
+            invariants=[no_world],
+        )
