@@ -123,3 +123,30 @@ def test_the_journal_audit_flags_the_seed_bugs_and_nothing_in_the_correct_engine
     assert any(u.op.target.endswith("meeting.md") for u in merged if u.op.kind == "fs.rename")
     late = audits[("conflict", "wal-delete-before-push")]
     assert late and {u.op.kind for u in late} <= {"http.patch", "http.delete"}  # only the push
+
+
+def test_recorded_kill_states_find_what_a_child_killed_at_each_point_finds(tmp_path):
+    """The recorded crash states are the kill model, not an approximation of it: every
+    point of the conflict scenario fails or passes alike, with the same invariants."""
+    from crashkit._results import ResultsWriter, read_results
+
+    variants = ["correct", "conflict-no-wal", "wal-delete-before-push", "inplace-write"]
+    outcomes = {}
+    for each_point in (False, True):
+        results = tmp_path / f"each-{each_point}.jsonl"
+        with ResultsWriter(results) as writer:
+            Sweep(
+                load_scenarios([SCENARIOS], ["conflict"]),
+                variants=variants,
+                jobs=2,
+                results=writer,
+                kill_each_point=each_point,
+            ).run()
+        outcomes[each_point] = sorted(
+            (r["variant"], r["point"], sorted({f["invariant"] for f in r["findings"]}))
+            for r in read_results(results)
+            if r["type"] == "point"
+        )
+    assert outcomes[False] == outcomes[True]
+    failing = {variant for variant, _, invariants in outcomes[False] if invariants}
+    assert failing == set(variants) - {"correct"}
