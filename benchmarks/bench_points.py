@@ -20,6 +20,7 @@ asserted: the numbers move with the machine and its load. From the repository:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import random
@@ -293,13 +294,7 @@ class Bench:
         """Which of the preload modules a fork server child finds imported, and which not."""
         world = self.work / "preload-check"
         world.mkdir()
-        check = Scenario(
-            name="bench-preload",
-            setup=_tiny_report_modules,
-            workload=_tiny_report_modules,
-            restart=_tiny_report_modules,
-            observe=_tiny_observe,
-        )
+        check = dataclasses.replace(TINY, name="bench-preload", workload=_tiny_report_modules)
         job = ChildJob(
             check,
             "workload",
