@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from crashkit._invariants import Check, Finding, diff_states, run_invariants
-from crashkit._scenario import Scenario, ScenarioRef, World
+from crashkit._scenario import Scenario, ScenarioRef, World, requested_fixtures
 from crashkit.errors import ResultsError
 
 __all__ = ["ARTIFACT_FORMAT", "ArtifactStore", "Recheck", "recheck"]
@@ -99,16 +99,25 @@ class Recheck:
     stored: list[str]
     #: The findings of the invariants that can be re-judged on the stored world, now.
     now: list[Finding]
+    #: Invariants asking for pytest fixtures: not judged outside pytest.
+    needs_pytest: list[str] = field(default_factory=list)
 
     @property
     def skipped(self) -> list[str]:
-        """Stored findings that need a rerun to be judged (hangs, convergence...)."""
-        return [name for name in self.stored if name in NOT_RECHECKABLE]
+        """Stored findings that need a rerun (hangs, convergence...) or pytest to be judged."""
+        return [n for n in self.stored if n in NOT_RECHECKABLE or n in self.needs_pytest]
 
     @property
     def changed(self) -> bool:
-        judged = {name for name in self.stored if name not in NOT_RECHECKABLE}
+        judged = {name for name in self.stored if name not in self.skipped}
         return judged != {f.invariant for f in self.now}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "now": sorted({f.invariant for f in self.now}),
+            "changed": self.changed,
+            "skipped": self.skipped,
+        }
 
 
 def recheck(folder: str | Path) -> Recheck:
@@ -134,9 +143,15 @@ def recheck(folder: str | Path) -> Recheck:
                 diff_states(golden, state),
             )
         )
-    now += run_invariants(scenario.invariants, Check(world, state, golden, record["rounds"]))
+    plain = [i for i in scenario.invariants if not requested_fixtures(i)]
+    needs_pytest = [_name(i) for i in scenario.invariants if requested_fixtures(i)]
+    now += run_invariants(plain, Check(world, state, golden, record["rounds"]))
     stored = sorted({f["invariant"] for f in record["findings"]})
-    return Recheck(folder, record, stored, now)
+    return Recheck(folder, record, stored, now, needs_pytest)
+
+
+def _name(invariant: Any) -> str:
+    return str(getattr(invariant, "name", None) or getattr(invariant, "__name__", invariant))
 
 
 def _manifest(folder: Path) -> dict[str, Any]:

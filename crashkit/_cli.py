@@ -10,13 +10,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from crashkit._artifacts import MANIFEST, ArtifactStore, recheck
+from crashkit._artifacts import MANIFEST, ArtifactStore, Recheck, recheck
 from crashkit._faults import FAULT_KINDS
 from crashkit._report import merge_results, write_report
 from crashkit._results import ResultsWriter, read_results
@@ -133,6 +134,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", default=DEFAULT_REPORT, help="(default: %(default)s)")
     report.add_argument("--previous", default=None, help="an earlier run's results, for trends")
     report.add_argument("--merged", default=None, help="also write the merged results here")
+    report.add_argument(
+        "--recheck",
+        action="store_true",
+        help="judge the kept failing points again with the current invariants (no rerun); "
+        "the report shows each verdict, and the exit status is 1 if any changed",
+    )
 
     recheck = commands.add_parser(
         "recheck", help="judge kept failing points again with the current invariants"
@@ -254,24 +261,49 @@ def _recheck(args: argparse.Namespace, console: Console) -> int:
             f"points in {DEFAULT_ARTIFACTS})"
         )
         return 0
-    changed = 0
-    for folder in folders:
-        result = recheck(folder)
-        now = sorted({f.invariant for f in result.now})
-        verdict = "[yellow]changed[/]" if result.changed else "same"
-        changed += result.changed
-        console.print(
-            f"{escape(str(folder))}: was {escape(', '.join(result.stored))}; now "
-            f"{escape(', '.join(now) or 'clean')} -> {verdict}"
-        )
-        if result.skipped:
-            console.print(f"  not re-judged without a rerun: {escape(', '.join(result.skipped))}")
+    changed = sum(_print_recheck(console, recheck(folder)).changed for folder in folders)
     console.print(f"{len(folders)} artifact(s) re-checked, {changed} changed")
     return 1 if changed else 0
 
 
+def _print_recheck(console: Console, result: Recheck) -> Recheck:
+    now = sorted({f.invariant for f in result.now})
+    verdict = "[yellow]changed[/]" if result.changed else "same"
+    console.print(
+        f"{escape(str(result.folder))}: was {escape(', '.join(result.stored))}; now "
+        f"{escape(', '.join(now) or 'clean')} -> {verdict}"
+    )
+    if result.skipped:
+        console.print(
+            f"  not re-judged without a rerun or pytest: {escape(', '.join(result.skipped))}"
+        )
+    return result
+
+
+def _recheck_records(
+    args: argparse.Namespace, records: list[dict[str, Any]], console: Console
+) -> int:
+    """Re-judge the kept artifacts of the records' failing points; each record gets a
+    ``recheck`` entry for the report. Artifacts are looked for beside the report, then
+    beside each results file. The number of changed verdicts."""
+    bases = [Path(args.output).parent, *(Path(r).parent for r in args.results)]
+    checked: dict[Path, Recheck] = {}
+    for record in records:
+        kept = record.get("artifacts") if record.get("type") == "point" else None
+        folder = next((b / kept for b in bases if kept and (b / kept / MANIFEST).exists()), None)
+        if folder is None:
+            continue
+        if folder not in checked:
+            checked[folder] = _print_recheck(console, recheck(folder))
+        record["recheck"] = checked[folder].to_json()
+    changed = sum(r.changed for r in checked.values())
+    console.print(f"{len(checked)} artifact(s) re-checked, {changed} changed")
+    return changed
+
+
 def _report(args: argparse.Namespace, console: Console) -> int:
     records = merge_results(args.results)
+    changed = _recheck_records(args, records, console) if args.recheck else 0
     if args.merged:
         with ResultsWriter(args.merged) as merged:
             merged.write_all(r for r in records if r.get("type") != "run")
@@ -281,7 +313,7 @@ def _report(args: argparse.Namespace, console: Console) -> int:
     console.print(
         f"report: {escape(str(path))} ({points} points from {len(args.results)} results file(s))"
     )
-    return 0
+    return 1 if changed else 0
 
 
 def _progress(console: Console, quiet: bool) -> Progress:

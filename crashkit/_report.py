@@ -20,7 +20,7 @@ import os
 import re
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -499,9 +499,21 @@ def _detail(row: Row, result: Record, new: bool, strings: Strings) -> Record:
         "duration": result.get("duration"),
         "artifacts": str(artifacts) if artifacts else None,
         "artifactsHref": artifacts_href(str(artifacts)) if artifacts else None,
+        "recheck": _recheck_text(result.get("recheck")),
         "expected": bool(result.get("expected_findings")),
         "new": new,
     }
+
+
+def _recheck_text(recheck: Any) -> str | None:
+    """``crashkit report --recheck``'s verdict on a kept point, in a line."""
+    if not isinstance(recheck, Mapping):
+        return None
+    now = ", ".join(map(str, recheck.get("now") or [])) or "clean"
+    text = f"now {now} ({'changed' if recheck.get('changed') else 'same as when it ran'})"
+    if recheck.get("skipped"):
+        text += "; not re-judged: " + ", ".join(map(str, recheck["skipped"]))
+    return text
 
 
 def _round(entry: Record, strings: Strings) -> list[Any]:

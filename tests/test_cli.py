@@ -104,10 +104,19 @@ def test_failing_points_are_kept_and_can_be_judged_again(tmp_path, capsys, monke
     assert main(["recheck"]) == 0  # nothing changed since the run
     assert "0 changed" in capsys.readouterr().out
 
+    assert main(["report", "reports/results.jsonl", "--recheck"]) == 0
+    assert f"{len(kept)} artifact(s) re-checked, 0 changed" in capsys.readouterr().out
+
     world = kept[0] / "world"
     (world / "value.txt").write_text("new value\n")  # someone "repairs" the stored world
     assert main(["recheck", str(kept[0])]) == 1
     assert "-> changed" in capsys.readouterr().out
+    # crashkit report re-checks the stored run too, and the report shows each verdict
+    report = tmp_path / "rechecked.html"
+    argv = ["report", "reports/results.jsonl", "--recheck", "-o", str(report)]
+    assert main(argv) == 1
+    assert f"{len(kept)} artifact(s) re-checked, 1 changed" in capsys.readouterr().out
+    assert "(changed)" in report.read_text() and "same as when it ran" in report.read_text()
 
     manifest = kept[0] / "artifact.json"
     manifest.write_text(manifest.read_text().replace('"format": 1', '"format": 99'))

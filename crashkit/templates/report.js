@@ -354,6 +354,7 @@
       dl.appendChild(el("dt", null, "artifacts"));
       dl.appendChild(el("dd")).appendChild(link);
     }
+    if (detail.recheck) fact(dl, "re-checked", detail.recheck);
     return dl;
   }
 
