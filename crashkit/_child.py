@@ -70,8 +70,6 @@ class ChildJob:
     #: Record the crash state a kill right before each of these operations would leave
     #: (N+1: after the last one), into ``run_dir/states``; the child itself runs on.
     record_at: tuple[int, ...] = ()
-    #: Note how much output the program had written before each of these operations.
-    output_at: tuple[int, ...] = ()
 
 
 class _Lines:
@@ -88,19 +86,15 @@ class _Lines:
 
 
 class _Recorder:
-    """Copies the world as a SIGKILL at this moment would leave it.
+    """Copies the world as a SIGKILL at this moment would leave it (see
+    :mod:`crashkit._recording`), and notes how much output the program had written.
 
-    A kill loses what the process held (Python's and SQLite's buffers, an unfinished
-    transaction) and keeps what it had handed to the OS: exactly what reading the files
-    now gives, since nothing else runs while the probe holds the operation. So one run
-    yields the crash state of every kill point, where a child per point would rerun the
-    workload to get each. ``states.jsonl`` tells which states exist and how much output
-    the program had written by then.
+    A failure to copy (a full disk) must not look like the program's: it is noted in
+    ``states.jsonl`` and recording stops, while the workload runs on.
     """
 
     def __init__(self, job: ChildJob, run_dir: Path) -> None:
-        self.states = frozenset(job.record_at)
-        self.points = self.states | frozenset(job.output_at)
+        self.points = frozenset(job.record_at)
         self.world = Path(job.world)
         self.into = run_dir / STATES
         self.index = _Lines(run_dir / STATES_INDEX) if self.points else None
@@ -108,12 +102,20 @@ class _Recorder:
     def __call__(self, point: int) -> None:
         if self.index is None or point not in self.points:
             return
-        if point in self.states:
+        try:
             with quiet():
                 shutil.copytree(self.world, self.into / f"p{point:03d}", symlinks=True)
-        self.index.write(
-            {"point": point, "output": os.fstat(1).st_size, "state": point in self.states}
-        )
+            try:
+                written = os.fstat(1).st_size
+            except OSError:  # the program closed its stdout: no output to show
+                written = 0
+            self.index.write({"point": point, "output": written, "state": True})
+        except Exception as error:
+            with quiet():
+                shutil.rmtree(self.into / f"p{point:03d}", ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self.index.write({"point": point, "error": f"{type(error).__name__}: {error}"})
+            self.index = None
 
 
 #: Where a recording child puts its crash states, and their index, in its run folder.

@@ -11,7 +11,7 @@ and a fresh interpreter a hundred or more.
 Jobs travel as dill pickles (a scenario may be a closure); everything else on the
 pipes is a small plain pickle. Messages are length-prefixed:
 
-* parent to server: ``(job_id, job_bytes)``;
+* parent to server: ``(job_id, job_bytes, environment)``;
 * server to parent: ``("started", job_id, pid)`` then ``("exited", job_id, status)``,
   where status is an exit code, or minus the signal number.
 
@@ -69,14 +69,18 @@ class _Server:
         self.requests = os.fdopen(requests, "rb", buffering=0)
         self.responses = os.fdopen(responses, "wb")
         self.children: dict[int, int] = {}  # pid -> job id
-        self.wake_read, wake_write = os.pipe()
+        self.wake_read, self.wake_write = os.pipe()
         os.set_blocking(self.wake_read, False)
-        os.set_blocking(wake_write, False)
-        signal.set_wakeup_fd(wake_write)
+        os.set_blocking(self.wake_write, False)
+        signal.set_wakeup_fd(self.wake_write)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup fd does the work
+        # Ctrl-C reaches the whole foreground group: the parent decides what stops, and
+        # kills the children it wants gone; the server only dies with its request pipe.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.selector = selectors.DefaultSelector()
 
     def serve(self) -> None:
-        selector = selectors.DefaultSelector()
+        selector = self.selector
         selector.register(self.requests, selectors.EVENT_READ, "request")
         selector.register(self.wake_read, selectors.EVENT_READ, "child")
         try:
@@ -94,26 +98,37 @@ class _Server:
         finally:
             self.kill_children()
 
-    def fork(self, job_id: int, job_bytes: bytes) -> None:
+    def fork(self, job_id: int, job_bytes: bytes, environ: dict[str, str]) -> None:
         from crashkit import _child
 
         _child.expected_parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            self.become_child(job_bytes)
+            self.become_child(job_bytes, environ)
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # the child does it too: whoever runs first
         self.children[pid] = job_id
         write_message(self.responses, ("started", job_id, pid))
         self.reap()  # a child may be gone before its SIGCHLD was counted
 
-    def become_child(self, job_bytes: bytes) -> None:
+    def become_child(self, job_bytes: bytes, environ: dict[str, str]) -> None:
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for fd in (self.requests.fileno(), self.responses.fileno(), self.wake_read):
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self.selector.close()
+            for fd in (
+                self.requests.fileno(),
+                self.responses.fileno(),
+                self.wake_read,
+                self.wake_write,
+            ):
                 with contextlib.suppress(OSError):
                     os.close(fd)
+            # The parent's environment now, as a freshly started child would get it (the
+            # server's own is a copy from when it started).
+            os.environ.clear()
+            os.environ.update(environ)
             import dill
 
             from crashkit import _child

@@ -219,14 +219,26 @@ def _variant_items(
         op = explorer.operation(point)
         label = {0: "golden", explorer.points: "end"}.get(point, f"{op.kind}-{op.function}")
         name = f"{scenario.name}[{variant}-{fault}-p{point:0{width}d}-{label}]"
-        yield CrashPoint.from_parent(
-            collector,
-            name=name,
-            nodeid=_nodeid(collector, name),
-            explorer=explorer,
-            point=point,
-            fault=fault,
-        )
+        try:
+            yield CrashPoint.from_parent(
+                collector,
+                name=name,
+                nodeid=_nodeid(collector, name),
+                explorer=explorer,
+                point=point,
+                fault=fault,
+            )
+        except ScenarioError as error:  # its fixtures cannot be set up: one failing item
+            name = f"{scenario.name}[{variant}-{fault}-fixtures]"
+            yield BrokenScenario.from_parent(
+                collector, name=name, nodeid=_nodeid(collector, name), error=error
+            )
+            return
+
+
+def _parametrized(info: Any, name: str) -> bool:
+    definitions = info.name2fixturedefs.get(name)
+    return bool(definitions) and definitions[-1].params is not None
 
 
 def _taking(names: tuple[str, ...]) -> Any:
@@ -278,8 +290,24 @@ class CrashPoint(pytest.Item):
     def _init_fixtures(self, names: tuple[str, ...]) -> None:
         # What pytest.Function does, for an item whose "function" takes ``names``.
         self.obj = _taking(names)
-        self._fixtureinfo = self.session._fixturemanager.getfixtureinfo(self, self.obj, None)
-        self.fixturenames = self._fixtureinfo.names_closure
+        info = self.session._fixturemanager.getfixtureinfo(self, self.obj, None)
+        # A crash point is one test, never a parametrized family: a parametrized fixture
+        # it only meets through autouse is left out; one its invariants ask for is an error.
+        asked = [n for n in names if _parametrized(info, n)]
+        if asked:
+            raise ScenarioError(
+                self.explorer.scenario.name,
+                f"its invariants ask for the parametrized fixture(s) {', '.join(asked)}",
+                "crash points are not parametrized: give the fixture one value, or build "
+                "one scenario per value",
+            )
+        info.names_closure[:] = [n for n in info.names_closure if not _parametrized(info, n)]
+        self._fixtureinfo = info
+        self.fixturenames = info.names_closure
+        self._initrequest()
+
+    def _initrequest(self) -> None:
+        """A fresh fixture request (pytest calls this again when an item is rerun)."""
         self.funcargs: dict[str, Any] = {}
         self._request = TopRequest(self, _ispytest=True)  # type: ignore[arg-type]
 
@@ -289,13 +317,16 @@ class CrashPoint(pytest.Item):
     def known_bug(self) -> tuple[bool, frozenset[str]]:
         """Whether this variant is known to be buggy, and the faults meant to catch it: from
         the scenario's ``expect_findings``, or a ``known_bug("variant", ...)`` mark (module
-        ``pytestmark``, conftest), optionally with ``faults=[...]``."""
+        ``pytestmark``, conftest), optionally with ``faults=[...]``. Its failing points are
+        expected failures under any fault, as ``crashkit run`` counts them; the faults only
+        say where a failure is owed (the end-of-session "no longer caught" check)."""
         scenario, variant = self.explorer.scenario, self.explorer.variant
         if scenario.expects_findings(variant):
             return True, frozenset(scenario.catching_faults(variant))
         for mark in self.iter_markers("known_bug"):
             if variant in mark.args:
-                return True, frozenset(mark.kwargs.get("faults", ()))
+                faults = mark.kwargs.get("faults", ())
+                return True, frozenset([faults] if isinstance(faults, str) else faults)
         return False, frozenset()
 
     def runtest(self) -> None:
@@ -303,8 +334,7 @@ class CrashPoint(pytest.Item):
         self.result = self.explorer.run_point(self.point, self.fault, fixtures)
         if not self.result.findings:
             return
-        known, faults = self.known_bug()
-        if known and (not faults or self.fault in faults):
+        if self.known_bug()[0]:
             names = ", ".join(sorted({f.invariant for f in self.result.findings}))
             pytest.xfail(f"known bug in variant {self.explorer.variant!r}: {names}")
         raise CrashPointFailed(self.result)

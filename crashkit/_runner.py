@@ -18,11 +18,9 @@ import os
 import random
 import shutil
 import tempfile
-import threading
 import time
 import traceback
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +34,7 @@ from crashkit._faults import FAULTS, NESTED_BUDGET, FaultKind, describe_injectio
 from crashkit._invariants import Check, Finding, diff_states, run_invariants
 from crashkit._journal import Uncovered
 from crashkit._operation import Operation, end_operation
+from crashkit._recording import Recordings
 from crashkit._scenario import Scenario, World, requested_fixtures
 from crashkit._starter import ChildExit, ChildStarter
 from crashkit.errors import ChildError, ScenarioError, UsageError
@@ -194,12 +193,6 @@ class Explorer:
     record_kills: bool = True
     golden: Golden | None = field(default=None, init=False)
     _broken: ScenarioError | None = field(default=None, init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _record_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _planned_kills: list[int] | None = field(default=None, init=False)
-    _recording: _Recording | None = field(default=None, init=False)
-    _generation: int = field(default=0, init=False)
-    _shared: dict[int, _Shared] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         if self.variant not in self.scenario.variants:
@@ -210,6 +203,7 @@ class Explorer:
             )
         self.env = dict(self.scenario.variants[self.variant])
         self.snapshot = self.work_dir / "snapshot" / "world"
+        self.recordings = Recordings(self)
 
     def close(self) -> None:
         """Remove the work folder (the snapshot and any kept worlds)."""
@@ -230,10 +224,12 @@ class Explorer:
             **kwargs,
         )
 
-    def _run_child(self, world: Path, run_dir: Path, phase: str, **kwargs: Any) -> _ChildRun:
+    def _run_child(
+        self, world: Path, run_dir: Path, phase: str, timeout: float | None = None, **kwargs: Any
+    ) -> _ChildRun:
         run_dir.mkdir(parents=True, exist_ok=True)
         job = self._job(world, run_dir, phase, **kwargs)
-        exit = self.starter.run(job, self.scenario.timeout)
+        exit = self.starter.run(job, timeout or self.scenario.timeout)
         recorded = _child.read_status(run_dir)
         if recorded is not None and exit.status == _UNKNOWN_STATUS:
             exit = ChildExit(recorded, exit.timed_out, exit.duration)
@@ -473,163 +469,44 @@ class Explorer:
             golden_result.duration = golden.duration
             return golden_result
         if kind.name == "kill" and self.record_kills:
-            return self._recorded_kill(point, op)
+            return self.recordings.run_point(point, op)
         started = time.monotonic()
         world = self._world(f"{fault}-p{point:03d}")
         try:
-            result = self._strike(world, point, op, kind, golden)
+            result = self._struck(world, point, op, kind, golden)
             result.duration = time.monotonic() - started
-            if result.findings and self.artifacts is not None:
-                result.artifacts = self.artifacts.keep(
-                    result.to_json(), world.parent, result.failed_world, golden.state
-                )
-                for child in result.children:  # nested crashes: their worlds are in there too
-                    child.artifacts = result.artifacts
         finally:
             if not self.keep_worlds:
                 shutil.rmtree(world.parent, ignore_errors=True)
         return result
 
-    # -- kill points from recorded crash states ---------------------------------------
+    # -- kill points ----------------------------------------------------------------
 
     def plan_kills(self, points: Iterable[int]) -> None:
         """Record only the crash states of these kill points (default: every point)."""
-        self._planned_kills = sorted(set(points) - {0})
+        self.recordings.plan(set(points))
 
-    def same_state_as(self, point: int) -> int:
-        """The earliest kill point whose crash state equals ``point``'s.
+    def kill_literally(self, world: Path, point: int, op: Operation, golden: Golden) -> PointResult:
+        """Point ``point`` the literal way: ``world`` becomes a fresh copy of the snapshot,
+        and a workload child there is killed right before the operation."""
+        if world.exists():
+            shutil.rmtree(world)
+        shutil.copytree(self.snapshot, world, symlinks=True)
+        return self._struck(world, point, op, FAULTS["kill"], golden)
 
-        A kill right after an fsync leaves what a kill right before it leaves (fsync only
-        decides what survives a power cut, which a kill is not), and so does a kill around
-        an explicit marker: such points share one recovery.
-        """
-        trace = self.prepare().trace
-        while point > 1 and trace[point - 2].kind in _INVISIBLE_TO_A_KILL:
-            point -= 1
-        return point
-
-    def _recorded_kill(self, point: int, op: Operation) -> PointResult:
-        """A kill point's result, from its recorded crash state.
-
-        Points with equal states (:meth:`same_state_as`) share one recovery; asking for a
-        point again (a second pass over the points) recovers anew from a new recording.
-        """
-        if self.scenario.fixture_names():  # per-point fixture values: nothing is shared
-            return self._recover_recorded(point)
-        canonical = self.same_state_as(point)
-        with self._lock:
-            shared = self._shared.get(canonical)
-            mine = shared is None or point in shared.served
-            if mine:
-                shared = self._shared[canonical] = _Shared()
-            assert shared is not None
-            shared.served.add(point)
-        if mine:
-            try:
-                shared.result.set_result(self._recover_recorded(canonical))
-            except BaseException as error:
-                shared.result.set_exception(error)
-                with self._lock:
-                    if self._shared.get(canonical) is shared:
-                        del self._shared[canonical]  # not a result: the next asker retries
-                raise
-        result = shared.result.result()
-        if point == canonical:
-            return result
-        described = self.operation(point - 1).describe()
-        recording = self._recording
-        output = result.output
-        if recording is not None and point in recording.outputs:
-            output = _output_until(recording.run, recording.outputs[point])
-        return replace(
-            result,
-            point=point,
-            op=op,
-            output=output,
-            duration=0.0,
-            injection=f"{result.injection}; the crash state of p{canonical:02d} (the operation "
-            f"in between, {described}, changes nothing a kill leaves), recovered once for both",
-        )
-
-    def _take_state(self, point: int, into: Path) -> tuple[_ChildRun, int | None]:
-        """Move ``point``'s recorded crash state to ``into``; the recording run, and how much
-        output it had written by then (None: the run never recorded that state)."""
-        with self._record_lock:
-            recording = self._recording
-            if recording is None or not (recording.states / f"p{point:03d}").exists():
-                recording = self._record()
-            size = recording.outputs.get(point) if point in recording.states_kept else None
-            if size is not None:
-                (recording.states / f"p{point:03d}").rename(into)
-            return recording.run, size
-
-    def _record(self) -> _Recording:
-        """Run the workload once, recording the crash state of every planned kill point."""
-        golden = self.prepare()
-        planned = self._planned_kills or list(range(1, len(golden.trace) + 2))
-        share = not self.scenario.fixture_names()
-        wanted = tuple(sorted({self.same_state_as(p) if share else p for p in planned}))
-        if self._recording is not None and not self.keep_worlds:
-            shutil.rmtree(self._recording.folder, ignore_errors=True)
-        self._generation += 1
-        world = self._world(f"recording{self._generation}")
-        run = self._run_child(
-            world, world.parent / "run", "workload", record_at=wanted, output_at=tuple(planned)
-        )
-        index = _child.read_lines(world.parent / "run" / _child.STATES_INDEX)
-        self._recording = _Recording(
-            world.parent,
-            run,
-            {int(r["point"]): int(r["output"]) for r in index},
-            {int(r["point"]) for r in index if r["state"]},
-        )
-        return self._recording
-
-    def _recover_recorded(self, point: int) -> PointResult:
-        started = time.monotonic()
-        op = self.operation(point)
-        golden = self.prepare()
-        world = self.work_dir / f"kill-p{point:03d}" / "world"
-        if world.parent.exists():
-            shutil.rmtree(world.parent)
-        world.parent.mkdir(parents=True)
-        try:
-            recording, size = self._take_state(point, world)
-            findings = self._confirm_recorded(recording, point, op, size is not None)
-            if findings or size is None:
-                result = self._result("kill", point, op, findings, [], recording.output)
-            else:
-                findings, rounds = self._recover_and_check(world, golden)
-                output = _output_until(recording, size)
-                result = self._result("kill", point, op, findings, rounds, output)
-                if findings and self.artifacts is not None:
-                    result.artifacts = self.artifacts.keep(
-                        result.to_json(), world.parent, "world", golden.state
-                    )
-        finally:
-            if not self.keep_worlds:
-                shutil.rmtree(world.parent, ignore_errors=True)
-        result.duration = time.monotonic() - started
+    def _struck(
+        self, world: Path, point: int, op: Operation, kind: FaultKind, golden: Golden
+    ) -> PointResult:
+        """The fault struck at the point in ``world``, recovered, checked; the world kept as
+        an artifact when it failed."""
+        result = self._strike(world, point, op, kind, golden)
+        if result.findings and self.artifacts is not None:
+            result.artifacts = self.artifacts.keep(
+                result.to_json(), world.parent, result.failed_world, golden.state
+            )
+            for child in result.children:  # nested crashes: their worlds are in there too
+                child.artifacts = result.artifacts
         return result
-
-    def _confirm_recorded(
-        self, run: _ChildRun, point: int, expected: Operation, recorded: bool
-    ) -> list[Finding]:
-        """The recording run reached the point doing what the dry run did."""
-        seen = next((op for op in run.trace if op.index == point), None)
-        if point == len(self.prepare().trace) + 1 and recorded:
-            seen = expected  # after the last operation: no operation of its own
-        if recorded and seen is not None and seen.signature == expected.signature:
-            return []
-        if seen is not None:
-            ending = "did it there"
-        elif run.exit.timed_out:
-            ending = f"did not finish within {self.scenario.timeout}s; its process group was killed"
-        elif run.exit.status == EXIT_RAISED:
-            ending = "raised before reaching it:\n" + run.error
-        else:
-            ending = f"ended with status {run.exit.status}\n{run.error or run.output}"
-        return [_nondeterministic(point, expected, seen, ending)]
 
     def _result(
         self,
@@ -811,10 +688,10 @@ class Explorer:
             ending = "raised before reaching it:\n" + run.error
         else:
             ending = f"ended with status {run.exit.status}\n{run.error or run.output}"
-        return [_nondeterministic(point, expected, seen, ending)]
+        return [nondeterministic(point, expected, seen, ending)]
 
 
-def _nondeterministic(
+def nondeterministic(
     point: int, expected: Operation, seen: Operation | None, ending: str
 ) -> Finding:
     actual = seen.describe() if seen is not None else "no operation at all"
@@ -830,44 +707,6 @@ def _nondeterministic(
 _FIXTURES: ContextVar[Mapping[str, Any]] = ContextVar(
     "crashkit_fixtures", default=MappingProxyType({})
 )
-
-#: Operations after which a kill leaves the same state as before them.
-_INVISIBLE_TO_A_KILL = frozenset({"fs.fsync", "fs.fdatasync", "mark"})
-
-
-@dataclass
-class _Recording:
-    """One recording run: its folder, the output size at each point it reached, and the
-    points whose crash states it kept."""
-
-    folder: Path
-    run: _ChildRun
-    outputs: dict[int, int]
-    states_kept: set[int]
-
-    @property
-    def states(self) -> Path:
-        return self.folder / "run" / _child.STATES
-
-
-@dataclass
-class _Shared:
-    """One recovery of a crash state, and the points it answered."""
-
-    result: Future[PointResult] = field(default_factory=Future)
-    served: set[int] = field(default_factory=set)
-
-
-def _output_until(run: _ChildRun, size: int, limit: int = 20_000) -> str:
-    """What a recording child had written to its output by a crash state (its last
-    ``limit`` characters)."""
-    try:
-        with run.output_file.open("rb") as file:
-            file.seek(max(0, size - 4 * limit))
-            text = file.read(size - file.tell()).decode("utf-8", errors="replace")
-    except OSError:  # a newer recording replaced this one
-        return run.output
-    return text if len(text) <= limit and size <= 4 * limit else "[...]\n" + text[-limit:]
 
 
 def _died_at_its_point(run: _ChildRun) -> bool:
@@ -907,9 +746,9 @@ _WORK_PREFIX = "crashkit-"
 
 
 #: Where worlds go unless a base is given: ``$CRASHKIT_WORK_DIR``, else ``$TMPDIR`` when
-#: set, else this memory-backed folder when there is one (a crash model needs no disk,
-#: and a program's fsyncs cost nothing there: about a third of a kasten sync's time),
-#: else the system temp folder.
+#: set, else this memory-backed folder when there is one with room (a crash model needs
+#: no disk, and a program's fsyncs cost nothing there: about a third of a kasten sync's
+#: time), else the system temp folder.
 WORK_DIR_VARIABLE = "CRASHKIT_WORK_DIR"
 _MEMORY_FOLDER = Path("/dev/shm")
 
@@ -919,9 +758,23 @@ def default_work_base() -> Path:
     for variable in (WORK_DIR_VARIABLE, "TMPDIR"):
         if os.environ.get(variable):
             return Path(os.environ[variable])
-    if _MEMORY_FOLDER.is_dir() and os.access(_MEMORY_FOLDER, os.W_OK | os.X_OK):
+    if _roomy(_MEMORY_FOLDER):
         return _MEMORY_FOLDER
     return Path(tempfile.gettempdir())
+
+
+#: The memory folder is used only with this much room (a container's is often 64 MB): a
+#: kill sweep holds a world per recorded point at once.
+_MEMORY_NEEDED = 1 << 30
+
+
+def _roomy(folder: Path) -> bool:
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return False
+    free = info.f_bavail * info.f_frsize
+    return os.access(folder, os.W_OK | os.X_OK) and free >= _MEMORY_NEEDED
 
 
 def new_work_dir(base: str | None = None) -> Path:

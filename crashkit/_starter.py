@@ -149,8 +149,10 @@ class ForkServerStarter:
         with self._lock:
             if self._closed:
                 raise ChildError("the starter was closed (the sweep is stopping)")
-        server = _server(self._preload)
-        ticket = server.start(job)
+        try:
+            ticket = _server(self._preload).start(job)
+        except _ServerGone:  # stopped between our lookup and the request: once more
+            ticket = _server(self._preload).start(job)
         with self._lock:
             self._live.add(ticket.pid)
         try:
@@ -184,6 +186,10 @@ class ForkServerStarter:
             live = list(self._live)
         for pid in live:
             kill_group(pid)
+
+
+class _ServerGone(ChildError):
+    """The fork server stopped before it took the job (a new one may)."""
 
 
 class _Ticket:
@@ -243,15 +249,16 @@ class _Server:
         data = dill.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         with self._write_lock:
             if self._dead:
-                raise ChildError(
+                raise _ServerGone(
                     f"crashkit's fork server exited (status {self.process.poll()}); see its "
                     "output above"
                 )
             self._tickets[job_id] = ticket
             try:
-                _forkserver.write_message(self._out, (job_id, data))
+                _forkserver.write_message(self._out, (job_id, data, dict(os.environ)))
             except (BrokenPipeError, ValueError) as error:
-                raise ChildError(f"crashkit's fork server is gone ({error})") from None
+                del self._tickets[job_id]
+                raise _ServerGone(f"crashkit's fork server is gone ({error})") from None
         ticket.forked.wait()
         if not ticket.pid:
             raise ChildError(
@@ -261,24 +268,28 @@ class _Server:
         return ticket
 
     def _read(self) -> None:
-        with os.fdopen(self._responses, "rb", buffering=0) as source:
-            while (message := _forkserver.read_message(source)) is not None:
-                event, job_id, value = message
-                ticket = self._tickets[job_id]
-                if event == "started":
-                    ticket.pid = value
-                    ticket.forked.set()
-                else:
-                    ticket.status = value
-                    del self._tickets[job_id]
-                    ticket.done.set()
-        # The server died: nothing more will come; wake everyone waiting.
-        with self._write_lock:
-            self._dead = True
-        for ticket in list(self._tickets.values()):
-            ticket.lost = True
-            ticket.forked.set()
-            ticket.done.set()
+        try:
+            with os.fdopen(self._responses, "rb", buffering=0) as source:
+                while (message := _forkserver.read_message(source)) is not None:
+                    event, job_id, value = message
+                    ticket = self._tickets[job_id]
+                    if event == "started":
+                        ticket.pid = value
+                        ticket.forked.set()
+                    else:
+                        ticket.status = value
+                        del self._tickets[job_id]
+                        ticket.done.set()
+        finally:
+            # The server died (or its answers make no sense): nothing more will come; wake
+            # everyone waiting, and let no one wait on it again.
+            with self._write_lock:
+                self._dead = True
+                waiting = list(self._tickets.values())
+            for ticket in waiting:
+                ticket.lost = True
+                ticket.forked.set()
+                ticket.done.set()
 
     @property
     def alive(self) -> bool:
@@ -290,8 +301,10 @@ class _Server:
 
     def stop(self) -> None:
         """Close the request pipe: the server kills what is left and exits."""
-        with contextlib.suppress(OSError):
-            self._out.close()
+        with self._write_lock:
+            self._dead = True
+            with contextlib.suppress(OSError):
+                self._out.close()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:

@@ -16,7 +16,7 @@ def test_run_sweeps_prints_a_summary_and_writes_results(tmp_path, capsys):
     results = tmp_path / "results.jsonl"
     code = main(["run", str(TOYS), "-s", "store", "-s", "raises", "--results", str(results), "-q"])
     out = capsys.readouterr().out
-    assert code == 0  # the only findings are in variants known to be buggy
+    assert code == 0, out  # the only findings are in variants known to be buggy
     assert "clean" in out and "caught (known bug)" in out
     assert "recovery-raises" in out
     lines = [json.loads(line) for line in results.read_text().splitlines()]

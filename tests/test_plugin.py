@@ -310,3 +310,61 @@ def test_a_known_bug_mark_on_a_variant_that_never_fails_is_reported(pytester):
     result = run(pytester)
     result.assert_outcomes(passed=8)
     result.stdout.fnmatch_lines(["*known-buggy variant marked[[]correct[]] had no failing point*"])
+
+
+def test_a_variant_expected_under_another_fault_still_fails_as_expected_under_a_kill(pytester):
+    pytester.makepyfile(toy_store=TOYS.read_text())
+    pytester.makepyfile(
+        test_mapped="""
+        import toy_store
+
+        mapped = toy_store.toy("mapped", "ignore-wal", expect_findings={"ignore-wal": ["torn"]})
+    """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=10, xfailed=6)  # as crashkit run counts it: a known bug
+
+
+def test_parametrized_autouse_fixtures_leave_crash_points_alone(pytester):
+    pytester.makepyfile(toy_store=TOYS.read_text())
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(autouse=True, params=["sqlite", "postgres"])
+        def backend(request):
+            return request.param
+    """
+    )
+    pytester.makepyfile(
+        test_param="""
+        import toy_store
+
+        param = toy_store.toy("param")
+
+        def test_plain(backend):
+            assert backend in ("sqlite", "postgres")
+    """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=8 + 2)  # the points once each; the plain test per value
+
+
+def test_a_crash_point_can_be_run_again_by_a_rerunning_plugin(pytester):
+    pytester.makepyfile(toy_store=TOYS.read_text())
+    pytester.makeconftest(
+        """
+        from _pytest.runner import runtestprotocol
+
+        def pytest_runtest_protocol(item, nextitem):
+            runtestprotocol(item, nextitem=nextitem, log=False)  # a first try, not reported
+            for report in runtestprotocol(item, nextitem=nextitem):
+                item.ihook.pytest_runtest_logreport(report=report)
+            return True
+    """
+    )
+    pytester.makepyfile(test_again="import toy_store\n\nagain = toy_store.toy('again')\n")
+    result = run(pytester, "-k", "p03")
+    assert result.ret == 0, result.stdout.str()
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert result.parseoutcomes()["passed"] >= 1

@@ -5,6 +5,7 @@ These tests run the toy program in ``toys/toy_store.py`` in real child processes
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -15,6 +16,7 @@ import time
 
 import pytest
 
+import crashkit
 from crashkit import ScenarioError, Sweep, load_scenarios
 from crashkit._results import ResultsWriter, read_results
 from crashkit._runner import Explorer, new_work_dir
@@ -372,9 +374,9 @@ def test_recorded_kill_points_show_the_output_written_before_them_and_share_equa
     assert results[1].output == "writing a\n"
     assert results[4].output == "writing a\nwriting b\n"
     # A kill right after an fsync leaves what a kill right before it left: one recovery.
-    assert explorer.same_state_as(4) == 3 and explorer.same_state_as(7) == 6
-    assert explorer.same_state_as(3) == 3
-    assert "the crash state of p03" in results[4].injection
+    assert "the same crash state as p03" in results[4].injection
+    assert "the same crash state as p06" in results[7].injection
+    assert "same crash state" not in results[3].injection + results[5].injection
     assert results[4].rounds == results[3].rounds and results[4].op == trace[3]
     assert all(r.passed for r in results.values()), results
 
@@ -420,9 +422,9 @@ def test_invariants_asking_for_fixtures_get_their_values_or_a_clear_error():
         seen.append(expected)
         assert world.path("value.txt").read_text().strip() == expected
 
-    scenario = toy("store")
-    scenario.invariants = (*scenario.invariants, value_known)
-    assert scenario.fixture_names() == ("expected",)
+    store = toy("store")  # the module's own object: changed only in a copy
+    scenario = dataclasses.replace(store, invariants=(*store.invariants, value_known))
+    assert scenario.fixture_names() == ("expected",) and store.fixture_names() == ()
     explorer = Explorer(scenario, "correct", make_starter(False), new_work_dir())
     try:
         with pytest.raises(UsageError, match=r"fixture.*expected.*run it with pytest"):
@@ -450,3 +452,162 @@ def test_an_invariant_that_takes_no_world_is_a_scenario_error():
             observe=dict,
             invariants=[no_world],
         )
+
+
+def test_worlds_go_where_the_environment_says_else_to_memory_with_room(monkeypatch, tmp_path):
+    from crashkit import _runner
+
+    monkeypatch.setenv("CRASHKIT_WORK_DIR", str(tmp_path / "mine"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    assert _runner.default_work_base() == tmp_path / "mine"
+    monkeypatch.delenv("CRASHKIT_WORK_DIR")
+    assert _runner.default_work_base() == tmp_path / "tmp"
+    monkeypatch.delenv("TMPDIR")
+    monkeypatch.setattr(_runner, "_MEMORY_FOLDER", tmp_path)
+    monkeypatch.setattr(_runner, "_MEMORY_NEEDED", 0)
+    assert _runner.default_work_base() == tmp_path
+    monkeypatch.setattr(_runner, "_MEMORY_NEEDED", 1 << 62)  # a small /dev/shm: not there
+    assert _runner.default_work_base() != tmp_path
+
+
+def _runs(counter: pathlib.Path) -> int:
+    """How many times the workload ran before (a file outside the world: no operation)."""
+    count = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(count + 1))
+    return count
+
+
+def _both_modes(scenario: Scenario, plan=None) -> dict[bool, list[tuple[int, list[str]]]]:
+    outcomes = {}
+    for record in (True, False):
+        explorer = Explorer(
+            scenario, "default", make_starter(False), new_work_dir(), record_kills=record
+        )
+        try:
+            explorer.prepare()
+            if plan is not None:
+                explorer.plan_kills(plan)
+            outcomes[record] = [
+                (r.point, sorted({f.invariant for f in r.findings}))
+                for r in map(explorer.run_point, range(1, explorer.points + 1))
+            ]
+            if record:
+                outcomes["generations"] = explorer.recordings._generation
+                outcomes["literal"] = set(explorer.recordings._current.literal)
+        finally:
+            explorer.close()
+    return outcomes
+
+
+def _files(world) -> dict:
+    return {p.name: p.read_text() for p in sorted(world.root.iterdir()) if p.is_file()}
+
+
+def test_a_recording_that_raises_half_way_answers_the_later_points_from_one_recording(tmp_path):
+    counter = tmp_path / "runs"
+
+    def workload(world):
+        first = _runs(counter) == 0
+        for name in "abcdef":
+            if name == "d" and not first and _runs(tmp_path / "recording") == 0:
+                raise RuntimeError("only the first recording gives up here")
+            world.path(name).write_text(name)
+
+    def restart(world):
+        for name in "abcdef":
+            if not world.path(name).exists() or world.path(name).read_text() != name:
+                world.path(name).write_text(name)
+
+    scenario = Scenario(
+        name="gives_up", setup=print, workload=workload, restart=restart, observe=_files
+    )
+    explorer = Explorer(scenario, "default", make_starter(False), new_work_dir())
+    try:
+        explorer.prepare()
+        results = [explorer.run_point(p) for p in range(1, explorer.points + 1)]
+    finally:
+        explorer.close()
+    assert explorer.recordings._generation == 1  # not one recording per unreached point
+    failed = [r.point for r in results if r.findings]
+    assert failed == list(range(7, explorer.points + 1))  # c's two operations done, then d
+    assert all("raised before reaching it" in r.findings[0].message for r in results[6:])
+
+
+def test_states_around_a_marker_are_shared_only_when_nothing_changed_in_between(tmp_path):
+    import subprocess
+
+    def workload(world):
+        world.path("a").write_text("a")
+        crashkit.point("before-helper")
+        subprocess.run(["sh", "-c", "echo b > b"], check=True)  # the probe does not see it
+        world.path("c").write_text("c")
+
+    def restart(world):
+        if world.path("b").exists() and not world.path("c").exists():
+            raise RuntimeError("b without c")
+        world.path("b").write_text("b\n")
+        if not world.path("c").exists():
+            world.path("c").write_text("c")
+
+    scenario = Scenario(
+        name="helper", setup=print, workload=workload, restart=restart, observe=_files
+    )
+    outcomes = _both_modes(scenario)
+    assert outcomes[True] == outcomes[False]
+    assert any("recovery-raises" in found for _, found in outcomes[True])
+
+
+def test_a_state_naming_the_recording_world_s_path_is_run_the_literal_way():
+    def workload(world):
+        journal = world.path("journal")
+        journal.write_text(str(world.path("tmp")))  # an absolute path, written down
+        world.path("tmp").write_text("x")
+        pathlib.Path(journal.read_text()).rename(world.path("done"))
+        journal.unlink()
+
+    def restart(world):
+        journal = world.path("journal")
+        if journal.exists():
+            pending = pathlib.Path(journal.read_text())
+            if pending.exists():
+                pending.rename(world.path("done"))
+            else:
+                world.path("done").write_text("x")
+            journal.unlink()
+        world.path("tmp").unlink(missing_ok=True)
+
+    scenario = Scenario(
+        name="abspath", setup=print, workload=workload, restart=restart, observe=_files
+    )
+    outcomes = _both_modes(scenario)
+    # Recovered in another folder, the written-down path would point into the recording's
+    # world: those points run as a child killed there, so both modes agree.
+    assert outcomes[True] == outcomes[False]
+    assert outcomes["literal"]  # the points after the journal was written
+
+
+def test_a_recording_with_an_operation_past_the_dry_run_s_last_is_nondeterministic(tmp_path):
+    counter = tmp_path / "runs"
+
+    def workload(world):
+        world.path("a").write_text("a")
+        if _runs(counter):
+            world.path("extra").write_text("x")
+
+    scenario = Scenario(
+        name="extra", setup=print, workload=workload, restart=print, observe=lambda w: {}
+    )
+    explorer = Explorer(scenario, "default", make_starter(False), new_work_dir())
+    try:
+        last = explorer.points
+        result = explorer.run_point(last)
+    finally:
+        explorer.close()
+    assert [f.invariant for f in result.findings] == ["deterministic"]
+    assert "extra" in result.findings[0].message
+
+
+def test_a_point_outside_the_plan_is_recorded_not_reported(tmp_path):
+    outcomes = _both_modes(_printing_scenario(), plan=[1, 2])
+    assert outcomes[True] == outcomes[False]
+    assert all(not found for _, found in outcomes[True])
