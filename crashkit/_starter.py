@@ -188,6 +188,10 @@ class ForkServerStarter:
             kill_group(pid)
 
 
+#: The folder crashkit is imported from (the fork server imports the same one).
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(_child.__file__)))
+
+
 class _ServerGone(ChildError):
     """The fork server stopped before it took the job (a new one may)."""
 
@@ -221,7 +225,9 @@ class _Server:
             [
                 sys.executable,
                 "-c",
-                "import sys; from crashkit._forkserver import main; main(sys.argv[1:])",
+                # This crashkit, whatever the interpreter would find first.
+                f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); "
+                "from crashkit._forkserver import main; main(sys.argv[1:])",
                 str(requests_read),
                 str(responses_write),
                 *preload,
@@ -249,10 +255,7 @@ class _Server:
         data = dill.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         with self._write_lock:
             if self._dead:
-                raise _ServerGone(
-                    f"crashkit's fork server exited (status {self.process.poll()}); see its "
-                    "output above"
-                )
+                raise _ServerGone("crashkit's fork server stopped; see its output above")
             self._tickets[job_id] = ticket
             try:
                 _forkserver.write_message(self._out, (job_id, data, dict(os.environ)))
@@ -261,10 +264,7 @@ class _Server:
                 raise _ServerGone(f"crashkit's fork server is gone ({error})") from None
         ticket.forked.wait()
         if not ticket.pid:
-            raise ChildError(
-                f"crashkit's fork server exited (status {self.process.poll()}); see its "
-                "output above"
-            )
+            raise ChildError("crashkit's fork server stopped; see its output above")
         return ticket
 
     def _read(self) -> None:

@@ -387,6 +387,7 @@ def test_asking_for_the_same_kill_point_again_recovers_it_again():
         first, second = explorer.run_point(2), explorer.run_point(2)
     finally:
         explorer.close()
+    assert explorer.recordings._generation == 2  # the state was used up: recorded again
     assert first is not second
     assert [f.invariant for f in first.findings] == [f.invariant for f in second.findings]
     assert first.findings  # the known bug, seen both times
@@ -611,3 +612,39 @@ def test_a_point_outside_the_plan_is_recorded_not_reported(tmp_path):
     outcomes = _both_modes(_printing_scenario(), plan=[1, 2])
     assert outcomes[True] == outcomes[False]
     assert all(not found for _, found in outcomes[True])
+
+
+def test_a_recording_that_hangs_gives_a_hang_finding_from_there_on(tmp_path):
+    counter = tmp_path / "runs"
+
+    def workload(world):
+        first = _runs(counter) == 0
+        world.path("a").write_text("a")
+        if not first:
+            time.sleep(60)  # the recording hangs where the dry run went on
+        world.path("b").write_text("b")
+
+    def restart(world):
+        for name in "ab":
+            if not world.path(name).exists() or world.path(name).read_text() != name:
+                world.path(name).write_text(name)
+
+    scenario = Scenario(
+        name="stalls",
+        setup=print,
+        workload=workload,
+        restart=restart,
+        observe=_files,
+        timeout=1,
+    )
+    explorer = Explorer(scenario, "default", make_starter(False), new_work_dir())
+    try:
+        explorer.prepare()
+        results = [explorer.run_point(p) for p in range(1, explorer.points + 1)]
+    finally:
+        explorer.close()
+    invariants = [sorted({f.invariant for f in r.findings}) for r in results]
+    reached = [r.point for r in results if not r.findings]
+    assert reached and reached == list(range(1, len(reached) + 1))  # before the stall
+    assert all(found == ["no-hang"] for found in invariants[len(reached) :]), invariants
+    assert explorer.recordings._generation == 1
