@@ -104,7 +104,7 @@ class _Recorder:
             return
         try:
             with quiet():
-                shutil.copytree(self.world, self.into / f"p{point:03d}", symlinks=True)
+                copy_world(self.world, self.into / f"p{point:03d}")
             try:
                 written = os.fstat(1).st_size
             except OSError:  # the program closed its stdout: no output to show
@@ -116,6 +116,24 @@ class _Recorder:
             with contextlib.suppress(OSError):
                 self.index.write({"point": point, "error": f"{type(error).__name__}: {error}"})
             self.index = None
+
+
+def copy_world(source: Path, target: Path) -> None:
+    """Copy a world: symlinks as links, hard links as links (a world may rely on either),
+    file stamps kept."""
+    linked: dict[tuple[int, int], str] = {}
+
+    def copy(src: str, dst: str) -> str:
+        info = os.lstat(src)
+        if info.st_nlink > 1:
+            key = (info.st_dev, info.st_ino)
+            if key in linked:
+                os.link(linked[key], dst)
+                return dst
+            linked[key] = dst
+        return str(shutil.copy2(src, dst))
+
+    shutil.copytree(source, target, symlinks=True, copy_function=copy)
 
 
 #: Where a recording child puts its crash states, and their index, in its run folder.

@@ -16,8 +16,10 @@ recovers any crashed world, with these safeguards:
 * two consecutive states that are identical, byte for byte and stamp for stamp
   (typically across an fsync), are recovered once;
 * a state that mentions the recording world's own path (an absolute path the
-  program wrote down) would not mean the same in another folder: that point is
-  run the literal way, with a workload child killed there;
+  program wrote down, as plain bytes) would not mean the same in another folder:
+  that point is run the literal way, with a workload child killed there; so are
+  the points a recording could not answer for (it failed to copy a state, or ran
+  out of time before reaching them);
 * asking for a point again (a second pass) records again.
 
 ``Explorer(record_kills=False)`` (``--kill-each-point``) skips all of this.
@@ -29,6 +31,7 @@ import json
 import os
 import shutil
 import stat
+import tempfile
 import threading
 import time
 from concurrent.futures import Future
@@ -39,7 +42,6 @@ from typing import TYPE_CHECKING
 from crashkit import _child
 from crashkit._invariants import Finding
 from crashkit._operation import Operation
-from crashkit.errors import ChildError
 
 if TYPE_CHECKING:
     from crashkit._runner import Explorer, PointResult, _ChildRun
@@ -124,11 +126,15 @@ class Recordings:
         if point == canonical:
             return result
         size = recording.outputs.get(point)
+        output = output_until(recording.run, size) if size is not None else result.output
+        strayed = self._confirm(recording, point, op, took=True)
+        if strayed:  # the recording did something else here: its own finding, not a share
+            return self.explorer._result("kill", point, op, strayed, [], output)
         return replace(
             result,
             point=point,
             op=op,
-            output=output_until(recording.run, size) if size is not None else result.output,
+            output=output,
             duration=0.0,
             injection=f"{result.injection}; the same crash state as p{canonical:02d} (byte "
             f"for byte: {self.explorer.operation(point - 1).describe()} in between changed "
@@ -140,13 +146,15 @@ class Recordings:
         started = time.monotonic()
         op = explorer.operation(point)
         golden = explorer.prepare()
-        world = explorer.work_dir / f"kill-p{point:03d}" / "world"
-        if world.parent.exists():
-            shutil.rmtree(world.parent)
-        world.parent.mkdir(parents=True)
+        # A folder per attempt: the same point may be asked twice at once.
+        world = Path(tempfile.mkdtemp(prefix=f"kill-p{point:03d}-", dir=explorer.work_dir))
+        world = world / "world"
         try:
             recording, took = self._take(point, world)
-            if point in recording.literal:
+            inconclusive = not took and (recording.run.exit.timed_out or recording.error)
+            if point in recording.literal or inconclusive:
+                # The recording cannot answer for this point (it names its own folder, it
+                # stopped recording, or it outlived its time): kill a child here instead.
                 result = explorer.kill_literally(world, point, op, golden)
             else:
                 result = self._judge(recording, took, world, point, op)
@@ -227,27 +235,26 @@ class Recordings:
                 current.kept.discard(point)
                 (current.states / f"p{point:03d}").rename(into)
                 return current, True
-            if current.error is not None and point not in current.outputs:
-                raise ChildError(
-                    f"crashkit could not record the crash state of point {point}: "
-                    f"{current.error}. Give worlds more room (CRASHKIT_WORK_DIR=/a/bigger/"
-                    "folder) or sweep with --kill-each-point"
-                )
             return current, False
 
     def _record(self, also: set[int]) -> _Recording:
         explorer = self.explorer
         golden = explorer.prepare()
         every = set(range(1, len(golden.trace) + 2))
-        planned = frozenset((self.planned if self.planned else every) | also)
-        if self._current is not None and not explorer.keep_worlds:
-            shutil.rmtree(self._current.folder, ignore_errors=True)
+        if self.planned:
+            self.planned |= also  # asked for once, recorded from now on
+        planned = frozenset(self.planned or every)
+        previous, self._current = self._current, None
+        if previous is not None and not explorer.keep_worlds:
+            shutil.rmtree(previous.folder, ignore_errors=True)
         self._generation += 1
         started = time.monotonic()
         world = explorer._world(f"recording{self._generation}")
         copy = time.monotonic() - started
-        # Copying the world at every point takes time the workload alone does not.
-        timeout = explorer.scenario.timeout + 2 * copy * len(planned) + 5
+        # Copying the world at every point takes time the workload alone does not (and the
+        # world may grow); points a recording that ran out of time did not reach are run
+        # the literal way, so a generous bound costs nothing but a hang's wait.
+        timeout = 2 * explorer.scenario.timeout + 4 * copy * len(planned) + 5
         run = explorer._run_child(
             world,
             world.parent / "run",
@@ -350,10 +357,15 @@ def _entries(root: Path) -> dict[str, tuple[int, int, int, str | None]]:
 
 def mentions(root: Path, needles: set[bytes]) -> bool:
     """Whether any file (or symlink target) below ``root`` contains one of ``needles``."""
-    for folder, _, files in os.walk(root):
-        for name in files:
+    for folder, dirs, files in os.walk(root):  # a symlink to a folder is listed in dirs
+        for name in [*dirs, *files]:
             path = Path(folder, name)
-            data = os.fsencode(os.readlink(path)) if path.is_symlink() else path.read_bytes()
+            if path.is_symlink():
+                data = os.fsencode(os.readlink(path))
+            elif path.is_file():
+                data = path.read_bytes()
+            else:
+                continue
             if any(needle in data for needle in needles):
                 return True
     return False

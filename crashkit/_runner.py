@@ -247,7 +247,7 @@ class Explorer:
         if world.parent.exists():
             shutil.rmtree(world.parent)
         world.parent.mkdir(parents=True)
-        shutil.copytree(self.snapshot, world, symlinks=True)
+        _child.copy_world(self.snapshot, world)
         return world
 
     # -- setup and golden run -----------------------------------------------------
@@ -491,7 +491,7 @@ class Explorer:
         and a workload child there is killed right before the operation."""
         if world.exists():
             shutil.rmtree(world)
-        shutil.copytree(self.snapshot, world, symlinks=True)
+        _child.copy_world(self.snapshot, world)
         return self._struck(world, point, op, FAULTS["kill"], golden)
 
     def _struck(
@@ -569,7 +569,7 @@ class Explorer:
 
     def _copy(self, source: Path, name: str) -> Path:
         target = source.parent / name / "world"
-        shutil.copytree(source, target, symlinks=True)
+        _child.copy_world(source, target)
         return target
 
     def _power_cuts(

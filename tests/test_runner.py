@@ -648,3 +648,59 @@ def test_a_recording_that_hangs_gives_a_hang_finding_from_there_on(tmp_path):
     assert reached and reached == list(range(1, len(reached) + 1))  # before the stall
     assert all(found == ["no-hang"] for found in invariants[len(reached) :]), invariants
     assert explorer.recordings._generation == 1
+
+
+def test_a_shared_state_still_checks_what_the_recording_did_at_its_own_point(tmp_path):
+    counter = tmp_path / "runs"
+
+    def workload(world):
+        with open(world.path("a"), "w") as file:
+            file.write("a")
+            file.flush()
+            os.fsync(file.fileno())  # the dry run ends here; the recording writes once more
+        if _runs(counter):
+            world.path("extra").write_text("x")
+
+    scenario = Scenario(
+        name="tail", setup=print, workload=workload, restart=print, observe=lambda w: {}
+    )
+    explorer = Explorer(scenario, "default", make_starter(False), new_work_dir())
+    try:
+        explorer.prepare()
+        results = [explorer.run_point(p) for p in range(1, explorer.points + 1)]
+    finally:
+        explorer.close()
+    # N+1's state equals N's (an fsync in between), but the recording did not end there.
+    assert [f.invariant for f in results[-1].findings] == ["deterministic"]
+
+
+def test_hard_links_and_folder_symlinks_survive_a_recorded_state():
+    def workload(world):
+        world.path("data").write_text("v1")
+        os.link(world.path("data"), world.path("alias"))
+        os.symlink(world.root, world.path("here"))  # names the world's own folder
+        world.path("data").write_text("v2")
+
+    def restart(world):
+        data, alias = world.path("data"), world.path("alias")
+        if alias.exists() and data.stat().st_nlink != 2:
+            raise RuntimeError("alias is no longer a link of data")  # a split copy
+        if not data.exists():
+            data.write_text("v1")
+        if not alias.exists():
+            os.link(data, alias)
+        if not world.path("here").is_symlink():
+            os.symlink(world.root, world.path("here"))
+        if data.read_text() != "v2":
+            data.write_text("v2")
+
+    def observe(world):
+        return {"data": world.path("data").read_text(), "alias": world.path("alias").read_text()}
+
+    scenario = Scenario(
+        name="links", setup=print, workload=workload, restart=restart, observe=observe
+    )
+    outcomes = _both_modes(scenario)
+    assert outcomes[True] == outcomes[False]
+    assert all(not found for _, found in outcomes[True]), outcomes[True]
+    assert outcomes["literal"]  # the states with the symlink to the world's own folder
