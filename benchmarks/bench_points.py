@@ -38,6 +38,7 @@ from typing import Any
 
 from crashkit import Scenario, World
 from crashkit._child import ChildJob
+from crashkit._recording import Recordings
 from crashkit._runner import Explorer, new_work_dir
 from crashkit._scenario import load_scenarios, resolve
 from crashkit._starter import ChildStarter, make_starter
@@ -193,6 +194,10 @@ class Bench:
         explorers = {
             s.id: self.explorer(s, self.variant, fresh) for s in self.scenarios if s.id in points
         }
+        for explorer in explorers.values():
+            # Each measurement is a first pass over the points, as a sweep makes one: a
+            # second pass over the same explorer records again and shares nothing.
+            explorer.recordings = Recordings(explorer)
         timing = Timing(mode, fault, jobs, sum(len(p) for p in points.values()))
         timers = (
             [(e, self._time_steps(e, timing.steps)) for e in explorers.values()]
