@@ -208,6 +208,20 @@ def _processes_inside(folder: pathlib.Path) -> list[int]:
     return pids
 
 
+def _describe(pid: int) -> str:
+    """A lingering process, for the failure message: its state, parent and command."""
+    try:
+        status = dict(
+            line.split(":\t", 1)
+            for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines()
+            if ":\t" in line
+        )
+        command = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError as error:
+        return f"{pid}: gone ({error})"
+    return f"{pid}: {status.get('State')} ppid {status.get('PPid')} {command.decode()[:200]}"
+
+
 def _start_sweep(folder: pathlib.Path, argv: list[str], **kwargs) -> subprocess.Popen:
     """A sweep in a subprocess whose worlds go under ``folder``; its output in sweep.log."""
     env = dict(os.environ, TMPDIR=str(folder))
@@ -240,7 +254,8 @@ def test_a_killed_sweep_leaves_no_child_running(tmp_path):
     deadline = time.monotonic() + 5
     while _processes_inside(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _processes_inside(tmp_path) == []  # children die with their parent
+    left = _processes_inside(tmp_path)
+    assert left == [], [_describe(pid) for pid in left]  # children die with their parent
 
 
 @pytest.mark.parametrize(
@@ -342,6 +357,16 @@ def test_a_scenario_loaded_by_a_relative_reference_is_still_found_by_path(tmp_pa
     assert {"store", "ignores_wal", "hangs"} <= names
 
 
+def _every_point(scenario: Scenario, variant: str = "default", **kwargs):
+    """The explorer (closed) and the results of every crash point, in order."""
+    explorer = Explorer(scenario, variant, make_starter(False), new_work_dir(), **kwargs)
+    try:
+        explorer.prepare()
+        return explorer, [explorer.run_point(p) for p in range(1, explorer.points + 1)]
+    finally:
+        explorer.close()
+
+
 def _printing_scenario() -> Scenario:
     def workload(world):
         for name in ("a", "b"):
@@ -363,12 +388,9 @@ def _printing_scenario() -> Scenario:
 
 
 def test_recorded_kill_points_show_the_output_written_before_them_and_share_equal_states():
-    explorer = Explorer(_printing_scenario(), "default", make_starter(False), new_work_dir())
-    try:
-        trace = explorer.prepare().trace
-        results = {p: explorer.run_point(p) for p in range(1, explorer.points + 1)}
-    finally:
-        explorer.close()
+    explorer, found = _every_point(_printing_scenario())
+    trace = explorer.prepare().trace
+    results = {r.point: r for r in found}
     kinds = [op.kind for op in trace]
     assert kinds == ["fs.create", "fs.write", "fs.fsync"] * 2
     assert results[1].output == "writing a\n"
@@ -522,12 +544,7 @@ def test_a_recording_that_raises_half_way_answers_the_later_points_from_one_reco
     scenario = Scenario(
         name="gives_up", setup=print, workload=workload, restart=restart, observe=_files
     )
-    explorer = Explorer(scenario, "default", make_starter(False), new_work_dir())
-    try:
-        explorer.prepare()
-        results = [explorer.run_point(p) for p in range(1, explorer.points + 1)]
-    finally:
-        explorer.close()
+    explorer, results = _every_point(scenario)
     assert explorer.recordings._generation == 1  # not one recording per unreached point
     failed = [r.point for r in results if r.findings]
     assert failed == list(range(7, explorer.points + 1))  # c's two operations done, then d
@@ -598,12 +615,7 @@ def test_a_recording_with_an_operation_past_the_dry_run_s_last_is_nondeterminist
     scenario = Scenario(
         name="extra", setup=print, workload=workload, restart=print, observe=lambda w: {}
     )
-    explorer = Explorer(scenario, "default", make_starter(False), new_work_dir())
-    try:
-        last = explorer.points
-        result = explorer.run_point(last)
-    finally:
-        explorer.close()
+    result = _every_point(scenario)[1][-1]
     assert [f.invariant for f in result.findings] == ["deterministic"]
     assert "extra" in result.findings[0].message
 
@@ -637,12 +649,7 @@ def test_a_recording_that_hangs_gives_a_hang_finding_from_there_on(tmp_path):
         observe=_files,
         timeout=1,
     )
-    explorer = Explorer(scenario, "default", make_starter(False), new_work_dir())
-    try:
-        explorer.prepare()
-        results = [explorer.run_point(p) for p in range(1, explorer.points + 1)]
-    finally:
-        explorer.close()
+    explorer, results = _every_point(scenario)
     invariants = [sorted({f.invariant for f in r.findings}) for r in results]
     reached = [r.point for r in results if not r.findings]
     assert reached and reached == list(range(1, len(reached) + 1))  # before the stall
@@ -664,12 +671,7 @@ def test_a_shared_state_still_checks_what_the_recording_did_at_its_own_point(tmp
     scenario = Scenario(
         name="tail", setup=print, workload=workload, restart=print, observe=lambda w: {}
     )
-    explorer = Explorer(scenario, "default", make_starter(False), new_work_dir())
-    try:
-        explorer.prepare()
-        results = [explorer.run_point(p) for p in range(1, explorer.points + 1)]
-    finally:
-        explorer.close()
+    _, results = _every_point(scenario)
     # N+1's state equals N's (an fsync in between), but the recording did not end there.
     assert [f.invariant for f in results[-1].findings] == ["deterministic"]
 
