@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from crashkit._invariants import Check, Finding, diff_states, run_invariants
-from crashkit._scenario import Scenario, ScenarioRef, World, requested_fixtures
+from crashkit._scenario import Scenario, ScenarioRef, World
 from crashkit.errors import ResultsError
 
 __all__ = ["ARTIFACT_FORMAT", "ArtifactStore", "Recheck", "recheck"]
@@ -143,8 +143,8 @@ def recheck(folder: str | Path) -> Recheck:
                 diff_states(golden, state),
             )
         )
-    plain = [i for i in scenario.invariants if not requested_fixtures(i)]
-    needs_pytest = [_name(i) for i in scenario.invariants if requested_fixtures(i)]
+    plain, asking = scenario.split_invariants()
+    needs_pytest = [_name(i) for i in asking]
     now += run_invariants(plain, Check(world, state, golden, record["rounds"]))
     stored = sorted({f["invariant"] for f in record["findings"]})
     return Recheck(folder, record, stored, now, needs_pytest)

@@ -35,7 +35,7 @@ from crashkit._invariants import Check, Finding, diff_states, run_invariants
 from crashkit._journal import Uncovered
 from crashkit._operation import Operation, end_operation
 from crashkit._recording import Recordings
-from crashkit._scenario import Scenario, World, requested_fixtures
+from crashkit._scenario import Scenario, World
 from crashkit._starter import ChildExit, ChildStarter
 from crashkit.errors import ChildError, ScenarioError, UsageError
 
@@ -189,7 +189,7 @@ class Explorer:
     #: Where the worlds of failing points are kept (None: nowhere).
     artifacts: ArtifactStore | None = None
     #: Kill points get their crash states from one recording run (see
-    #: :class:`crashkit._child._Recorder`); False: a workload child killed at each point.
+    #: :mod:`crashkit._recording`); False: a workload child killed at each point.
     record_kills: bool = True
     golden: Golden | None = field(default=None, init=False)
     _broken: ScenarioError | None = field(default=None, init=False)
@@ -283,7 +283,7 @@ class Explorer:
         state = self._observe(world, findings)
         if not findings:
             # Invariants asking for pytest fixtures run when point 0 does, with their values.
-            plain = [i for i in self.scenario.invariants if not requested_fixtures(i)]
+            plain, _ = self.scenario.split_invariants()
             findings = run_invariants(plain, self._check(world, state, rounds))
         self.golden = Golden(
             run.trace,
@@ -431,13 +431,10 @@ class Explorer:
         Args:
             fixtures: values of the pytest fixtures the scenario's invariants ask for.
         """
-        missing = [n for n in self.scenario.fixture_names() if n not in (fixtures or {})]
-        if missing:
-            raise UsageError(
-                f"scenario {self.scenario.name!r}: its invariants ask for the pytest "
-                f"fixture(s) {', '.join(missing)}; run it with pytest (pytest "
-                f"{self.scenario.id.split('::')[0]}), or give those parameters defaults"
-            )
+        why = self.scenario.needs_pytest()
+        if why is not None and not set(self.scenario.fixture_names()) <= set(fixtures or {}):
+            problem, fix = why
+            raise UsageError(f"scenario {self.scenario.name!r}: {problem}; {fix}")
         token = _FIXTURES.set(dict(fixtures or {}))
         try:
             return self._run_point(point, fault)
@@ -459,7 +456,7 @@ class Explorer:
             )
         if point == 0:
             findings = list(golden.findings)
-            asking = [i for i in self.scenario.invariants if requested_fixtures(i)]
+            _, asking = self.scenario.split_invariants()
             if asking and not findings:
                 world = self.work_dir / "golden" / "world"
                 findings = run_invariants(asking, self._check(world, golden.state, golden.rounds))
@@ -499,7 +496,10 @@ class Explorer:
     ) -> PointResult:
         """The fault struck at the point in ``world``, recovered, checked; the world kept as
         an artifact when it failed."""
-        result = self._strike(world, point, op, kind, golden)
+        return self.keep_artifacts(self._strike(world, point, op, kind, golden), world, golden)
+
+    def keep_artifacts(self, result: PointResult, world: Path, golden: Golden) -> PointResult:
+        """Keep a failing point's run folder (``world``'s parent) as an artifact."""
         if result.findings and self.artifacts is not None:
             result.artifacts = self.artifacts.keep(
                 result.to_json(), world.parent, result.failed_world, golden.state

@@ -206,6 +206,27 @@ class Scenario:
         names = (n for check in self.invariants for n in requested_fixtures(check, self.name))
         return tuple(dict.fromkeys(names))
 
+    def split_invariants(self) -> tuple[list[Any], list[Any]]:
+        """Its invariants: those that take only the world, and those asking for fixtures
+        (which only pytest can run)."""
+        plain: list[Any] = []
+        asking: list[Any] = []
+        for check in self.invariants:
+            (asking if requested_fixtures(check, self.name) else plain).append(check)
+        return plain, asking
+
+    def needs_pytest(self) -> tuple[str, str] | None:
+        """Why it cannot run outside pytest, and the fix; None when it can."""
+        names = self.fixture_names()
+        if not names:
+            return None
+        return (
+            f"its invariants ask for the pytest fixture(s) {', '.join(names)}, which only "
+            "pytest provides",
+            f"run it with pytest (pytest {self.id.split('::')[0]}), or give those "
+            "parameters defaults",
+        )
+
     def preload_modules(self) -> list[str]:
         """What the fork server imports for this scenario: its ``preload`` and its own file."""
         own = [self.source.module] if self.source and "." not in self.source.module else []

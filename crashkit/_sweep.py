@@ -278,15 +278,9 @@ class Sweep:
 
 def _prepare(explorer: Explorer) -> None:
     """Set up and dry-run a variant, unless it needs what only pytest gives (fixtures)."""
-    names = explorer.scenario.fixture_names()
-    if names:
-        raise ScenarioError(
-            explorer.scenario.name,
-            f"its invariants ask for the pytest fixture(s) {', '.join(names)}, which only "
-            "pytest provides",
-            f"run it with pytest (pytest {explorer.scenario.id.split('::')[0]}), or give "
-            "those parameters defaults",
-        )
+    why = explorer.scenario.needs_pytest()
+    if why is not None:
+        raise ScenarioError(explorer.scenario.name, *why)
     explorer.prepare()
 
 
