@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from crashkit import Scenario, World
-from crashkit._child import ChildJob
-from crashkit._recording import Recordings
-from crashkit._runner import Explorer, new_work_dir
-from crashkit._scenario import load_scenarios, resolve
-from crashkit._starter import ChildStarter, make_starter
-from crashkit._sweep import default_jobs
+from crashkit.child.run import ChildJob
+from crashkit.engine.recording import Recordings
+from crashkit.engine.explorer import Explorer, new_work_dir
+from crashkit.scenario.scenario import load_scenarios, resolve
+from crashkit.launch.starters import ChildStarter, make_starter
+from crashkit.engine.sweep import default_jobs
 from crashkit.errors import CrashkitError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +106,7 @@ TINY = Scenario(
 
 def fault_kinds() -> tuple[str, ...]:
     """The fault kinds the plugin offers (imported late: it imports pytest)."""
-    from crashkit import _pytest
+    from crashkit.pytest_plugin import items as _pytest
 
     return tuple(getattr(_pytest, "FAULT_KINDS", ("kill",)))
 
@@ -431,7 +431,7 @@ def main(argv: Sequence[str]) -> int:
     requested = [f.strip() for f in args.faults.split(",") if f.strip()]
     faults = [f for f in requested if f in kinds]
     skipped = {
-        f: f"not supported yet (crashkit._pytest.FAULT_KINDS is {', '.join(kinds)})"
+        f: f"not supported yet (crashkit.pytest_plugin.items.FAULT_KINDS is {', '.join(kinds)})"
         for f in requested
         if f not in faults
     }

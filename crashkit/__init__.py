@@ -10,8 +10,8 @@ top ``_cli`` and the pytest plugin (``plugin``, ``_pytest``). The fake Notion
 remote is ``_notion_store``, ``_notion_api``, ``_notion_server``, ``_fake_notion``.
 """
 
-from crashkit._fake_notion import FakeNotion
-from crashkit._invariants import (
+from crashkit.remotes.notion.fake import FakeNotion
+from crashkit.scenario.invariants import (
     Check,
     Finding,
     Invariant,
@@ -21,13 +21,13 @@ from crashkit._invariants import (
     query_rows,
     remote_not_stale,
 )
-from crashkit._journal import Journal, Uncovered
-from crashkit._operation import Operation
-from crashkit._probe import point
-from crashkit._results import read_results
-from crashkit._runner import Explorer, PointResult
-from crashkit._scenario import Scenario, World, load_scenarios
-from crashkit._sweep import Sweep, VariantSummary
+from crashkit.scenario.journal import Journal, Uncovered
+from crashkit.model.operation import Operation
+from crashkit.probes.python.probe import point
+from crashkit.output.results import read_results
+from crashkit.engine.explorer import Explorer, PointResult
+from crashkit.scenario.scenario import Scenario, World, load_scenarios
+from crashkit.engine.sweep import Sweep, VariantSummary
 from crashkit.errors import (
     ChildError,
     CrashkitError,

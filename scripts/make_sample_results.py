@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         write_jsonl(previous, args.previous)
     if args.report:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from crashkit._report import write_report
+        from crashkit.output.report.render import write_report
 
         write_report(records, args.report, previous=previous)
     return 0

@@ -128,7 +128,7 @@ def test_the_journal_audit_flags_the_seed_bugs_and_nothing_in_the_correct_engine
 def test_recorded_kill_states_find_what_a_child_killed_at_each_point_finds(tmp_path):
     """The recorded crash states are the kill model, not an approximation of it: every
     point of the conflict scenario fails or passes alike, with the same invariants."""
-    from crashkit._results import ResultsWriter, read_results
+    from crashkit.output.results import ResultsWriter, read_results
 
     variants = ["correct", "conflict-no-wal", "wal-delete-before-push", "inplace-write"]
     outcomes = {}

@@ -7,7 +7,7 @@ import pathlib
 
 import pytest
 
-from crashkit._cli import main
+from crashkit.cli import main
 
 TOYS = pathlib.Path(__file__).parent / "toys" / "toy_store.py"
 
@@ -134,7 +134,7 @@ def test_serve_notion_answers_the_official_sdk_on_loopback(tmp_path):
         [
             sys.executable,
             "-m",
-            "crashkit._cli",
+            "crashkit.cli",
             "serve-notion",
             "--store",
             str(tmp_path / "n.sqlite3"),

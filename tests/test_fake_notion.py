@@ -22,8 +22,8 @@ import respx
 from notion_client import APIErrorCode, APIResponseError
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
-from crashkit import _quiet
-from crashkit._fake_notion import FakeNotion
+from crashkit.probes import quiet as _quiet
+from crashkit.remotes.notion.fake import FakeNotion
 
 TOKEN = "secret_crashkit"
 

@@ -13,8 +13,9 @@ import sqlite3
 import httpx
 import pytest
 
-from crashkit import Sweep, _probe, load_scenarios
-from crashkit._faults import (
+from crashkit import Sweep, load_scenarios
+from crashkit.probes.python import probe as _probe
+from crashkit.faults.kinds import (
     FAULT_KINDS,
     FAULTS,
     SECTOR,
@@ -22,9 +23,9 @@ from crashkit._faults import (
     describe_injection,
     injected_error,
 )
-from crashkit._operation import Operation
-from crashkit._runner import Explorer, new_work_dir
-from crashkit._starter import make_starter
+from crashkit.model.operation import Operation
+from crashkit.engine.explorer import Explorer, new_work_dir
+from crashkit.launch.starters import make_starter
 
 TOYS = pathlib.Path(__file__).parent / "toys" / "toy_faults.py"
 

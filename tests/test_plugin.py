@@ -271,7 +271,7 @@ def test_a_fixture_valued_invariant_fails_with_pytest_s_explanation(pytester):
 def test_the_cli_says_a_scenario_with_fixtures_needs_pytest(pytester):
     _fixture_suite(pytester, "new value")
     result = pytester.run(
-        sys.executable, "-m", "crashkit._cli", "run", "test_fixtures.py", "--report", "none", "-q"
+        sys.executable, "-m", "crashkit.cli", "run", "test_fixtures.py", "--report", "none", "-q"
     )
     assert result.ret != 0
     out = result.stdout.str()

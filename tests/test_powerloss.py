@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crashkit._powerloss import PowerCut, PowerLossModel, default_ignore
+from crashkit.faults.disk import PowerCut, PowerLossModel, default_ignore
 
 WORLD = Path("/world")
 

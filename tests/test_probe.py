@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from crashkit import _probe, point
-from crashkit._operation import Operation
-from crashkit._quiet import quiet
+from crashkit import point
+from crashkit.probes.python import probe as _probe
+from crashkit.model.operation import Operation
+from crashkit.probes.quiet import quiet
 
 
 @pytest.fixture

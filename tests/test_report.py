@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from crashkit import Sweep, load_scenarios
-from crashkit._report import merge_results, point_ranges, render_report, write_report
-from crashkit._results import ResultsWriter, read_results
+from crashkit.output.report.render import merge_results, point_ranges, render_report, write_report
+from crashkit.output.results import ResultsWriter, read_results
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TOYS = ROOT / "tests" / "toys" / "toy_store.py"
@@ -567,7 +567,7 @@ def test_write_report_replaces_the_file_atomically(tmp_path, monkeypatch):
 
 
 def test_a_powerloss_sweep_states_the_models_assumptions():
-    from crashkit._report import render_report
+    from crashkit.output.report.render import render_report
 
     trace = {
         "type": "trace",

@@ -18,10 +18,10 @@ import pytest
 
 import crashkit
 from crashkit import ScenarioError, Sweep, load_scenarios
-from crashkit._results import ResultsWriter, read_results
-from crashkit._runner import Explorer, new_work_dir
-from crashkit._scenario import Scenario
-from crashkit._starter import make_starter
+from crashkit.output.results import ResultsWriter, read_results
+from crashkit.engine.explorer import Explorer, new_work_dir
+from crashkit.scenario.scenario import Scenario
+from crashkit.launch.starters import make_starter
 
 TOYS = pathlib.Path(__file__).parent / "toys" / "toy_store.py"
 
@@ -306,7 +306,7 @@ def test_ctrl_c_stops_the_sweep_at_once_and_keeps_the_results(tmp_path):
     results = tmp_path / "results.jsonl"
     argv = [
         "-m",
-        "crashkit._cli",
+        "crashkit.cli",
         "run",
         str(TOYS),
         "-s",
@@ -348,7 +348,7 @@ def test_the_fork_server_preloads_the_scenario_module(tmp_path):
 
 
 def test_a_scenario_loaded_by_a_relative_reference_is_still_found_by_path(tmp_path, monkeypatch):
-    from crashkit._scenario import ScenarioRef
+    from crashkit.scenario.scenario import ScenarioRef
 
     monkeypatch.chdir(tmp_path)
     relative = os.path.relpath(TOYS)
@@ -478,7 +478,7 @@ def test_an_invariant_that_takes_no_world_is_a_scenario_error():
 
 
 def test_worlds_go_where_the_environment_says_else_to_memory_with_room(monkeypatch, tmp_path):
-    from crashkit import _runner
+    from crashkit.engine import explorer as _runner
 
     monkeypatch.setenv("CRASHKIT_WORK_DIR", str(tmp_path / "mine"))
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from crashkit import Scenario
-from crashkit._child import ChildJob
-from crashkit._starter import ForkServerStarter, _server
+from crashkit.child.run import ChildJob
+from crashkit.launch.starters import ForkServerStarter, _server
 from crashkit.errors import ChildError
 
 

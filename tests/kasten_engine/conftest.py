@@ -11,7 +11,7 @@ import kasten
 import pytest
 from kasten_support import Opener
 
-from crashkit._fake_notion import FakeNotion
+from crashkit.remotes.notion.fake import FakeNotion
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import kasten
 from kasten.markdown import blocks_to_markdown
 
-from crashkit._fake_notion import FakeNotion
+from crashkit.remotes.notion.fake import FakeNotion
 
 Opener = Callable[..., kasten.Engine]
 

@@ -33,8 +33,8 @@ import kasten.files
 import kasten.operations
 from kasten.markdown import blocks_to_markdown
 
-from crashkit._fake_notion import FakeNotion
-from crashkit._powerloss import PowerLossModel
+from crashkit.remotes.notion.fake import FakeNotion
+from crashkit.faults.disk import PowerLossModel
 
 Workload = Callable[[kasten.Engine], object]
 Build = Callable[[Path, FakeNotion], None]

@@ -18,7 +18,7 @@ from kasten.merge import merge_bodies
 from kasten.policy import Action, decide
 from kasten.sides import Note, PageView
 
-from crashkit._fake_notion import FakeNotion
+from crashkit.remotes.notion.fake import FakeNotion
 
 # -- the front door ------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 from kasten.cli import main
 from kasten_support import page_text
 
-from crashkit._fake_notion import FakeNotion
+from crashkit.remotes.notion.fake import FakeNotion
 
 
 def kasten_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -12,7 +12,7 @@ from kasten.cli import main
 from kasten_support import Opener, synced
 from kasten_sweep import make_setup, run
 
-from crashkit._fake_notion import FakeNotion
+from crashkit.remotes.notion.fake import FakeNotion
 
 
 def _sync(engine: kasten.Engine) -> None:

@@ -41,7 +41,7 @@ from kasten_sweep import (
 )
 from notion_client.errors import RequestTimeoutError
 
-from crashkit._fake_notion import FakeNotion
+from crashkit.remotes.notion.fake import FakeNotion
 
 
 @pytest.fixture(autouse=True)

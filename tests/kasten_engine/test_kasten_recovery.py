@@ -23,7 +23,7 @@ from kasten_sweep import (
     world_state,
 )
 
-from crashkit._fake_notion import FakeNotion
+from crashkit.remotes.notion.fake import FakeNotion
 
 
 @pytest.fixture

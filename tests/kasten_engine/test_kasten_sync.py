@@ -13,7 +13,7 @@ import pytest
 from kasten.markdown import content_hash
 from kasten_support import Opener, page_text, sync_until_quiet
 
-from crashkit._fake_notion import FakeNotion
+from crashkit.remotes.notion.fake import FakeNotion
 
 
 def db_rows(folder: Path, sql: str) -> list[tuple[object, ...]]:

@@ -47,7 +47,7 @@ from kasten_sweep import (
     sweep,
 )
 
-from crashkit._fake_notion import FakeNotion
+from crashkit.remotes.notion.fake import FakeNotion
 
 State = dict[str, object]
 

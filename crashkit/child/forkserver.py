@@ -1,0 +1,183 @@
+"""crashkit's fork server: one warm process that forks every child.
+
+The server is a fresh interpreter that imports the probe's patches and the
+program's modules once, then waits on a pipe. For each job it forks; the child
+runs :func:`crashkit.child.run.run` and never returns. The server reaps its
+children and reports how each ended. Forking a warm process costs about a
+millisecond; the general-purpose fork server of ``multiprocess`` costs several
+per child (a socket connection per child, descriptor passing, its own bootstrap),
+and a fresh interpreter a hundred or more.
+
+Jobs travel as dill pickles (a scenario may be a closure); everything else on the
+pipes is a small plain pickle. Messages are length-prefixed:
+
+* parent to server: ``(job_id, job_bytes, environment)``;
+* server to parent: ``("started", job_id, pid)`` then ``("exited", job_id, status)``,
+  where status is an exit code, or minus the signal number.
+
+Nothing is left behind: the server exits when its request pipe closes (the parent
+exited or died), killing whatever its children left running; children ask Linux to
+kill them when the server dies (``PR_SET_PDEATHSIG``, in :mod:`crashkit.child.run`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import os
+import pickle
+import selectors
+import signal
+import struct
+from typing import Any, BinaryIO
+
+_HEADER = struct.Struct("!I")
+
+
+def write_message(out: BinaryIO, message: Any) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_HEADER.pack(len(data)) + data)
+    out.flush()
+
+
+def read_message(source: BinaryIO) -> Any:
+    """The next message, or None at the end of the stream."""
+    header = _read_exactly(source, _HEADER.size)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    data = _read_exactly(source, size)
+    if data is None:
+        return None
+    return pickle.loads(data)
+
+
+def _read_exactly(source: BinaryIO, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = source.read(size)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+class _Server:
+    def __init__(self, requests: int, responses: int) -> None:
+        self.requests = os.fdopen(requests, "rb", buffering=0)
+        self.responses = os.fdopen(responses, "wb")
+        self.children: dict[int, int] = {}  # pid -> job id
+        self.wake_read, self.wake_write = os.pipe()
+        os.set_blocking(self.wake_read, False)
+        os.set_blocking(self.wake_write, False)
+        signal.set_wakeup_fd(self.wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup fd does the work
+        # Ctrl-C reaches the whole foreground group: the parent decides what stops, and
+        # kills the children it wants gone; the server only dies with its request pipe.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.selector = selectors.DefaultSelector()
+
+    def serve(self) -> None:
+        selector = self.selector
+        selector.register(self.requests, selectors.EVENT_READ, "request")
+        selector.register(self.wake_read, selectors.EVENT_READ, "child")
+        try:
+            while True:
+                for key, _ in selector.select():
+                    if key.data == "child":
+                        with contextlib.suppress(BlockingIOError):
+                            os.read(self.wake_read, 4096)
+                        self.reap()
+                    else:
+                        message = read_message(self.requests)
+                        if message is None:
+                            return  # the parent is gone
+                        self.fork(*message)
+        finally:
+            self.kill_children()
+
+    def fork(self, job_id: int, job_bytes: bytes, environ: dict[str, str]) -> None:
+        from crashkit.child import run as _child
+
+        _child.expected_parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            self.become_child(job_bytes, environ)
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)  # the child does it too: whoever runs first
+        self.children[pid] = job_id
+        write_message(self.responses, ("started", job_id, pid))
+        self.reap()  # a child may be gone before its SIGCHLD was counted
+
+    def become_child(self, job_bytes: bytes, environ: dict[str, str]) -> None:
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self.selector.close()
+            for fd in (
+                self.requests.fileno(),
+                self.responses.fileno(),
+                self.wake_read,
+                self.wake_write,
+            ):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            # The parent's environment now, as a freshly started child would get it (the
+            # server's own is a copy from when it started).
+            os.environ.clear()
+            os.environ.update(environ)
+            import dill
+
+            from crashkit.child import run as _child
+
+            job = dill.loads(job_bytes)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            os._exit(_BROKEN_JOB)
+        _child.run(job)  # never returns
+        os._exit(_BROKEN_JOB)
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            job_id = self.children.pop(pid, None)
+            if job_id is not None:
+                code = os.waitstatus_to_exitcode(status)
+                write_message(self.responses, ("exited", job_id, code))
+
+    def kill_children(self) -> None:
+        for pid in list(self.children):
+            for kill in (os.killpg, os.kill):
+                with contextlib.suppress(OSError):
+                    kill(pid, signal.SIGKILL)
+
+
+#: Exit status of a child whose job could not be unpickled.
+_BROKEN_JOB = 72
+
+
+def main(argv: list[str]) -> None:
+    requests, responses = int(argv[0]), int(argv[1])
+    # Patches first: see crashkit.child.worker.
+    import crashkit.child.worker  # noqa: F401
+
+    for module in argv[2:]:
+        # As multiprocess's fork server does: a module that does not import here is
+        # imported (and fails, with its traceback) in each child that needs it.
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+    # What the server imported is shared with every child until written to. Frozen, the
+    # collector in a child never walks those objects, so it never copies their pages.
+    gc.collect()
+    gc.freeze()
+    _Server(requests, responses).serve()

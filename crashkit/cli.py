@@ -1,0 +1,516 @@
+"""The ``crashkit`` command: run, points, replay."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from crashkit.engine.artifacts import MANIFEST, ArtifactStore, Recheck, recheck
+from crashkit.faults.kinds import FAULT_KINDS
+from crashkit.output.report.render import merge_results, write_report
+from crashkit.output.results import ResultsWriter, read_results
+from crashkit.engine.explorer import Explorer, PointResult, new_work_dir
+from crashkit.scenario.scenario import Scenario, load_scenarios, resolve
+from crashkit.launch.starters import make_starter
+from crashkit.engine.sweep import Sweep, VariantSummary, check_variants, parse_faults, parse_shard
+from crashkit.errors import CrashkitError, UsageError
+
+__all__ = ["main"]
+
+DEFAULT_RESULTS = "reports/results.jsonl"
+DEFAULT_REPORT = "reports/index.html"
+DEFAULT_ARTIFACTS = "reports/artifacts"
+
+
+def default_paths() -> list[str]:
+    """The bundled scenarios: ``./scenarios`` if present, else the ones beside the package."""
+    here = Path("scenarios")
+    if here.is_dir():
+        return [str(here)]
+    bundled = Path(__file__).resolve().parent.parent / "scenarios"
+    return [str(bundled)] if bundled.is_dir() else []
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crashkit",
+        description="Crash a program at every durable operation, restart it, check invariants.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="sweep scenarios (the bundled ones by default)")
+    run.add_argument("paths", nargs="*", help="scenario files or folders (default: scenarios/)")
+    run.add_argument("-s", "--scenario", action="append", default=[], help="only this scenario")
+    run.add_argument("-V", "--variant", action="append", default=[], help="only this variant")
+    run.add_argument(
+        "-j", "--jobs", type=_positive, default=None, help="points at once (default: cores + 1)"
+    )
+    run.add_argument(
+        "-f",
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help=f"fault kind(s) to sweep, repeatable or comma-separated, or 'all' "
+        f"({', '.join(FAULT_KINDS)}; default: kill)",
+    )
+    run.add_argument("--results", default=DEFAULT_RESULTS, help="JSON lines results file")
+    run.add_argument(
+        "--report",
+        default=DEFAULT_REPORT,
+        help="HTML report written at the end, 'none' to skip (default: %(default)s)",
+    )
+    run.add_argument(
+        "--previous", default=None, help="an earlier results file, for the report's trend section"
+    )
+    run.add_argument(
+        "--artifacts",
+        default=DEFAULT_ARTIFACTS,
+        help="where failing points' worlds are kept, 'none' for nowhere (default: %(default)s)",
+    )
+    run.add_argument("--resume", action="store_true", help="skip points already in --results")
+    run.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N")
+    run.add_argument("--sample", type=_positive, default=None, help="N seeded points per variant")
+    run.add_argument("--seed", type=int, default=0, help="seed for --sample")
+    run.add_argument(
+        "--fresh-interpreter",
+        action="store_true",
+        help="start each child as a new interpreter instead of forking",
+    )
+    run.add_argument(
+        "--kill-each-point",
+        action="store_true",
+        help="kill a workload child at each kill point instead of recording every point's "
+        "crash state in one run (slower; reruns the workload per point)",
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    points = commands.add_parser("points", help="list a scenario's enumerated crash points")
+    points.add_argument("scenario", help="path.py::name, path.py, or a bundled scenario's name")
+    points.add_argument("-V", "--variant", default=None, help="variant (default: the first)")
+    points.add_argument(
+        "-f", "--fault", default="kill", choices=FAULT_KINDS, help="list this fault kind's points"
+    )
+
+    replay = commands.add_parser("replay", help="rerun one point verbosely, keeping its world")
+    replay.add_argument("scenario", help="path.py::name, path.py, or a bundled scenario's name")
+    replay.add_argument("-p", "--point", type=int, required=True, help="the point (0: no crash)")
+    replay.add_argument("-V", "--variant", default=None, help="variant (default: the first)")
+    replay.add_argument(
+        "-f", "--fault", default="kill", choices=FAULT_KINDS, help="fault kind (default: kill)"
+    )
+    replay.add_argument(
+        "--keep",
+        default="reports/replay",
+        help="folder the crashed world is copied to (default: %(default)s)",
+    )
+    report = commands.add_parser(
+        "report", help="render (and merge) results files into one HTML report"
+    )
+    report.add_argument("results", nargs="+", help="results files (several: shards, merged)")
+    report.add_argument("-o", "--output", default=DEFAULT_REPORT, help="(default: %(default)s)")
+    report.add_argument("--previous", default=None, help="an earlier run's results, for trends")
+    report.add_argument("--merged", default=None, help="also write the merged results here")
+    report.add_argument(
+        "--recheck",
+        action="store_true",
+        help="judge the kept failing points again with the current invariants (no rerun); "
+        "the report shows each verdict, and the exit status is 1 if any changed",
+    )
+
+    recheck = commands.add_parser(
+        "recheck", help="judge kept failing points again with the current invariants"
+    )
+    recheck.add_argument(
+        "folders", nargs="*", help=f"artifact folders (default: every one in {DEFAULT_ARTIFACTS})"
+    )
+
+    serve = commands.add_parser(
+        "serve-notion", help="serve the fake Notion API on 127.0.0.1 (for programs in any language)"
+    )
+    serve.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    serve.add_argument(
+        "--store",
+        default="reports/notion.sqlite3",
+        help="the fake's SQLite store, kept across restarts (default: %(default)s)",
+    )
+    serve.add_argument("--token", default="secret_crashkit", help="the bearer token it accepts")
+    return parser
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a CI job cancelled) cleans up like Ctrl-C
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)  # logs and CI: do not wrap the summary
+    try:
+        if args.command == "run":
+            return _run(args, console)
+        if args.command == "points":
+            return _points(args, console)
+        if args.command == "serve-notion":
+            return _serve_notion(args, console)
+        if args.command == "report":
+            return _report(args, console)
+        if args.command == "recheck":
+            return _recheck(args, console)
+        return _replay(args, console)
+    except CrashkitError as error:
+        console.print(f"[bold red]crashkit:[/] {escape(str(error))}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]: results so far are kept; rerun with --resume")
+        return 130
+
+
+# -- run -------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    paths = args.paths or default_paths()
+    if not paths:
+        console.print("[red]crashkit:[/] no scenarios given and no scenarios/ folder here")
+        return 2
+    faults = parse_faults(args.fault)
+    shard = parse_shard(args.shard)
+    scenarios = load_scenarios(paths, args.scenario)
+    check_variants(scenarios, args.variant)  # before the old results are replaced
+    with ResultsWriter(args.results, resume=args.resume) as results:
+        progress = _progress(console, args.quiet)
+        task = progress.add_task("crash points", total=0)
+        sweep = Sweep(
+            scenarios,
+            variants=args.variant,
+            jobs=args.jobs,
+            results=results,
+            faults=faults,
+            artifacts=_artifact_store(args.artifacts, args.resume),
+            fresh_interpreter=args.fresh_interpreter,
+            kill_each_point=args.kill_each_point,
+            sample=args.sample,
+            seed=args.seed,
+            shard=shard,
+            on_result=lambda r: progress.advance(task),
+            on_prepared=lambda e: progress.update(
+                task, total=(progress.tasks[task].total or 0) + len(sweep.planned(e))
+            ),
+        )
+        with progress:
+            summaries = sweep.run()
+    _print_summary(console, summaries, args.results)
+    if args.report.lower() != "none":
+        previous = read_results(args.previous) if args.previous else None
+        path = write_report(read_results(args.results), args.report, previous=previous)
+        console.print(f"report: {escape(str(path))}")
+    return 0 if all(s.ok for s in summaries) else 1
+
+
+def _artifact_store(folder: str, resume: bool) -> ArtifactStore | None:
+    if folder.lower() == "none":
+        return None
+    store = ArtifactStore(Path(folder))
+    if not resume:
+        store.clear()  # a fresh sweep: the old artifacts belong to the old results
+    return store
+
+
+def _recheck(args: argparse.Namespace, console: Console) -> int:
+    folders = [Path(f) for f in args.folders] or sorted(
+        p.parent for p in Path(DEFAULT_ARTIFACTS).glob(f"*/{MANIFEST}")
+    )
+    if not folders:
+        console.print(
+            f"no artifacts to re-check (run `crashkit run` first; it keeps failing "
+            f"points in {DEFAULT_ARTIFACTS})"
+        )
+        return 0
+    changed = sum(_print_recheck(console, recheck(folder)).changed for folder in folders)
+    console.print(f"{len(folders)} artifact(s) re-checked, {changed} changed")
+    return 1 if changed else 0
+
+
+def _print_recheck(console: Console, result: Recheck) -> Recheck:
+    now = sorted({f.invariant for f in result.now})
+    verdict = "[yellow]changed[/]" if result.changed else "same"
+    console.print(
+        f"{escape(str(result.folder))}: was {escape(', '.join(result.stored))}; now "
+        f"{escape(', '.join(now) or 'clean')} -> {verdict}"
+    )
+    if result.skipped:
+        console.print(
+            f"  not re-judged without a rerun or pytest: {escape(', '.join(result.skipped))}"
+        )
+    return result
+
+
+def _recheck_records(
+    args: argparse.Namespace, records: list[dict[str, Any]], console: Console
+) -> int:
+    """Re-judge the kept artifacts of the records' failing points; each record gets a
+    ``recheck`` entry for the report. Artifacts are looked for beside the report, then
+    beside each results file. The number of changed verdicts."""
+    bases = [Path(args.output).parent, *(Path(r).parent for r in args.results)]
+    checked: dict[Path, Recheck] = {}
+    for record in records:
+        kept = record.get("artifacts") if record.get("type") == "point" else None
+        folder = next((b / kept for b in bases if kept and (b / kept / MANIFEST).exists()), None)
+        if folder is None:
+            continue
+        if folder not in checked:
+            checked[folder] = _print_recheck(console, recheck(folder))
+        record["recheck"] = checked[folder].to_json()
+    changed = sum(r.changed for r in checked.values())
+    console.print(f"{len(checked)} artifact(s) re-checked, {changed} changed")
+    return changed
+
+
+def _report(args: argparse.Namespace, console: Console) -> int:
+    records = merge_results(args.results)
+    changed = _recheck_records(args, records, console) if args.recheck else 0
+    if args.merged:
+        with ResultsWriter(args.merged) as merged:
+            merged.write_all(r for r in records if r.get("type") != "run")
+    previous = read_results(args.previous) if args.previous else None
+    path = write_report(records, args.output, previous=previous)
+    points = sum(1 for r in records if r.get("type") == "point")
+    console.print(
+        f"report: {escape(str(path))} ({points} points from {len(args.results)} results file(s))"
+    )
+    return 1 if changed else 0
+
+
+def _progress(console: Console, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+    )
+
+
+def _print_summary(console: Console, summaries: list[VariantSummary], results: str) -> None:
+    table = Table(title="crashkit sweep", title_justify="left")
+    columns = (
+        "scenario",
+        "variant",
+        "points",
+        "passed",
+        "failed",
+        "failed under",
+        "findings",
+        "verdict",
+    )
+    for column in columns:
+        table.add_column(column)
+    for s in summaries:
+        findings = ", ".join(f"{name} x{count}" for name, count in s.by_invariant.most_common())
+        table.add_row(
+            escape(s.scenario.name),
+            escape(s.variant),
+            str(s.points),
+            str(s.passed),
+            str(s.failed),
+            escape(", ".join(f"{fault} x{n}" for fault, n in s.by_fault.most_common()) or "-"),
+            escape(findings or ("error" if s.error else "-")),
+            _verdict(s),
+        )
+    console.print(table)
+    for s in summaries:
+        if s.error:
+            console.print(
+                f"[bold red]{escape(s.scenario.name)}[{escape(s.variant)}] could not "
+                f"be explored:[/] {escape(s.error)}"
+            )
+    for s in summaries:
+        if s.uncovered:
+            console.print(
+                f"[bold yellow]journal audit[/] {escape(s.scenario.name)}"
+                f"[{escape(s.variant)}]: {len(s.uncovered)} uncovered mutation(s)"
+            )
+            for line in s.uncovered:
+                console.print(f"  {escape(line)}")
+    total = sum(s.points for s in summaries)
+    console.print(f"{total} points; results in {escape(results)}")
+
+
+def _verdict(summary: VariantSummary) -> str:
+    if summary.error:
+        return "[red]broken[/]"
+    if summary.expected:
+        if summary.failed:
+            return "[yellow]caught (known bug)[/]"
+        if not summary.exercised:
+            meant = ", ".join(sorted(summary.scenario.catching_faults(summary.variant)))
+            return f"[dim]not swept (caught by {meant})[/]"
+        return "[red]bug not caught[/]"
+    return "[green]clean[/]" if not summary.failed else "[bold red]FINDINGS[/]"
+
+
+# -- the fake remote ---------------------------------------------------------------
+
+
+def _serve_notion(args: argparse.Namespace, console: Console) -> int:
+    from crashkit.remotes.notion.fake import FakeNotion
+
+    Path(args.store).parent.mkdir(parents=True, exist_ok=True)
+    fake = FakeNotion(args.store, token=args.token)
+    roots = [p for p in fake.pages() if p["parent"].get("type") == "workspace"]
+    root = roots[0]["id"] if roots else fake.create_page("crashkit root")
+    with fake.serve(args.port) as server:
+        console.print(
+            f"fake Notion API at {server.url} (token {escape(args.token)}, "
+            f"store {escape(args.store)})"
+        )
+        console.print(f"root page: {root}")
+        console.print("Ctrl-C stops it; the store keeps every page.")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            console.print("stopped")
+    return 0
+
+
+# -- points and replay -------------------------------------------------------------
+
+
+def _explorer(spec: str, variant: str | None, keep: bool) -> tuple[Explorer, Path]:
+    scenario: Scenario = resolve(spec, default_paths())
+    variant = variant or next(iter(scenario.variants))
+    work = new_work_dir()
+    starter = make_starter(False, scenario.preload_modules())
+    return Explorer(scenario, variant, starter, work, os.getcwd(), keep), work
+
+
+def _points(args: argparse.Namespace, console: Console) -> int:
+    explorer, work = _explorer(args.scenario, args.variant, keep=False)
+    try:
+        golden = explorer.prepare()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    table = Table(
+        title=escape(
+            f"{explorer.scenario.name} [{explorer.variant}] under {args.fault}: "
+            f"{len(explorer.points_for(args.fault))} points"
+        ),
+        title_justify="left",
+    )
+    for column in ("point", "operation", "target", "caller"):
+        table.add_column(column)
+    for point in explorer.points_for(args.fault):
+        op = explorer.operation(point)
+        table.add_row(f"p{point:02d}", op.kind, escape(op.target), escape(op.where))
+    console.print(table)
+    console.print(f"golden run: {len(golden.rounds)} restart round(s) to a fixpoint")
+    return 0
+
+
+def _replay(args: argparse.Namespace, console: Console) -> int:
+    explorer, work = _explorer(args.scenario, args.variant, keep=True)
+    # One point, shown whole: the workload really killed there, its trace and output kept.
+    explorer.record_kills = False
+    try:
+        result = explorer.run_point(args.point, args.fault)
+        kept = _keep_world(
+            work, f"{args.fault}-p{args.point:03d}" if args.point else "golden", Path(args.keep)
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _print_point(console, result, kept)
+    return 0 if result.passed or result.expected else 1
+
+
+_REPLAY_MARK = ".crashkit-replay"
+
+
+def _keep_world(work: Path, name: str, keep: Path) -> Path | None:
+    run = work / name
+    if not run.exists():
+        return None
+    if keep.exists():
+        if not (keep / _REPLAY_MARK).exists() and any(keep.iterdir()):
+            raise UsageError(
+                f"--keep {keep}: the folder exists and holds other files; "
+                "name a new folder (or an earlier replay's)"
+            )
+        shutil.rmtree(keep)
+    shutil.copytree(run, keep, symlinks=True)
+    (keep / _REPLAY_MARK).write_text("a world kept by crashkit replay; replaced by the next\n")
+    return keep
+
+
+def _print_point(console: Console, result: PointResult, kept: Path | None) -> None:
+    console.print(
+        f"[bold]{escape(result.scenario.name)}[{escape(result.variant)}] "
+        f"point {result.point} of {result.points}[/] ({escape(result.fault)}): "
+        f"{escape(result.op.describe())}"
+    )
+    if result.injection:
+        console.print(f"  fault: {escape(result.injection)}")
+    for r in result.rounds:
+        state = "changed" if r.changed else "unchanged"
+        console.print(
+            f"  round {r.number}: {r.exit}, {r.operations} operations, "
+            f"{len(r.mutations)} mutations, state {state}"
+        )
+        for mutation in r.mutations:
+            console.print(f"      {escape(mutation)}")
+    if result.output.strip():
+        console.print("[dim]program output of the crashed run:[/]")
+        console.print(escape(result.output.rstrip()))
+    for finding in result.findings:
+        console.print(
+            f"[bold red]FINDING {escape(finding.invariant)}[/]: {escape(finding.message)}"
+        )
+        if finding.diff:
+            console.print(escape(finding.diff.rstrip()))
+    if result.passed:
+        console.print("[green]pass[/]: every invariant holds")
+    if kept is not None:
+        console.print(
+            f"world and run files kept in {escape(str(kept))} "
+            "(world/ is the recovered world; crash/ and round*/ hold each child's "
+            "trace.jsonl, output.txt, error.txt)"
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

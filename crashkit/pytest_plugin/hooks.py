@@ -1,0 +1,185 @@
+"""crashkit's pytest plugin, registered through the ``pytest11`` entry point.
+
+Declares the options (one group, every option prefixed ``--crashkit-`` and also
+settable in the ini file), the markers, and the collection hook; the engine in
+:mod:`crashkit.pytest_plugin.items` is imported only when a scenario is collected, so the
+plugin is inert in a suite that defines none.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from typing import Any
+
+import pytest
+
+#: How a crash point item's ID looks (``name[variant-kill-p07-...]``).
+_CRASH_POINT_ID = re.compile(r"-(kill|error|lost-response|torn|powerloss|recovery-crash)-p\d+-")
+
+RESULTS = "--crashkit-results"
+REPORT = "--crashkit-report"
+FAULTS = "--crashkit-faults"
+SAMPLE = "--crashkit-sample"
+SEED = "--crashkit-seed"
+SHARD = "--crashkit-shard"
+TIMEOUT = "--crashkit-timeout"
+MAX_ROUNDS = "--crashkit-max-rounds"
+
+# A declarative table: (option, ini name, default, help).
+_OPTIONS: list[tuple[str, str, str | None, str]] = [
+    (
+        RESULTS,
+        "crashkit_results",
+        "reports/results.jsonl",
+        "JSON lines results file, appended as points run (default: %(default)s)",
+    ),
+    (
+        REPORT,
+        "crashkit_report",
+        "reports/index.html",
+        "HTML crash-point report written at the end (default: %(default)s); 'none' to skip",
+    ),
+    (FAULTS, "crashkit_faults", "kill", "comma-separated fault kinds (default: %(default)s)"),
+    (
+        SAMPLE,
+        "crashkit_sample",
+        None,
+        "run N seeded crash points per scenario variant instead of all of them",
+    ),
+    (SEED, "crashkit_seed", None, "seed for --crashkit-sample (default: random, printed)"),
+    (SHARD, "crashkit_shard", None, "run shard I of N of the points, written I/N"),
+    (TIMEOUT, "crashkit_timeout", None, "seconds a child may run (default: the scenario's)"),
+    (
+        MAX_ROUNDS,
+        "crashkit_max_rounds",
+        None,
+        "restart rounds allowed to reach a fixpoint (default: the scenario's)",
+    ),
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("crashkit", "crash-consistency scenarios (crashkit)")
+    for option, ini, default, help_text in _OPTIONS:
+        group.addoption(
+            option,
+            dest=ini,
+            default=None,
+            metavar="VALUE",
+            help=help_text.replace("%(default)s", str(default)),
+        )
+        parser.addini(ini, help_text.replace("%(default)s", str(default)), default=default)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "crashkit: a crash point of a crashkit scenario (added automatically)"
+    )
+    config.addinivalue_line(
+        "markers",
+        "known_bug(*variants, faults=()): the named engine variants are known to be buggy: "
+        "their failing points are expected failures (under the given fault kinds only, if "
+        "named). Added with no arguments to the points of a scenario's expect_findings.",
+    )
+    config.pluginmanager.register(_Results(config), "crashkit-results")
+    if any(config.getoption(ini) is not None for _, ini, _, _ in _OPTIONS):
+        from crashkit.pytest_plugin.items import validate_options
+
+        validate_options(config)  # bad values are usage errors before anything runs
+
+
+class _Results:
+    """Collects crash point results where reports arrive (the xdist controller, or the only
+    process); imports the engine only once a crash point has reported."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.started = time.monotonic()
+        self.recorder: Any = None
+        self.cleared = False
+        self.report_path: Any = None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        records = getattr(item, "crashkit_records", None)
+        if records is not None and call.when == "call":
+            report.crashkit = records()
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        records = getattr(report, "crashkit", None)
+        if not records or hasattr(self.config, "workerinput"):
+            return
+        if self.recorder is None:
+            from crashkit.pytest_plugin.items import Recorder
+
+            self.recorder = Recorder(self.config)
+        self.recorder.add(records)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput") or not any(
+            hasattr(item, "crashkit_records") for item in session.items
+        ):
+            return
+        self._clear_artifacts()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """pytest-xdist's controller collects nothing itself; it hears of each worker's
+        collection before any test is sent out, which is when the old artifacts can go."""
+        if any(_CRASH_POINT_ID.search(i) for i in ids):
+            self._clear_artifacts()
+
+    def _clear_artifacts(self) -> None:
+        if self.cleared:
+            return
+        self.cleared = True
+        from crashkit.pytest_plugin.items import clear_artifacts
+
+        clear_artifacts(self.config)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.recorder is not None:
+            self.report_path = self.recorder.finish(time.monotonic() - self.started)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.recorder is None:
+            return
+        from crashkit.pytest_plugin.items import session_seed
+
+        write = terminalreporter.write_line
+        terminalreporter.section("crashkit")
+        for line in self.recorder.summary_lines():
+            write(line)
+        write(f"seed {session_seed(self.config)} (repeat a sampled run with {SEED}=N)")
+        write(f"results: {option(self.config, 'crashkit_results')}")
+        if self.report_path:
+            write(f"report: {self.report_path}")
+
+
+def option(config: pytest.Config, name: str) -> Any:
+    """A crashkit option's value: command line first, then the ini file, then the default."""
+    value = config.getoption(name)
+    return value if value is not None else config.getini(name)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
+    # A scenario object exists only where crashkit was imported: until then, stay inert.
+    scenarios = sys.modules.get("crashkit.scenario.scenario")
+    if scenarios is None or not isinstance(obj, scenarios.Scenario):
+        return None
+    from crashkit.pytest_plugin import items as _pytest
+
+    return _pytest.collect_scenario(collector, name, obj)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: hand workers the controller's seed, so they collect the same sample."""
+    from crashkit.pytest_plugin import items as _pytest
+
+    node.workerinput["crashkit_seed"] = _pytest.session_seed(node.config)

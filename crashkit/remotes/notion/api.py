@@ -1,0 +1,794 @@
+"""Request handling of the fake Notion remote: routes, validation, Notion's objects and errors.
+
+:func:`handle` takes one HTTP request (method, ``/v1/...`` path, query, headers, raw body)
+and returns Notion's answer (status, headers, JSON body). The whole request, including the
+fault triggers it consumes and its line in the request log, is one store transaction.
+
+The shapes follow Notion's public API reference (https://developers.notion.com/reference):
+page and block objects, the ``list`` object of paginated endpoints, rich text with
+``plain_text`` / ``annotations`` / ``href`` filled in, and error objects
+``{"object": "error", "status": ..., "code": ..., "message": ...}`` with Notion's messages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from crashkit.remotes.notion.store import ID_NAMESPACE, Node, NotionStore, Trigger, Tx, format_time
+
+__all__ = [
+    "ApiError",
+    "ApiRequest",
+    "ApiResponse",
+    "NewBlock",
+    "change",
+    "create_page",
+    "find_block",
+    "find_page",
+    "handle",
+    "normalize_id",
+    "parse_blocks",
+    "parse_id",
+    "parse_title",
+    "render_block",
+    "render_page",
+    "replace_blocks",
+    "rich_text",
+    "text_block",
+]
+
+#: Notion's limits (https://developers.notion.com/reference/request-limits).
+MAX_CHILDREN = 100
+MAX_BLOCKS_PER_REQUEST = 1000
+MAX_NESTING = 2
+MAX_TEXT = 2000
+MAX_RICH_TEXT_ITEMS = 100
+MAX_PAGE_SIZE = 100
+
+#: The integration (bot user) every object is created and edited by.
+BOT_USER = {"object": "user", "id": str(uuid.uuid5(ID_NAMESPACE, "bot"))}
+
+#: Notion's code for each error status (https://developers.notion.com/reference/status-codes).
+DEFAULT_CODES = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "restricted_resource",
+    404: "object_not_found",
+    409: "conflict_error",
+    429: "rate_limited",
+    500: "internal_server_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+
+DEFAULT_MESSAGES = {
+    "validation_error": "body failed validation.",
+    "unauthorized": "API token is invalid.",
+    "restricted_resource": "API token does not have access to this resource.",
+    "object_not_found": "Could not find the requested object.",
+    "conflict_error": "Conflict occurred while saving. Please try again.",
+    "rate_limited": "You have been rate limited. Please try again in a few minutes.",
+    "internal_server_error": "Unexpected error occurred.",
+    "bad_gateway": "Bad gateway.",
+    "service_unavailable": "Notion is unavailable, please try again later.",
+    "gateway_timeout": "Gateway timeout.",
+}
+
+ARCHIVED_MESSAGE = "Can't edit block that is archived. You must unarchive the block before editing."
+
+_ANNOTATIONS = {
+    "bold": False,
+    "italic": False,
+    "strikethrough": False,
+    "underline": False,
+    "code": False,
+    "color": "default",
+}
+
+#: Fields Notion fills in when a block of these types is created without them.
+_BLOCK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "paragraph": {"color": "default"},
+    "heading_1": {"color": "default", "is_toggleable": False},
+    "heading_2": {"color": "default", "is_toggleable": False},
+    "heading_3": {"color": "default", "is_toggleable": False},
+    "bulleted_list_item": {"color": "default"},
+    "numbered_list_item": {"color": "default"},
+    "quote": {"color": "default"},
+    "toggle": {"color": "default"},
+    "to_do": {"color": "default", "checked": False},
+    "callout": {"color": "default"},
+}
+
+_ID_PATTERN = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+_TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+
+
+# -- requests, responses, errors -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One HTTP request to the fake, whichever way it arrived."""
+
+    method: str
+    #: The path from ``/v1`` on, without the query string.
+    path: str
+    query: Mapping[str, str] = field(default_factory=dict)
+    #: Header names in lower case.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """The fake's answer to one request."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    #: The request was applied but its answer must never reach the client.
+    lost: bool = False
+
+    def content(self) -> bytes:
+        """The body as the JSON bytes Notion sends."""
+        return json.dumps(self.body).encode()
+
+
+class ApiError(Exception):
+    """A Notion error answer, raised anywhere inside a handler (the request is undone).
+
+    Args:
+        status: the HTTP status.
+        code: Notion's error code; the usual one for ``status`` when omitted.
+        message: Notion's message; a generic one for the code when omitted.
+        retry_after: seconds for a ``Retry-After`` header, if any.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None = None,
+        message: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        code = code or DEFAULT_CODES.get(status, "internal_server_error")
+        message = message or DEFAULT_MESSAGES.get(code, f"Request failed with status {status}.")
+        super().__init__(status, code, message, retry_after)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.message}"
+
+    def response(self) -> ApiResponse:
+        """The error object Notion answers with."""
+        body = {"object": "error", "status": self.status, "code": self.code}
+        headers = {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
+        return ApiResponse(self.status, {**body, "message": self.message}, headers)
+
+
+def invalid(where: str, problem: str) -> ApiError:
+    """A 400 validation_error in Notion's wording: ``body failed validation: body.x ...``."""
+    part = where.split(".", 1)[0].split("[", 1)[0]
+    return ApiError(400, "validation_error", f"{part} failed validation: {where} {problem}.")
+
+
+def _not_found(kind: str, object_id: str) -> ApiError:
+    message = (
+        f"Could not find {kind} with ID: {object_id}. "
+        "Make sure the relevant pages and databases are shared with your integration."
+    )
+    return ApiError(404, "object_not_found", message)
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+
+def handle(store: NotionStore, token: str, request: ApiRequest) -> ApiResponse:
+    """Answer one request as Notion would, in one store transaction.
+
+    Args:
+        store: the fake's store.
+        token: the bearer token requests must carry.
+        request: the request, with its path starting at ``/v1``.
+    """
+    with store.transaction() as tx:
+        trigger = _take_trigger(tx, request)
+        if trigger is not None and trigger.kind == "fail":
+            response = _fault(trigger)
+        else:
+            response = _apply(tx, token, request)
+        if trigger is not None and trigger.kind == "lose":
+            response = replace(response, lost=True)
+        fault = None if trigger is None else trigger.kind
+        tx.log_request(request.method, request.path, response.status, fault)
+    return response
+
+
+def _take_trigger(tx: Tx, request: ApiRequest) -> Trigger | None:
+    for seq, trigger in tx.armed():
+        if _matches(trigger, request):
+            tx.consume(seq)
+            return trigger
+    return None
+
+
+def _matches(trigger: Trigger, request: ApiRequest) -> bool:
+    if trigger.method is not None and trigger.method.upper() != request.method.upper():
+        return False
+    if trigger.path is None or trigger.path in request.path:
+        return True
+    try:
+        return re.search(trigger.path, request.path) is not None
+    except re.error:
+        return False
+
+
+def _fault(trigger: Trigger) -> ApiResponse:
+    status = trigger.status or 500
+    retry_after = trigger.retry_after
+    if retry_after is None and status == 429:
+        # Notion always tells a rate-limited client when to come back; 0 keeps tests fast.
+        retry_after = 0
+    return ApiError(status, trigger.code, trigger.message, retry_after).response()
+
+
+def _apply(tx: Tx, token: str, request: ApiRequest) -> ApiResponse:
+    try:
+        with tx.savepoint():
+            return ApiResponse(200, _route(tx, token, request))
+    except ApiError as error:
+        return error.response()
+
+
+def _route(tx: Tx, token: str, request: ApiRequest) -> dict[str, Any]:
+    if request.headers.get("authorization") != f"Bearer {token}":
+        raise ApiError(401, "unauthorized", "API token is invalid.")
+    if not request.headers.get("notion-version"):
+        message = (
+            "Notion-Version header failed validation: "
+            "Notion-Version header should be defined, instead was `undefined`."
+        )
+        raise ApiError(400, "missing_version", message)
+    for method, pattern, handler in _ROUTES:
+        match = pattern.fullmatch(request.path)
+        if match and method == request.method.upper():
+            return handler(tx, request, match.groups())
+    raise ApiError(400, "invalid_request_url", "Invalid request URL.")
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+def parse_id(raw: object, where: str) -> str:
+    """Notion's dashed form of an id given with or without dashes."""
+    if not isinstance(raw, str) or not _ID_PATTERN.fullmatch(raw):
+        raise invalid(where, f"should be a valid uuid, instead was `{json.dumps(raw)}`")
+    return str(uuid.UUID(raw))
+
+
+def _json_body(request: ApiRequest) -> dict[str, Any]:
+    if not request.body.strip():
+        return {}
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise ApiError(400, "invalid_json", "Error parsing JSON body.") from None
+    if not isinstance(body, dict):
+        raise invalid("body", "should be an object")
+    return body
+
+
+def _flag(body: Mapping[str, Any]) -> bool | None:
+    """The requested archive state: ``archived`` and ``in_trash`` are synonyms."""
+    flags = {key: body[key] for key in ("archived", "in_trash") if key in body}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise invalid(f"body.{key}", f"should be a boolean, instead was `{json.dumps(value)}`")
+    if len(set(flags.values())) > 1:
+        raise invalid("body.in_trash", "should equal body.archived when both are given")
+    return next(iter(flags.values()), None)
+
+
+def rich_text(items: object, where: str) -> list[dict[str, Any]]:
+    """Rich text as Notion returns it, with ``plain_text``, ``annotations`` and ``href``.
+
+    Raises:
+        ApiError: 400 validation_error, e.g. a ``text.content`` over 2000 characters.
+    """
+    if not isinstance(items, list):
+        raise invalid(where, "should be an array")
+    if len(items) > MAX_RICH_TEXT_ITEMS:
+        raise invalid(f"{where}.length", _at_most(MAX_RICH_TEXT_ITEMS, len(items)))
+    return [_rich_item(item, f"{where}[{i}]") for i, item in enumerate(items)]
+
+
+def _at_most(limit: int, actual: int) -> str:
+    return f"should be ≤ `{limit}`, instead was `{actual}`"
+
+
+def _rich_item(item: object, where: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise invalid(where, "should be an object")
+    kind = item.get("type") or next((k for k in ("text", "equation", "mention") if k in item), "")
+    annotations = item.get("annotations") or {}
+    if not isinstance(annotations, dict):
+        raise invalid(f"{where}.annotations", "should be an object")
+    if kind == "text":
+        value, text, href = _text(item.get("text"), f"{where}.text")
+    elif kind == "equation":
+        text = _string(item.get("equation"), "expression", f"{where}.equation")
+        value, href = {"expression": text}, None
+    elif kind == "mention" and isinstance(item.get("mention"), dict):
+        value, text, href = item["mention"], item.get("plain_text", ""), item.get("href")
+    else:
+        raise invalid(f"{where}.text", "should be defined, instead was `undefined`")
+    annotations = {**_ANNOTATIONS, **annotations}
+    # Notion's key order, so that dumps of the fake read like dumps of Notion.
+    return {"type": kind, kind: value, "annotations": annotations, "plain_text": text, "href": href}
+
+
+def _string(parent: object, key: str, where: str) -> str:
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if not isinstance(value, str):
+        raise invalid(f"{where}.{key}", f"should be a string, instead was `{json.dumps(value)}`")
+    return value
+
+
+def _text(text: object, where: str) -> tuple[dict[str, Any], str, str | None]:
+    """The ``text`` object, its plain text and its link."""
+    content = _string(text, "content", where)
+    if len(content) > MAX_TEXT:
+        raise invalid(f"{where}.content.length", _at_most(MAX_TEXT, len(content)))
+    link = text.get("link") if isinstance(text, dict) else None
+    href = None if link is None else _string(link, "url", f"{where}.link")
+    value = {"content": content, "link": None if href is None else {"url": href}}
+    return value, content, href
+
+
+def plain(title: Sequence[Mapping[str, Any]]) -> str:
+    """The plain text of a rich-text array."""
+    return "".join(str(item.get("plain_text", "")) for item in title)
+
+
+@dataclass(frozen=True)
+class NewBlock:
+    """A validated block of a request, before it has an id."""
+
+    type: str
+    payload: dict[str, Any]
+    children: tuple[NewBlock, ...] = ()
+
+    def count(self) -> int:
+        """This block and all the blocks nested in it."""
+        return 1 + sum(child.count() for child in self.children)
+
+
+def parse_blocks(
+    items: object, where: str, *, depth: int = 0, limit: int | None = MAX_CHILDREN
+) -> list[NewBlock]:
+    """Validate an array of block objects as sent to Notion.
+
+    Args:
+        items: the array from the request.
+        where: its place in the request, for error messages (``body.children``).
+        depth: how deep this array is nested inside the request's top-level array.
+        limit: the most blocks allowed in this array (None: any number).
+
+    Raises:
+        ApiError: 400 validation_error, in Notion's wording.
+    """
+    if not isinstance(items, list):
+        raise invalid(where, "should be an array")
+    if limit is not None and len(items) > limit:
+        raise invalid(f"{where}.length", _at_most(limit, len(items)))
+    blocks = [_parse_block(item, f"{where}[{i}]", depth) for i, item in enumerate(items)]
+    total = sum(block.count() for block in blocks)
+    if depth == 0 and limit is not None and total > MAX_BLOCKS_PER_REQUEST:
+        raise invalid(where, _at_most(MAX_BLOCKS_PER_REQUEST, total) + " blocks in all")
+    return blocks
+
+
+def _block_type(item: Mapping[str, Any], where: str) -> str:
+    keys = [key for key in item if key not in ("object", "type", "id")]
+    kind = item.get("type", keys[0] if len(keys) == 1 else None)
+    if not isinstance(kind, str) or not _TYPE_PATTERN.fullmatch(kind):
+        raise invalid(f"{where}.type", f"should be a block type, instead was `{json.dumps(kind)}`")
+    if kind in ("child_page", "child_database"):
+        raise invalid(f"{where}.{kind}", "should be not present; create pages with POST /v1/pages")
+    return kind
+
+
+def _parse_block(item: object, where: str, depth: int) -> NewBlock:
+    if not isinstance(item, dict):
+        raise invalid(where, "should be an object")
+    kind = _block_type(item, where)
+    payload = item.get(kind)
+    if not isinstance(payload, dict):
+        raise invalid(f"{where}.{kind}", "should be defined, instead was `undefined`")
+    payload = {**_BLOCK_DEFAULTS.get(kind, {}), **payload}
+    nested = payload.pop("children", None)
+    children: list[NewBlock] = []
+    if nested is not None:
+        if depth >= MAX_NESTING:
+            raise invalid(f"{where}.{kind}.children", "should be not present (two levels at most)")
+        children = parse_blocks(nested, f"{where}.{kind}.children", depth=depth + 1)
+    return NewBlock(kind, _with_rich_text(payload, f"{where}.{kind}"), tuple(children))
+
+
+def _with_rich_text(payload: dict[str, Any], where: str) -> dict[str, Any]:
+    # Unknown block types stay opaque; only Notion's rich-text fields are normalised.
+    for key in ("rich_text", "caption"):
+        if key in payload:
+            payload[key] = rich_text(payload[key], f"{where}.{key}")
+    return payload
+
+
+def parse_title(properties: object) -> list[dict[str, Any]]:
+    """The title of a page from its ``properties`` (the only property of a page's child).
+
+    Accepts ``{"title": [...]}``, ``{"title": {"title": [...]}}`` and a property of another
+    name holding ``{"type": "title", "title": [...]}``.
+
+    Raises:
+        ApiError: 400 validation_error.
+    """
+    if properties is None:
+        return []
+    if not isinstance(properties, dict):
+        raise invalid("body.properties", "should be an object")
+    title: list[dict[str, Any]] = []
+    for name, value in properties.items():
+        where = f"body.properties.{name}"
+        if name == "title" and isinstance(value, list):
+            title = rich_text(value, where)
+        elif isinstance(value, dict) and "title" in value:
+            title = rich_text(value["title"], f"{where}.title")
+        else:
+            raise invalid(where, "should be the title property (a page's child has only a title)")
+    return title
+
+
+def text_block(content: str) -> dict[str, Any]:
+    """A paragraph block holding ``content`` (the shorthand of the direct API)."""
+    return {"type": "paragraph", "paragraph": {"rich_text": [{"text": {"content": content}}]}}
+
+
+# -- objects ---------------------------------------------------------------------------------
+
+
+def _parent(node: Node) -> dict[str, Any]:
+    if node.parent_type == "workspace":
+        return {"type": "workspace", "workspace": True}
+    return {"type": node.parent_type, node.parent_type: node.parent_id}
+
+
+def _page_url(node: Node) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", plain(node.payload.get("title", [])))
+    slug = "-".join([*words, node.id.replace("-", "")])
+    return f"https://www.notion.so/{slug}"
+
+
+def _stamps(node: Node) -> dict[str, Any]:
+    return {
+        "created_time": format_time(node.created),
+        "last_edited_time": format_time(node.edited),
+        "created_by": BOT_USER,
+        "last_edited_by": BOT_USER,
+    }
+
+
+def render_page(node: Node) -> dict[str, Any]:
+    """The page object Notion returns for a page (keys in Notion's order)."""
+    title = node.payload.get("title", [])
+    return {
+        "object": "page",
+        "id": node.id,
+        **_stamps(node),
+        "cover": node.payload.get("cover"),
+        "icon": node.payload.get("icon"),
+        "parent": _parent(node),
+        "archived": node.archived,
+        "in_trash": node.archived,
+        "properties": {"title": {"id": "title", "type": "title", "title": title}},
+        "url": _page_url(node),
+        "public_url": None,
+    }
+
+
+def render_block(tx: Tx, node: Node) -> dict[str, Any]:
+    """The block object Notion returns for a block (a page is a ``child_page`` block)."""
+    payload = {"title": plain(node.payload.get("title", []))} if node.is_page else node.payload
+    return {
+        "object": "block",
+        "id": node.id,
+        "parent": _parent(node),
+        **_stamps(node),
+        "has_children": tx.has_children(node.id),
+        "archived": node.archived,
+        "in_trash": node.archived,
+        "type": node.type,
+        node.type: payload,
+    }
+
+
+def _list(results: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "results": results,
+        "next_cursor": next_cursor,
+        "has_more": next_cursor is not None,
+        "type": "block",
+        "block": {},
+    }
+
+
+# -- operations shared by the HTTP routes and the direct API ----------------------------------
+
+
+def find_page(tx: Tx, page_id: str) -> Node:
+    """The page with this id, archived or not.
+
+    Raises:
+        ApiError: 404 object_not_found.
+    """
+    node = tx.node(page_id)
+    if node is None or not node.is_page:
+        raise _not_found("page", page_id)
+    return node
+
+
+def find_block(tx: Tx, block_id: str) -> Node:
+    """The block (or page, as a ``child_page`` block) with this id, archived or not.
+
+    Raises:
+        ApiError: 404 object_not_found.
+    """
+    node = tx.node(block_id)
+    if node is None:
+        raise _not_found("block", block_id)
+    return node
+
+
+def _writable(node: Node) -> Node:
+    if node.archived:
+        raise ApiError(400, "validation_error", ARCHIVED_MESSAGE)
+    return node
+
+
+def create_page(
+    tx: Tx,
+    parent_id: str | None,
+    title: list[dict[str, Any]],
+    blocks: Sequence[NewBlock],
+    extra: Mapping[str, Any] | None = None,
+) -> Node:
+    """Create a page (under a page, or at the workspace top when ``parent_id`` is None).
+
+    Args:
+        tx: the request's transaction.
+        parent_id: the parent page, or None for a top-level page.
+        title: the title, as normalised rich text.
+        blocks: the page's first children.
+        extra: ``icon`` and ``cover``, kept as sent.
+
+    Raises:
+        ApiError: 404 for an unknown parent, 400 for an archived one.
+    """
+    if parent_id is not None:
+        _writable(find_page(tx, parent_id))
+    at = tx.tick()
+    parent_type = "workspace" if parent_id is None else "page_id"
+    payload = {"title": title, "icon": None, "cover": None, **(extra or {})}
+    node = Node(tx.new_id(), True, parent_type, parent_id, "child_page", payload, False, at, at)
+    tx.insert(node, tx.make_room(parent_id, None, 1))
+    _insert(tx, node, blocks, None, at)
+    tx.touch(parent_id, at)
+    return node
+
+
+def append(tx: Tx, parent: Node, blocks: Sequence[NewBlock], after: int | None) -> list[Node]:
+    """Insert blocks under ``parent`` after sibling position ``after`` (None: at the end).
+
+    Raises:
+        ApiError: 400 when the parent is archived.
+    """
+    _writable(parent)
+    at = tx.tick()
+    nodes = _insert(tx, parent, blocks, after, at)
+    tx.touch(parent.id, at)
+    return nodes
+
+
+def _insert(
+    tx: Tx, parent: Node, blocks: Sequence[NewBlock], after: int | None, at: int
+) -> list[Node]:
+    first = tx.make_room(parent.id, after, len(blocks))
+    parent_type = "page_id" if parent.is_page else "block_id"
+    nodes = []
+    for offset, block in enumerate(blocks):
+        node = Node(tx.new_id(), False, parent_type, parent.id, block.type, block.payload,
+                    False, at, at)  # fmt: skip
+        tx.insert(node, first + offset)
+        _insert(tx, node, block.children, None, at)
+        nodes.append(node)
+    return nodes
+
+
+def change(tx: Tx, node: Node, payload: dict[str, Any], archived: bool) -> Node:
+    """Store a node's new payload and archive state, and touch what contains it."""
+    at = tx.tick()
+    tx.update(node.id, payload=payload, archived=archived, at=at)
+    tx.touch(node.parent_id, at)
+    return replace(node, payload=payload, archived=archived, edited=at)
+
+
+def replace_blocks(tx: Tx, page: Node, blocks: Sequence[NewBlock]) -> None:
+    """Archive a page's blocks (its sub-pages stay) and append ``blocks``, as one edit."""
+    at = tx.tick()
+    for child in tx.children(page.id):
+        if not child.is_page:
+            tx.update(child.id, payload=child.payload, archived=True, at=at)
+    _insert(tx, page, blocks, None, at)
+    tx.touch(page.id, at)
+
+
+# -- routes ----------------------------------------------------------------------------------
+
+Handler = Callable[[Tx, ApiRequest, tuple[str, ...]], dict[str, Any]]
+
+
+def _get_page(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+    return render_page(find_page(tx, parse_id(ids[0], "path.page_id")))
+
+
+def _post_page(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+    body = _json_body(request)
+    parent_id = _parse_parent(body.get("parent"))
+    title = parse_title(body.get("properties"))
+    blocks = parse_blocks(body.get("children", []), "body.children")
+    extra: dict[str, Any] = {key: body[key] for key in ("icon", "cover") if key in body}
+    return render_page(create_page(tx, parent_id, title, blocks, extra))
+
+
+def _parse_parent(parent: object) -> str | None:
+    if not isinstance(parent, dict):
+        raise invalid("body.parent", f"should be an object, instead was `{json.dumps(parent)}`")
+    if parent.get("workspace") is True:
+        return None
+    if "page_id" in parent:
+        return parse_id(parent["page_id"], "body.parent.page_id")
+    if parent.keys() - {"type"}:
+        kinds = ", ".join(sorted(parent.keys() - {"type"}))
+        raise invalid("body.parent", f"of type {kinds} is not supported by this fake")
+    raise invalid("body.parent.page_id", "should be defined, instead was `undefined`")
+
+
+def _patch_page(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+    node = find_page(tx, parse_id(ids[0], "path.page_id"))
+    body = _json_body(request)
+    archived = _flag(body)
+    payload = dict(node.payload)
+    if "properties" in body:
+        payload["title"] = parse_title(body["properties"])
+    payload.update({key: body[key] for key in ("icon", "cover") if key in body})
+    if node.archived and archived is not False and payload != node.payload:
+        raise ApiError(400, "validation_error", ARCHIVED_MESSAGE)
+    return render_page(change(tx, node, payload, node.archived if archived is None else archived))
+
+
+def _get_block(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+    return render_block(tx, find_block(tx, parse_id(ids[0], "path.block_id")))
+
+
+def _patch_block(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+    node = find_block(tx, parse_id(ids[0], "path.block_id"))
+    body = _json_body(request)
+    archived = _flag(body)
+    payload = dict(node.payload)
+    for key in body.keys() - {"archived", "in_trash", "type"}:
+        if key != node.type or node.is_page or not isinstance(body[key], dict):
+            raise invalid(f"body.{key}", f"should be not present (the block is a {node.type})")
+        payload.update(_with_rich_text(dict(body[key]), f"body.{key}"))
+    if node.archived and archived is not False:
+        raise ApiError(400, "validation_error", ARCHIVED_MESSAGE)
+    archived = node.archived if archived is None else archived
+    return render_block(tx, change(tx, node, payload, archived))
+
+
+def _delete_block(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+    node = _writable(find_block(tx, parse_id(ids[0], "path.block_id")))
+    return render_block(tx, change(tx, node, node.payload, True))
+
+
+def _list_children(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+    parent = find_block(tx, parse_id(ids[0], "path.block_id"))
+    size = _page_size(request.query.get("page_size"))
+    start = _cursor(tx, parent, request.query.get("start_cursor"))
+    rows = tx.children(parent.id, from_ord=start, limit=size + 1)
+    next_cursor = rows[size].id if len(rows) > size else None
+    return _list([render_block(tx, row) for row in rows[:size]], next_cursor)
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None:
+        return MAX_PAGE_SIZE
+    size = int(raw) if raw.isdigit() else 0
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise invalid("query.page_size", f"should be a number from 1 to 100, instead was `{raw}`")
+    return size
+
+
+def _cursor(tx: Tx, parent: Node, raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    node = tx.node(parent_id) if (parent_id := normalize_id(raw)) else None
+    if node is None or node.parent_id != parent.id:
+        raise invalid(
+            "query.start_cursor", f"should be a cursor from this list, instead was `{raw}`"
+        )
+    return tx.ord_of(node.id)
+
+
+def normalize_id(raw: str) -> str | None:
+    """Notion's dashed form of an id given with or without dashes; None if it is no id."""
+    return str(uuid.UUID(raw)) if _ID_PATTERN.fullmatch(raw) else None
+
+
+def _append_children(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+    parent = find_block(tx, parse_id(ids[0], "path.block_id"))
+    body = _json_body(request)
+    if "children" not in body:
+        raise invalid("body.children", "should be defined, instead was `undefined`")
+    blocks = parse_blocks(body["children"], "body.children")
+    nodes = append(tx, parent, blocks, _position(tx, parent, body))
+    # Notion answers with the newly created first-level blocks, not all of the parent's.
+    return _list([render_block(tx, node) for node in nodes], None)
+
+
+#: An insertion point before every possible sibling position (``position: start``).
+_START = -(2**40)
+
+
+def _position(tx: Tx, parent: Node, body: Mapping[str, Any]) -> int | None:
+    """The sibling position to insert after: ``after`` (deprecated) or ``position``."""
+    position = body.get("position")
+    if body.get("after") is not None:
+        return _sibling(tx, parent, body["after"], "body.after")
+    if position is None or position == {"type": "end"}:
+        return None
+    if position == {"type": "start"}:
+        return _START
+    if isinstance(position, dict) and position.get("type") == "after_block":
+        after = position.get("after_block")
+        raw = after.get("id") if isinstance(after, dict) else None
+        return _sibling(tx, parent, raw, "body.position.after_block.id")
+    raise invalid("body.position.type", "should be `start`, `end` or `after_block`")
+
+
+def _sibling(tx: Tx, parent: Node, raw: object, where: str) -> int:
+    node = tx.node(parse_id(raw, where))
+    if node is None or node.archived or node.parent_id != parent.id:
+        raise invalid(where, f"should be a child of block {parent.id}, instead was `{raw}`")
+    return tx.ord_of(node.id) or 0  # never None: the node was just found
+
+
+_ID = r"([^/]+)"
+_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    ("GET", re.compile(rf"/v1/pages/{_ID}"), _get_page),
+    ("POST", re.compile(r"/v1/pages"), _post_page),
+    ("PATCH", re.compile(rf"/v1/pages/{_ID}"), _patch_page),
+    ("GET", re.compile(rf"/v1/blocks/{_ID}/children"), _list_children),
+    ("PATCH", re.compile(rf"/v1/blocks/{_ID}/children"), _append_children),
+    ("GET", re.compile(rf"/v1/blocks/{_ID}"), _get_block),
+    ("PATCH", re.compile(rf"/v1/blocks/{_ID}"), _patch_block),
+    ("DELETE", re.compile(rf"/v1/blocks/{_ID}"), _delete_block),
+]
