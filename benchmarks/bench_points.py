@@ -37,13 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from crashkit import Scenario, World
-from crashkit.child.run import ChildJob
+from crashkit.engine.explorer import Explorer
 from crashkit.engine.recording import Recordings
-from crashkit.engine.explorer import Explorer, new_work_dir
-from crashkit.scenario.scenario import load_scenarios, resolve
-from crashkit.launch.starters import ChildStarter, make_starter
 from crashkit.engine.sweep import default_jobs
+from crashkit.engine.workdir import new_work_dir
 from crashkit.errors import CrashkitError
+from crashkit.faults import FAULT_KINDS
+from crashkit.launch import Launcher, make_launcher
+from crashkit.model.process import ChildJob
+from crashkit.scenario.scenario import load_scenarios, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "scenarios"
@@ -105,10 +107,8 @@ TINY = Scenario(
 
 
 def fault_kinds() -> tuple[str, ...]:
-    """The fault kinds the plugin offers (imported late: it imports pytest)."""
-    from crashkit.pytest_plugin import items as _pytest
-
-    return tuple(getattr(_pytest, "FAULT_KINDS", ("kill",)))
+    """Every fault kind crashkit offers (its registry)."""
+    return FAULT_KINDS
 
 
 def sample(points: list[int], size: int | None, seed: int) -> list[int]:
@@ -157,8 +157,9 @@ class Bench:
             dict.fromkeys([m for s in [*self.scenarios, self.tiny] for m in s.preload_modules()])
         )
         self.work = new_work_dir()
-        self.starters: dict[bool, ChildStarter] = {
-            fresh: make_starter(fresh, self.preload) for _, fresh in MODES
+        self.starters: dict[bool, Launcher] = {
+            fresh: make_launcher("spawn" if fresh else "forkserver", self.preload)
+            for _, fresh in MODES
         }
         self.explorers: dict[tuple[str, bool], Explorer] = {}
         #: Seconds of setup + golden run per explorer: not part of points/s.
@@ -289,7 +290,7 @@ class Bench:
         for number in range(count):
             run_dir = self.work / f"empty-{int(fresh)}-{number}"
             run_dir.mkdir()
-            job = ChildJob(self.tiny, "restart", str(self.work), str(run_dir), probe=False)
+            job = ChildJob(self.tiny, "restart", str(self.work), str(run_dir), probe=None)
             started = time.perf_counter()
             self.starters[fresh].run(job, 60)
             times.append(time.perf_counter() - started)

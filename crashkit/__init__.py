@@ -1,33 +1,24 @@
 """crashkit: crash a program at every durable operation, restart it, check invariants.
 
-The public names live here; the implementation sits in private modules.
-Layering, bottom up: ``_quiet`` and ``_operation`` (plain data); ``_probe`` (in the
-child: sees durable operations), ``_powerloss`` and ``_faults`` (what happens at a
-point); ``_scenario``, ``_invariants`` and ``_journal`` (what a user writes);
-``_child`` and ``_starter`` (processes); ``_runner`` (one scenario variant),
-``_artifacts``; ``_sweep`` (many, in parallel), ``_results``, ``_report``; and on
-top ``_cli`` and the pytest plugin (``plugin``, ``_pytest``). The fake Notion
-remote is ``_notion_store``, ``_notion_api``, ``_notion_server``, ``_fake_notion``.
+This is the front door: everything a user or a plugin author needs, nothing private.
+Behind it, each concept is a package, layered bottom up (each imports only those
+below it; ``tests/unit/test_layers.py`` holds the rule):
+
+* :mod:`crashkit.model`: plain data (operations, outcomes, point identity, verdicts,
+  the parent-child contract);
+* :mod:`crashkit.probes`: what sees a program's durable operations, inside a child;
+* :mod:`crashkit.faults`: what happens at a point, both halves, one module per kind;
+* :mod:`crashkit.scenario`: what a user writes (scenario, journal, invariants);
+* :mod:`crashkit.child`: what runs in a child process, and nothing else;
+* :mod:`crashkit.launch`: how the parent starts a child (never importing it);
+* :mod:`crashkit.remotes`: fake remote services (Notion), in process or on loopback;
+* :mod:`crashkit.output`: the results file and the HTML report, from plain records;
+* :mod:`crashkit.options`: one options object, from the project's files and flags;
+* :mod:`crashkit.engine`: explore a variant point by point, sweep many in parallel;
+* :mod:`crashkit.cli` and :mod:`crashkit.pytest_plugin`: the two front ends.
 """
 
-from crashkit.remotes.notion.fake import FakeNotion
-from crashkit.scenario.invariants import (
-    Check,
-    Finding,
-    Invariant,
-    diff_states,
-    hashes_match_files,
-    journal_drained,
-    query_rows,
-    remote_not_stale,
-)
-from crashkit.scenario.journal import Journal, Uncovered
-from crashkit.model.operation import Operation
-from crashkit.probes.python.probe import point
-from crashkit.output.results import read_results
-from crashkit.engine.explorer import Explorer, PointResult
-from crashkit.scenario.scenario import Scenario, World, load_scenarios
-from crashkit.engine.sweep import Sweep, VariantSummary
+from crashkit.engine import Explorer, PointResult, Sweep, VariantSummary
 from crashkit.errors import (
     ChildError,
     CrashkitError,
@@ -35,17 +26,45 @@ from crashkit.errors import (
     ScenarioError,
     UsageError,
 )
+from crashkit.faults import FAULTS, FaultKind
+from crashkit.launch import LAUNCHERS, Launcher
+from crashkit.model.operation import Operation
+from crashkit.model.outcome import Finding, PointId, Verdict
+from crashkit.options import Options
+from crashkit.output.results import read_results
+from crashkit.probes.python.probe import point
+from crashkit.remotes.notion.fake import FakeNotion
+from crashkit.scenario import (
+    Check,
+    Invariant,
+    Journal,
+    Scenario,
+    Uncovered,
+    World,
+    diff_states,
+    hashes_match_files,
+    journal_drained,
+    load_scenarios,
+    query_rows,
+    remote_not_stale,
+)
 
 __all__ = [
+    "FAULTS",
+    "LAUNCHERS",
     "Check",
     "ChildError",
     "CrashkitError",
     "Explorer",
     "FakeNotion",
+    "FaultKind",
     "Finding",
     "Invariant",
     "Journal",
+    "Launcher",
     "Operation",
+    "Options",
+    "PointId",
     "PointResult",
     "ResultsError",
     "Scenario",
@@ -54,6 +73,7 @@ __all__ = [
     "Uncovered",
     "UsageError",
     "VariantSummary",
+    "Verdict",
     "World",
     "diff_states",
     "hashes_match_files",

@@ -18,19 +18,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from crashkit.engine.artifacts import MANIFEST, ArtifactStore, Recheck, recheck
-from crashkit.faults.kinds import FAULT_KINDS
+from crashkit.engine.explorer import Explorer
+from crashkit.engine.result import PointResult
+from crashkit.engine.sweep import Sweep, VariantSummary, check_variants
+from crashkit.engine.workdir import new_work_dir
+from crashkit.errors import CrashkitError, UsageError
+from crashkit.faults import FAULT_KINDS, FAULTS
+from crashkit.launch import LAUNCHERS, make_launcher
+from crashkit.model.outcome import Verdict
+from crashkit.options import Options, load_settings
 from crashkit.output.report.render import merge_results, write_report
 from crashkit.output.results import ResultsWriter, read_results
-from crashkit.engine.explorer import Explorer, PointResult, new_work_dir
 from crashkit.scenario.scenario import Scenario, load_scenarios, resolve
-from crashkit.launch.starters import make_starter
-from crashkit.engine.sweep import Sweep, VariantSummary, check_variants, parse_faults, parse_shard
-from crashkit.errors import CrashkitError, UsageError
 
 __all__ = ["main"]
 
-DEFAULT_RESULTS = "reports/results.jsonl"
-DEFAULT_REPORT = "reports/index.html"
+DEFAULT_RESULTS = Options.results
+DEFAULT_REPORT = Options.report
 DEFAULT_ARTIFACTS = "reports/artifacts"
 
 
@@ -72,16 +76,18 @@ def _parser() -> argparse.ArgumentParser:
         "-f",
         "--fault",
         action="append",
-        default=[],
+        default=None,
         metavar="KIND",
-        help=f"fault kind(s) to sweep, repeatable or comma-separated, or 'all' "
-        f"({', '.join(FAULT_KINDS)}; default: kill)",
+        help="fault kind(s) to sweep, repeatable or comma-separated, or 'all' (default: "
+        "kill): " + "; ".join(f"{k.name}: {k.summary}" for k in FAULTS.values()),
     )
-    run.add_argument("--results", default=DEFAULT_RESULTS, help="JSON lines results file")
+    run.add_argument(
+        "--results", default=None, help=f"JSON lines results file (default: {DEFAULT_RESULTS})"
+    )
     run.add_argument(
         "--report",
-        default=DEFAULT_REPORT,
-        help="HTML report written at the end, 'none' to skip (default: %(default)s)",
+        default=None,
+        help=f"HTML report written at the end, 'none' to skip (default: {DEFAULT_REPORT})",
     )
     run.add_argument(
         "--previous", default=None, help="an earlier results file, for the report's trend section"
@@ -94,15 +100,30 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="skip points already in --results")
     run.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N")
     run.add_argument("--sample", type=_positive, default=None, help="N seeded points per variant")
-    run.add_argument("--seed", type=int, default=0, help="seed for --sample")
+    run.add_argument("--seed", type=int, default=None, help="seed for --sample (default: 0)")
+    run.add_argument("--timeout", type=_positive, default=None, help="seconds a child may run")
+    run.add_argument(
+        "--max-rounds", type=_positive, default=None, help="restart rounds to reach a fixpoint"
+    )
+    run.add_argument(
+        "--launcher",
+        choices=sorted(LAUNCHERS),
+        default=None,
+        help="how children start: "
+        + "; ".join(f"{name}: {cls.summary}" for name, cls in LAUNCHERS.items()),
+    )
     run.add_argument(
         "--fresh-interpreter",
-        action="store_true",
-        help="start each child as a new interpreter instead of forking",
+        dest="launcher",
+        action="store_const",
+        const="spawn",
+        help="the same as --launcher spawn",
     )
     run.add_argument(
         "--kill-each-point",
-        action="store_true",
+        action="store_const",
+        const=True,
+        default=None,
         help="kill a workload child at each kill point instead of recording every point's "
         "crash state in one run (slower; reruns the workload per point)",
     )
@@ -203,30 +224,44 @@ def _main(argv: Sequence[str] | None) -> int:
 # -- run -------------------------------------------------------------------------
 
 
+def run_options(args: argparse.Namespace) -> Options:
+    """The sweep's options: the project's settings (``[tool.crashkit]``, then the pytest
+    ini keys), then this command line."""
+    return load_settings(
+        Path.cwd(),
+        {
+            "faults": args.fault,
+            "variants": args.variant or None,
+            "sample": args.sample,
+            "seed": args.seed,
+            "shard": args.shard,
+            "jobs": args.jobs,
+            "timeout": args.timeout,
+            "max_rounds": args.max_rounds,
+            "launcher": args.launcher,
+            "kill_each_point": args.kill_each_point,
+            "results": args.results,
+            "report": args.report,
+        },
+    )
+
+
 def _run(args: argparse.Namespace, console: Console) -> int:
+    options = run_options(args)
     paths = args.paths or default_paths()
     if not paths:
         console.print("[red]crashkit:[/] no scenarios given and no scenarios/ folder here")
         return 2
-    faults = parse_faults(args.fault)
-    shard = parse_shard(args.shard)
     scenarios = load_scenarios(paths, args.scenario)
-    check_variants(scenarios, args.variant)  # before the old results are replaced
-    with ResultsWriter(args.results, resume=args.resume) as results:
+    check_variants(scenarios, options.variants)  # before the old results are replaced
+    with ResultsWriter(options.results, resume=args.resume) as results:
         progress = _progress(console, args.quiet)
         task = progress.add_task("crash points", total=0)
         sweep = Sweep(
             scenarios,
-            variants=args.variant,
-            jobs=args.jobs,
+            options=options,
             results=results,
-            faults=faults,
             artifacts=_artifact_store(args.artifacts, args.resume),
-            fresh_interpreter=args.fresh_interpreter,
-            kill_each_point=args.kill_each_point,
-            sample=args.sample,
-            seed=args.seed,
-            shard=shard,
             on_result=lambda r: progress.advance(task),
             on_prepared=lambda e: progress.update(
                 task, total=(progress.tasks[task].total or 0) + len(sweep.planned(e))
@@ -234,10 +269,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         )
         with progress:
             summaries = sweep.run()
-    _print_summary(console, summaries, args.results)
-    if args.report.lower() != "none":
+    _print_summary(console, summaries, options.results)
+    if options.wants_report:
         previous = read_results(args.previous) if args.previous else None
-        path = write_report(read_results(args.results), args.report, previous=previous)
+        path = write_report(read_results(options.results), options.report, previous=previous)
         console.print(f"report: {escape(str(path))}")
     return 0 if all(s.ok for s in summaries) else 1
 
@@ -373,16 +408,20 @@ def _print_summary(console: Console, summaries: list[VariantSummary], results: s
 
 
 def _verdict(summary: VariantSummary) -> str:
-    if summary.error:
-        return "[red]broken[/]"
-    if summary.expected:
-        if summary.failed:
-            return "[yellow]caught (known bug)[/]"
-        if not summary.exercised:
-            meant = ", ".join(sorted(summary.scenario.catching_faults(summary.variant)))
-            return f"[dim]not swept (caught by {meant})[/]"
-        return "[red]bug not caught[/]"
-    return "[green]clean[/]" if not summary.failed else "[bold red]FINDINGS[/]"
+    verdict = summary.verdict
+    if verdict is Verdict.NOT_SWEPT:
+        meant = ", ".join(sorted(summary.scenario.catching_faults(summary.variant)))
+        return f"[dim]not swept (caught by {meant})[/]"
+    return _VERDICT_WORDS[verdict]
+
+
+_VERDICT_WORDS = {
+    Verdict.BROKEN: "[red]broken[/]",
+    Verdict.CAUGHT: "[yellow]caught (known bug)[/]",
+    Verdict.NOT_CAUGHT: "[red]bug not caught[/]",
+    Verdict.CLEAN: "[green]clean[/]",
+    Verdict.FAILING: "[bold red]FINDINGS[/]",
+}
 
 
 # -- the fake remote ---------------------------------------------------------------
@@ -416,8 +455,8 @@ def _explorer(spec: str, variant: str | None, keep: bool) -> tuple[Explorer, Pat
     scenario: Scenario = resolve(spec, default_paths())
     variant = variant or next(iter(scenario.variants))
     work = new_work_dir()
-    starter = make_starter(False, scenario.preload_modules())
-    return Explorer(scenario, variant, starter, work, os.getcwd(), keep), work
+    launcher = make_launcher(preload=scenario.preload_modules())
+    return Explorer(scenario, variant, launcher, work, os.getcwd(), keep), work
 
 
 def _points(args: argparse.Namespace, console: Console) -> int:

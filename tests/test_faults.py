@@ -14,18 +14,13 @@ import httpx
 import pytest
 
 from crashkit import Sweep, load_scenarios
-from crashkit.probes.python import probe as _probe
-from crashkit.faults.kinds import (
-    FAULT_KINDS,
-    FAULTS,
-    SECTOR,
-    ChildFault,
-    describe_injection,
-    injected_error,
-)
+from crashkit.engine.explorer import Explorer
+from crashkit.engine.workdir import new_work_dir
+from crashkit.faults import FAULT_KINDS, FAULTS, ChildFault, fault_kind, injected_error
+from crashkit.faults.torn import SECTOR
+from crashkit.launch import make_launcher
 from crashkit.model.operation import Operation
-from crashkit.engine.explorer import Explorer, new_work_dir
-from crashkit.launch.starters import make_starter
+from crashkit.probes.python import probe as _probe
 
 TOYS = pathlib.Path(__file__).parent / "toys" / "toy_faults.py"
 
@@ -66,7 +61,7 @@ def test_each_variant_is_clean_under_kill_and_caught_by_its_fault(sweeps, scenar
 
 def test_power_cut_findings_name_the_state_that_broke():
     scenario = load_scenarios([TOYS], ["rename_without_fsync"])[0]
-    explorer = Explorer(scenario, "rename-without-fsync", make_starter(False), new_work_dir())
+    explorer = Explorer(scenario, "rename-without-fsync", make_launcher(), new_work_dir())
     failing = [
         r
         for p in explorer.points_for("powerloss")
@@ -80,7 +75,7 @@ def test_power_cut_findings_name_the_state_that_broke():
 
 def test_recovery_crash_reports_nested_points():
     scenario = load_scenarios([TOYS], ["recovery_deletes_first"])[0]
-    explorer = Explorer(scenario, "recovery-deletes-first", make_starter(False), new_work_dir())
+    explorer = Explorer(scenario, "recovery-deletes-first", make_launcher(), new_work_dir())
     result = explorer.run_point(2, "recovery-crash")  # the journal entry is committed
     assert result.children and all(c.nested for c in result.children)
     assert [r["nested"] for r in result.records()] == [c.nested for c in result.children]
@@ -120,7 +115,7 @@ def test_injected_errors_are_the_real_exception_types():
     assert answers[1].response.status_code == 429
     assert answers[1].response.headers["Retry-After"] == "1"
     assert isinstance(answers[2], httpx.ConnectTimeout)
-    assert describe_injection("error", _op("http.post", "POST /v1/pages", index=3)) == (
+    assert FAULTS["error"].describe(_op("http.post", "POST /v1/pages", index=3)) == (
         "HTTP 503 answered to POST /v1/pages"
     )
 
@@ -130,7 +125,7 @@ def probe_in(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     def activate(fault: str, crash_at: int) -> ChildFault:
-        child = ChildFault(fault, crash_at, tmp_path, tmp_path)
+        child = ChildFault(fault_kind(fault), crash_at, tmp_path, tmp_path)
         probe = _probe.Probe(tmp_path, lambda op: None, child.before)
         probe.want_data = child.want_data
         _probe.activate(probe)

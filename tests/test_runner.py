@@ -18,10 +18,11 @@ import pytest
 
 import crashkit
 from crashkit import ScenarioError, Sweep, load_scenarios
+from crashkit.engine.explorer import Explorer
+from crashkit.engine.workdir import new_work_dir
+from crashkit.launch import make_launcher
 from crashkit.output.results import ResultsWriter, read_results
-from crashkit.engine.explorer import Explorer, new_work_dir
 from crashkit.scenario.scenario import Scenario
-from crashkit.launch.starters import make_starter
 
 TOYS = pathlib.Path(__file__).parent / "toys" / "toy_store.py"
 
@@ -82,7 +83,7 @@ def test_recovery_that_ignores_the_journal_is_caught_by_several_invariants():
 
 
 def test_crash_equivalence_shows_a_diff_against_the_golden_state(tmp_path):
-    explorer = Explorer(toy("ignores_wal"), "ignore-wal", make_starter(False), new_work_dir())
+    explorer = Explorer(toy("ignores_wal"), "ignore-wal", make_launcher(), new_work_dir())
     result = explorer.run_point(2)  # journal committed, value never written
     finding = next(f for f in result.findings if f.invariant == "crash-equivalence")
     assert "-new value" in finding.diff and "+old" in finding.diff
@@ -114,7 +115,7 @@ def test_a_recording_run_that_strays_from_the_dry_run_is_reported_where_it_does(
     scenario = Scenario(
         name="strays", setup=print, workload=workload, restart=print, observe=lambda w: {}
     )
-    explorer = Explorer(scenario, "default", make_starter(False), new_work_dir())
+    explorer = Explorer(scenario, "default", make_launcher(), new_work_dir())
     try:
         trace = explorer.prepare().trace
         results = {p: explorer.run_point(p) for p in range(1, explorer.points + 1)}
@@ -131,7 +132,7 @@ def test_a_recording_run_that_strays_from_the_dry_run_is_reported_where_it_does(
 
 def test_a_hang_in_recovery_is_a_finding_and_leaves_no_process(tmp_path):
     scenario = toy("hangs")
-    explorer = Explorer(scenario, "hang", make_starter(False), new_work_dir())
+    explorer = Explorer(scenario, "hang", make_launcher(), new_work_dir())
     result = explorer.run_point(1)
     assert [f.invariant for f in result.findings] == ["no-hang"]
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
@@ -140,7 +141,7 @@ def test_a_hang_in_recovery_is_a_finding_and_leaves_no_process(tmp_path):
 
 
 def test_an_exception_in_recovery_is_a_finding_with_its_traceback():
-    explorer = Explorer(toy("raises"), "raise", make_starter(False), new_work_dir())
+    explorer = Explorer(toy("raises"), "raise", make_launcher(), new_work_dir())
     result = explorer.run_point(3)
     (finding,) = result.findings
     assert finding.invariant == "recovery-raises"
@@ -149,7 +150,7 @@ def test_an_exception_in_recovery_is_a_finding_with_its_traceback():
 
 
 def test_a_restart_that_always_writes_never_converges():
-    explorer = Explorer(toy("never_quiet"), "never-quiet", make_starter(False), new_work_dir())
+    explorer = Explorer(toy("never_quiet"), "never-quiet", make_launcher(), new_work_dir())
     golden = explorer.prepare()
     assert [f.invariant for f in golden.findings] == ["converges"]
     assert len(golden.rounds) == 3  # max_rounds=2 plus the confirming restart
@@ -158,8 +159,8 @@ def test_a_restart_that_always_writes_never_converges():
 
 def test_a_fresh_interpreter_gives_the_same_trace_as_the_fork_server():
     scenario = toy("store")
-    forked = Explorer(scenario, "correct", make_starter(False), new_work_dir()).prepare()
-    fresh = Explorer(scenario, "correct", make_starter(True), new_work_dir()).prepare()
+    forked = Explorer(scenario, "correct", make_launcher(), new_work_dir()).prepare()
+    fresh = Explorer(scenario, "correct", make_launcher("spawn"), new_work_dir()).prepare()
     assert [op.signature for op in forked.trace] == [op.signature for op in fresh.trace]
     assert forked.state == fresh.state
 
@@ -291,7 +292,7 @@ def test_a_setup_that_raises_is_reported_as_a_broken_scenario(tmp_path):
 
 def test_the_journal_audit_lists_writes_no_open_entry_covers():
     correct, unjournaled = (
-        Explorer(toy("unjournaled"), v, make_starter(False), new_work_dir()).prepare()
+        Explorer(toy("unjournaled"), v, make_launcher(), new_work_dir()).prepare()
         for v in ("correct", "no-journal")
     )
     assert correct.uncovered == []
@@ -338,7 +339,7 @@ def test_the_fork_server_preloads_the_scenario_module(tmp_path):
     explorer = Explorer(
         scenario,
         "default",
-        make_starter(False, scenario.preload_modules()),
+        make_launcher("forkserver", scenario.preload_modules()),
         tmp_path,
         keep_worlds=True,
     )
@@ -359,7 +360,7 @@ def test_a_scenario_loaded_by_a_relative_reference_is_still_found_by_path(tmp_pa
 
 def _every_point(scenario: Scenario, variant: str = "default", **kwargs):
     """The explorer (closed) and the results of every crash point, in order."""
-    explorer = Explorer(scenario, variant, make_starter(False), new_work_dir(), **kwargs)
+    explorer = Explorer(scenario, variant, make_launcher(), new_work_dir(), **kwargs)
     try:
         explorer.prepare()
         return explorer, [explorer.run_point(p) for p in range(1, explorer.points + 1)]
@@ -404,7 +405,7 @@ def test_recorded_kill_points_show_the_output_written_before_them_and_share_equa
 
 
 def test_asking_for_the_same_kill_point_again_recovers_it_again():
-    explorer = Explorer(toy("ignores_wal"), "ignore-wal", make_starter(False), new_work_dir())
+    explorer = Explorer(toy("ignores_wal"), "ignore-wal", make_launcher(), new_work_dir())
     try:
         first, second = explorer.run_point(2), explorer.run_point(2)
     finally:
@@ -421,7 +422,7 @@ def test_recorded_and_killed_points_agree_on_a_buggy_program():
         explorer = Explorer(
             toy("ignores_wal"),
             "ignore-wal",
-            make_starter(False),
+            make_launcher(),
             new_work_dir(),
             record_kills=record,
         )
@@ -448,7 +449,7 @@ def test_invariants_asking_for_fixtures_get_their_values_or_a_clear_error():
     store = toy("store")  # the module's own object: changed only in a copy
     scenario = dataclasses.replace(store, invariants=(*store.invariants, value_known))
     assert scenario.fixture_names() == ("expected",) and store.fixture_names() == ()
-    explorer = Explorer(scenario, "correct", make_starter(False), new_work_dir())
+    explorer = Explorer(scenario, "correct", make_launcher(), new_work_dir())
     try:
         with pytest.raises(UsageError, match=r"fixture.*expected.*run it with pytest"):
             explorer.run_point(2)
@@ -478,7 +479,7 @@ def test_an_invariant_that_takes_no_world_is_a_scenario_error():
 
 
 def test_worlds_go_where_the_environment_says_else_to_memory_with_room(monkeypatch, tmp_path):
-    from crashkit.engine import explorer as _runner
+    from crashkit.engine import workdir as _runner
 
     monkeypatch.setenv("CRASHKIT_WORK_DIR", str(tmp_path / "mine"))
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
@@ -504,7 +505,7 @@ def _both_modes(scenario: Scenario, plan=None) -> dict[bool, list[tuple[int, lis
     outcomes = {}
     for record in (True, False):
         explorer = Explorer(
-            scenario, "default", make_starter(False), new_work_dir(), record_kills=record
+            scenario, "default", make_launcher(), new_work_dir(), record_kills=record
         )
         try:
             explorer.prepare()

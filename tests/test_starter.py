@@ -10,9 +10,9 @@ import time
 import pytest
 
 from crashkit import Scenario
-from crashkit.child.run import ChildJob
-from crashkit.launch.starters import ForkServerStarter, _server
 from crashkit.errors import ChildError
+from crashkit.launch.forkserver import ForkServerLauncher, _server
+from crashkit.model.process import ChildJob
 
 
 def _phase(world) -> None:
@@ -39,14 +39,14 @@ def _job(tmp_path, action: str) -> ChildJob:
 
 @pytest.mark.parametrize(("action", "status"), [("exit0", 0), ("exit3", 3), ("kill", -9)])
 def test_a_child_s_exit_status_is_reported_as_it_ended(tmp_path, action, status):
-    starter = ForkServerStarter()
+    starter = ForkServerLauncher()
     exit = starter.run(_job(tmp_path, action), timeout=30)
     assert (exit.status, exit.timed_out) == (status, False)
     assert exit.killed == (status == -9)
 
 
 def test_a_child_that_outlives_its_timeout_is_killed_with_its_group(tmp_path):
-    starter = ForkServerStarter()
+    starter = ForkServerLauncher()
     started = time.monotonic()
     exit = starter.run(_job(tmp_path, "sleep"), timeout=0.5)
     assert exit.timed_out and exit.status == -signal.SIGKILL
@@ -56,7 +56,7 @@ def test_a_child_that_outlives_its_timeout_is_killed_with_its_group(tmp_path):
 def test_children_run_in_parallel_from_one_server(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    starter = ForkServerStarter()
+    starter = ForkServerLauncher()
     with ThreadPoolExecutor(4) as pool:
         exits = list(pool.map(lambda _: starter.run(_job(tmp_path, "exit0"), 30), range(12)))
     assert [e.status for e in exits] == [0] * 12
@@ -67,14 +67,14 @@ def test_a_fork_server_dying_under_a_child_is_an_error_and_the_next_child_gets_a
 ):
     from concurrent.futures import ThreadPoolExecutor
 
-    starter = ForkServerStarter(("json",))  # a server of its own (its own preload list)
+    starter = ForkServerLauncher(("json",))  # a server of its own (its own preload list)
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(starter.run, _job(tmp_path, "sleep"), 60)
         deadline = time.monotonic() + 10
         while not starter._live and time.monotonic() < deadline:
             time.sleep(0.01)
         (child,) = starter._live
-        server = _server(("json",))
+        server = _server(("json",), {"ACTION": "sleep"})  # one server per environment
         os.kill(server.process.pid, signal.SIGKILL)
         with pytest.raises(ChildError, match="fork server died"):
             running.result(timeout=10)
@@ -82,8 +82,9 @@ def test_a_fork_server_dying_under_a_child_is_an_error_and_the_next_child_gets_a
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not _alive(child)  # it died with its server
-    assert starter.run(_job(tmp_path, "exit0"), 30).status == 0  # from a new server
-    assert _server(("json",)) is not server
+    again = starter.run(_job(tmp_path, "sleep"), 0.5)  # the same environment, a new server
+    assert again.timed_out and again.status == -signal.SIGKILL
+    assert _server(("json",), {"ACTION": "sleep"}) is not server
 
 
 def _alive(pid: int) -> bool:
@@ -98,7 +99,7 @@ def _alive(pid: int) -> bool:
 def test_a_closed_starter_kills_its_running_children_and_refuses_new_ones(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    starter = ForkServerStarter()
+    starter = ForkServerLauncher()
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(starter.run, _job(tmp_path, "sleep"), 60)
         deadline = time.monotonic() + 10

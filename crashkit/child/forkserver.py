@@ -8,8 +8,8 @@ millisecond; the general-purpose fork server of ``multiprocess`` costs several
 per child (a socket connection per child, descriptor passing, its own bootstrap),
 and a fresh interpreter a hundred or more.
 
-Jobs travel as dill pickles (a scenario may be a closure); everything else on the
-pipes is a small plain pickle. Messages are length-prefixed:
+Jobs travel as dill pickles (a scenario may be a closure) inside the messages of
+:mod:`crashkit.model.wire`:
 
 * parent to server: ``(job_id, job_bytes, environment)``;
 * server to parent: ``("started", job_id, pid)`` then ``("exited", job_id, status)``,
@@ -26,42 +26,13 @@ import contextlib
 import gc
 import importlib
 import os
-import pickle
 import selectors
 import signal
-import struct
-from typing import Any, BinaryIO
 
-_HEADER = struct.Struct("!I")
-
-
-def write_message(out: BinaryIO, message: Any) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(_HEADER.pack(len(data)) + data)
-    out.flush()
-
-
-def read_message(source: BinaryIO) -> Any:
-    """The next message, or None at the end of the stream."""
-    header = _read_exactly(source, _HEADER.size)
-    if header is None:
-        return None
-    (size,) = _HEADER.unpack(header)
-    data = _read_exactly(source, size)
-    if data is None:
-        return None
-    return pickle.loads(data)
-
-
-def _read_exactly(source: BinaryIO, size: int) -> bytes | None:
-    chunks = []
-    while size:
-        chunk = source.read(size)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
+import crashkit.child.worker  # noqa: F401  (patches first: see crashkit.child.worker)
+from crashkit.child import run as _child
+from crashkit.model.process import EXIT_BAD_JOB
+from crashkit.model.wire import read_message, write_message
 
 
 class _Server:
@@ -99,8 +70,6 @@ class _Server:
             self.kill_children()
 
     def fork(self, job_id: int, job_bytes: bytes, environ: dict[str, str]) -> None:
-        from crashkit.child import run as _child
-
         _child.expected_parent = os.getpid()
         pid = os.fork()
         if pid == 0:
@@ -131,16 +100,14 @@ class _Server:
             os.environ.update(environ)
             import dill
 
-            from crashkit.child import run as _child
-
             job = dill.loads(job_bytes)
         except BaseException:
             import traceback
 
             traceback.print_exc()
-            os._exit(_BROKEN_JOB)
+            os._exit(EXIT_BAD_JOB)
         _child.run(job)  # never returns
-        os._exit(_BROKEN_JOB)
+        os._exit(EXIT_BAD_JOB)
 
     def reap(self) -> None:
         while self.children:
@@ -162,15 +129,8 @@ class _Server:
                     kill(pid, signal.SIGKILL)
 
 
-#: Exit status of a child whose job could not be unpickled.
-_BROKEN_JOB = 72
-
-
 def main(argv: list[str]) -> None:
     requests, responses = int(argv[0]), int(argv[1])
-    # Patches first: see crashkit.child.worker.
-    import crashkit.child.worker  # noqa: F401
-
     for module in argv[2:]:
         # As multiprocess's fork server does: a module that does not import here is
         # imported (and fails, with its traceback) in each child that needs it.

@@ -1,18 +1,7 @@
-"""What runs inside a child process: one phase of a scenario, under the probe.
+"""A child's entry point: one phase of a scenario, under the probe.
 
-A child writes everything the runner needs into its run folder, through the
-unpatched functions, so that nothing is lost when it is killed:
-
-* ``trace.jsonl``: one line per durable operation, written *before* it runs;
-* ``output.txt``: the program's stdout and stderr, line buffered;
-* ``error.txt``: the traceback, when the phase raised;
-* ``status``: the exit status, when it exits by itself;
-* ``audit.jsonl``: the journal audit's uncovered operations (the dry run);
-* ``powercuts.pkl``: the power-cut states at the crash point (the powerloss fault);
-* ``states/`` and ``states.jsonl``: recorded kill crash states (see :class:`_Recorder`).
-
-The runner learns how the child ended from its exit status: killed by SIGKILL
-(a crash crashkit caused), :data:`EXIT_RAISED` (the phase raised), 0 (done).
+The run folder it fills, and the exit statuses it ends with, are the contract in
+:mod:`crashkit.model.process`. Nothing here is imported by the parent.
 """
 
 from __future__ import annotations
@@ -29,47 +18,20 @@ import sys
 import tempfile
 import traceback
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from crashkit.probes.python import probe as _probe
-from crashkit.faults.kinds import ChildFault
+from crashkit.faults import ChildFault, fault_kind
+from crashkit.model import process
 from crashkit.model.operation import Operation, end_operation
+from crashkit.model.process import EXIT_BROKEN, EXIT_RAISED, ChildJob
+from crashkit.model.worlds import copy_world
+from crashkit.probes.python import probe as _probe
 from crashkit.probes.quiet import quiet
 from crashkit.scenario.scenario import Scenario, ScenarioRef, World
 
-#: Exit status of a child whose phase raised an exception.
-EXIT_RAISED = 70
-#: Exit status of a child that could not even load its scenario.
-EXIT_BROKEN = 71
-
 #: Where :func:`_exit` records the status (the child's run folder).
 _status_dir: Path | None = None
-
-
-@dataclass
-class ChildJob:
-    """Everything a child needs; pickled to the child by the starter."""
-
-    scenario: ScenarioRef | Scenario
-    phase: str
-    world: str
-    run_dir: str
-    variant: str = "default"
-    env: dict[str, str] = field(default_factory=dict)
-    #: Kill the child right before this operation (N+1: after the last one); None: no crash.
-    crash_at: int | None = None
-    #: Whether the probe records at all (the setup phase runs uninstrumented).
-    probe: bool = True
-    #: Ask the scenario's journal about every audited operation (the dry run does).
-    audit: bool = False
-    #: What happens at ``crash_at``: a fault kind of :mod:`crashkit.faults.kinds`.
-    fault: str = "kill"
-    project_root: str = "."
-    #: Record the crash state a kill right before each of these operations would leave
-    #: (N+1: after the last one), into ``run_dir/states``; the child itself runs on.
-    record_at: tuple[int, ...] = ()
 
 
 class _Lines:
@@ -96,8 +58,8 @@ class _Recorder:
     def __init__(self, job: ChildJob, run_dir: Path) -> None:
         self.points = frozenset(job.record_at)
         self.world = Path(job.world)
-        self.into = run_dir / STATES
-        self.index = _Lines(run_dir / STATES_INDEX) if self.points else None
+        self.into = run_dir / process.STATES
+        self.index = _Lines(run_dir / process.STATES_INDEX) if self.points else None
 
     def __call__(self, point: int) -> None:
         if self.index is None or point not in self.points:
@@ -118,35 +80,12 @@ class _Recorder:
             self.index = None
 
 
-def copy_world(source: Path, target: Path) -> None:
-    """Copy a world: symlinks as links, hard links as links (a world may rely on either),
-    file stamps kept."""
-    linked: dict[tuple[int, int], str] = {}
-
-    def copy(src: str, dst: str) -> str:
-        info = os.lstat(src)
-        if info.st_nlink > 1:
-            key = (info.st_dev, info.st_ino)
-            if key in linked:
-                os.link(linked[key], dst)
-                return dst
-            linked[key] = dst
-        return str(shutil.copy2(src, dst))
-
-    shutil.copytree(source, target, symlinks=True, copy_function=copy)
-
-
-#: Where a recording child puts its crash states, and their index, in its run folder.
-STATES = "states"
-STATES_INDEX = "states.jsonl"
-
-
 def _decide(
     job: ChildJob, scenario: Scenario, run_dir: Path, fault: ChildFault, recorder: _Recorder
 ) -> _probe.Decide:
     """What happens before each operation: the journal audit, the recording, the fault."""
     journal = scenario.journal if job.audit else None
-    audit = _Lines(run_dir / "audit.jsonl") if journal is not None else None
+    audit = _Lines(run_dir / process.AUDIT) if journal is not None else None
     world = Path(job.world)
 
     def decide(op: Operation, payload: _probe.Payload | None) -> None:
@@ -162,7 +101,9 @@ def _decide(
 
 def _redirect_output(run_dir: Path) -> None:
     """Send fd 1 and 2 to ``output.txt``; line buffered so a kill loses almost nothing."""
-    fd = _probe._Real.os_open(run_dir / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = _probe._Real.os_open(
+        run_dir / process.OUTPUT, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+    )
     if fd <= 2:  # stdout or stderr was closed: keep the file on a descriptor of its own
         fd = fcntl.fcntl(fd, fcntl.F_DUPFD, 3)
     for stream in (sys.stdout, sys.stderr):
@@ -216,19 +157,7 @@ def _write_file(path: Path, text: str) -> None:
 
 
 def _write_error(run_dir: Path, text: str) -> None:
-    _write_file(run_dir / "error.txt", text)
-
-
-def read_status(run_dir: Path) -> int | None:
-    """The status a child recorded just before it exited by itself (None: it did not).
-
-    multiprocess sometimes reports a fork server child's status as 255 when it failed
-    to read it; the recorded status is the truth for every child that exited by itself.
-    """
-    try:
-        return int((run_dir / "status").read_text())
-    except (OSError, ValueError):
-        return None
+    _write_file(run_dir / process.ERROR, text)
 
 
 def run(job: ChildJob) -> None:
@@ -241,6 +170,9 @@ def run(job: ChildJob) -> None:
     global _status_dir
     _status_dir = run_dir
     _redirect_output(run_dir)
+    # The variant's environment is in force before the scenario (and through it the
+    # program) is imported: a program may read its configuration at import time.
+    os.environ.update(job.env)
     try:
         scenario = job.scenario.load() if isinstance(job.scenario, ScenarioRef) else job.scenario
     except BaseException:
@@ -256,16 +188,15 @@ def run(job: ChildJob) -> None:
 
 
 def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
-    os.environ.update(job.env)
     os.chdir(job.world)
     _seed_tempfile()
     world = World(Path(job.world), job.variant, dict(job.env))
     phase = getattr(scenario, job.phase)
-    if not job.probe:
+    if job.probe is None:
         phase(world)
         return
-    trace = _Lines(run_dir / "trace.jsonl")
-    fault = ChildFault(job.fault, job.crash_at, run_dir, Path(job.world))
+    trace = _Lines(run_dir / process.TRACE)
+    fault = ChildFault(fault_kind(job.fault), job.crash_at, run_dir, Path(job.world))
     recorder = _Recorder(job, run_dir)
     probe = _probe.Probe(
         job.world,
@@ -294,34 +225,8 @@ def _exit(status: int) -> NoReturn:
     """Leave with ``status``, recording it first (see :func:`read_status`)."""
     with contextlib.suppress(OSError):
         if _status_dir is not None:
-            _write_file(_status_dir / "status", str(status))
+            _write_file(_status_dir / process.STATUS, str(status))
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(status)
-
-
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    """The records of a child's JSON lines file (a torn last line, from a kill, is dropped)."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            break
-    return records
-
-
-def read_trace(run_dir: Path) -> list[Operation]:
-    """The operations a child recorded, in order."""
-    return [Operation.from_json(r) for r in read_lines(run_dir / "trace.jsonl")]
-
-
-def read_text(path: Path, limit: int = 20_000) -> str:
-    """A child's output or error file, cut to its last ``limit`` characters."""
-    if not path.exists():
-        return ""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    return text if len(text) <= limit else "[...]\n" + text[-limit:]

@@ -1,19 +1,19 @@
-"""Imported first by every worker (the fork server, or a fresh interpreter).
+"""Imported first by every new crashkit process (a fork server, or a fresh interpreter).
 
 Patching here, before the program's modules are imported, means that even a
 module that bound ``from os import replace`` at import time gets the probed
 function. The patches stay inert until a child activates its probe.
 
-The fork server imports the scenario modules right after this one; it is given
-the parent's ``sys.path`` (which multiprocess does not pass on) so that scenario
-files, importable only through their own folder, are preloaded too.
+The process is given the parent's ``sys.path`` through its environment, so that
+scenario files, importable only through their own folder, are found (and preloaded
+by a fork server) too.
 """
 
 import os
 import sys
 
+from crashkit.model.process import PATH_VARIABLE
 from crashkit.probes.python import probe as _probe
-from crashkit.launch.starters import PATH_VARIABLE
 
 _probe.install_patches()
 for _entry in reversed(os.environ.pop(PATH_VARIABLE, "").split(os.pathsep)):

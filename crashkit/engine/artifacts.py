@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crashkit.errors import ResultsError
 from crashkit.scenario.invariants import Check, Finding, diff_states, run_invariants
 from crashkit.scenario.scenario import Scenario, ScenarioRef, World
-from crashkit.errors import ResultsError
 
 __all__ = ["ARTIFACT_FORMAT", "ArtifactStore", "Recheck", "recheck"]
 

@@ -39,12 +39,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crashkit.child import run as _child
-from crashkit.scenario.invariants import Finding
+from crashkit.engine.recovery import nondeterministic
+from crashkit.engine.result import PointResult
+from crashkit.faults import FAULTS, KILL
 from crashkit.model.operation import Operation
+from crashkit.model.outcome import Finding
+from crashkit.model.process import (
+    EXIT_RAISED,
+    OUTPUT,
+    STATES,
+    STATES_INDEX,
+    TRACE,
+    ChildRun,
+    read_lines,
+)
 
-if TYPE_CHECKING:
-    from crashkit.engine.explorer import Explorer, PointResult, _ChildRun
+if TYPE_CHECKING:  # the explorer owns its recordings; this names it for annotations only
+    from crashkit.engine.explorer import Explorer
 
 #: Operations that cannot change what a kill leaves: the states around them are compared,
 #: and recovered once when they are the same.
@@ -56,7 +67,7 @@ class _Recording:
     """One recording run and what it left."""
 
     folder: Path
-    run: _ChildRun
+    run: ChildRun
     planned: frozenset[int]
     #: Point -> how much output the program had written before it (every point reached).
     outputs: dict[int, int]
@@ -71,7 +82,7 @@ class _Recording:
 
     @property
     def states(self) -> Path:
-        return self.folder / "run" / _child.STATES
+        return self.folder / "run" / STATES
 
 
 @dataclass
@@ -129,7 +140,7 @@ class Recordings:
         output = output_until(recording.run, size) if size is not None else result.output
         strayed = self._confirm(recording, point, op, took=True)
         if strayed:  # the recording did something else here: its own finding, not a share
-            return self.explorer._result("kill", point, op, strayed, [], output)
+            return self.explorer.result(FAULTS[KILL], point, op, strayed, [], output)
         return replace(
             result,
             point=point,
@@ -145,7 +156,6 @@ class Recordings:
         explorer = self.explorer
         started = time.monotonic()
         op = explorer.operation(point)
-        golden = explorer.prepare()
         # A folder per attempt: the same point may be asked twice at once.
         world = Path(tempfile.mkdtemp(prefix=f"kill-p{point:03d}-", dir=explorer.work_dir))
         world = world / "world"
@@ -155,7 +165,7 @@ class Recordings:
             if point in recording.literal or inconclusive:
                 # The recording cannot answer for this point (it names its own folder, it
                 # stopped recording, or it outlived its time): kill a child here instead.
-                result = explorer.kill_literally(world, point, op, golden)
+                result = explorer.kill_literally(world, point, op)
             else:
                 result = self._judge(recording, took, world, point, op)
         finally:
@@ -170,21 +180,18 @@ class Recordings:
         explorer = self.explorer
         findings = self._confirm(recording, point, op, took)
         if findings or not took:
-            return explorer._result("kill", point, op, findings, [], recording.run.output)
+            return explorer.result(FAULTS[KILL], point, op, findings, [], recording.run.output)
         _crash_files(recording, point, world.parent / "crash")
-        golden = explorer.prepare()
-        findings, rounds = explorer._recover_and_check(world, golden)
+        findings, rounds = explorer.recover(world)
         output = output_until(recording.run, recording.outputs[point])
-        result = explorer._result("kill", point, op, findings, rounds, output)
-        return explorer.keep_artifacts(result, world, golden)
+        result = explorer.result(FAULTS[KILL], point, op, findings, rounds, output)
+        return explorer.keep_artifacts(result, world)
 
     def _confirm(
         self, recording: _Recording, point: int, expected: Operation, took: bool
     ) -> list[Finding]:
         """The recording reached the point doing what the dry run did; otherwise what the
         per-point kill would have found there."""
-        from crashkit.engine.explorer import nondeterministic
-
         run = recording.run
         seen = next((op for op in run.trace if op.index == point), None)
         after_last = point == len(self.explorer.prepare().trace) + 1
@@ -196,7 +203,7 @@ class Recordings:
         # _recover: it never comes here.)
         if seen is not None:
             ending = "did it there"
-        elif run.exit.status == _child.EXIT_RAISED:
+        elif run.exit.status == EXIT_RAISED:
             ending = "raised before reaching it:\n" + run.error
         else:
             ending = f"ended with status {run.exit.status}\n{run.error or run.output}"
@@ -239,20 +246,20 @@ class Recordings:
             shutil.rmtree(previous.folder, ignore_errors=True)
         self._generation += 1
         started = time.monotonic()
-        world = explorer._world(f"recording{self._generation}")
+        world = explorer.fresh_world(f"recording{self._generation}")
         copy = time.monotonic() - started
         # Copying the world at every point takes time the workload alone does not (and the
         # world may grow); points a recording that ran out of time did not reach are run
         # the literal way, so a generous bound costs nothing but a hang's wait.
-        timeout = 2 * explorer.scenario.timeout + 4 * copy * len(planned) + 5
-        run = explorer._run_child(
+        timeout = 2 * explorer.child_timeout + 4 * copy * len(planned) + 5
+        run = explorer.run_child(
             world,
             world.parent / "run",
             "workload",
             record_at=tuple(sorted(planned)),
             timeout=timeout,
         )
-        index = _child.read_lines(world.parent / "run" / _child.STATES_INDEX)
+        index = read_lines(world.parent / "run" / STATES_INDEX)
         error = next((str(r["error"]) for r in index if "error" in r), None)
         recording = _Recording(
             world.parent,
@@ -293,7 +300,7 @@ class Recordings:
                 recording.literal.add(point)
 
 
-def output_until(run: _ChildRun, size: int, limit: int = 20_000) -> str:
+def output_until(run: ChildRun, size: int, limit: int = 20_000) -> str:
     """What a recording child had written to its output by a crash state (its last
     ``limit`` characters)."""
     try:
@@ -309,11 +316,11 @@ def _crash_files(recording: _Recording, point: int, into: Path) -> None:
     """The crashed run's trace and output up to the point, as a killed child leaves them
     (kept with the world as an artifact)."""
     into.mkdir(exist_ok=True)
-    with (into / "trace.jsonl").open("w", encoding="utf-8") as out:
+    with (into / TRACE).open("w", encoding="utf-8") as out:
         for op in recording.run.trace:
             if op.index <= point:
                 out.write(json.dumps(op.to_json(), default=str) + "\n")
-    (into / "output.txt").write_text(
+    (into / OUTPUT).write_text(
         output_until(recording.run, recording.outputs[point]), encoding="utf-8"
     )
 

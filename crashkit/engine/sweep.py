@@ -8,23 +8,28 @@ from __future__ import annotations
 import os
 import shutil
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from crashkit.engine.artifacts import ArtifactStore
-from crashkit.faults.kinds import FAULT_KINDS
-from crashkit.output.results import ResultsWriter, point_key
-from crashkit.engine.explorer import Explorer, PointResult, fault_kind, new_work_dir, sample_points
-from crashkit.scenario.scenario import Scenario
-from crashkit.launch.starters import ChildStarter, make_starter
+from crashkit.engine.explorer import Explorer
+from crashkit.engine.records import audit_record, error_record, trace_record
+from crashkit.engine.result import PointResult
+from crashkit.engine.workdir import new_work_dir
 from crashkit.errors import ScenarioError, UsageError
+from crashkit.faults import KILL, fault_kind
+from crashkit.launch import Launcher, make_launcher
+from crashkit.model.outcome import PointId, Verdict, in_shard, verdict
+from crashkit.model.sampling import sample_points
+from crashkit.options import Options
+from crashkit.output.results import ResultsWriter, end_record
+from crashkit.scenario.scenario import Scenario
 
-__all__ = ["Sweep", "VariantSummary"]
+__all__ = ["Sweep", "VariantSummary", "chosen", "explorer_for"]
 
 
 @dataclass
@@ -44,21 +49,27 @@ class VariantSummary:
     #: Failed points per fault kind.
     by_fault: Counter[str] = field(default_factory=Counter)
     #: The fault kinds swept.
-    faults: tuple[str, ...] = ("kill",)
+    faults: tuple[str, ...] = (KILL,)
 
     @property
     def expected(self) -> bool:
         return self.scenario.expects_findings(self.variant)
 
     @property
-    def exercised(self) -> bool:
-        """Whether the faults swept are meant to catch this known-buggy variant."""
-        return self.scenario.should_catch(self.variant, self.faults)
+    def verdict(self) -> Verdict:
+        """The variant's verdict (:func:`crashkit.model.outcome.verdict`)."""
+        return verdict(
+            expected=self.expected,
+            meant=self.scenario.catching_faults(self.variant),
+            swept=self.faults,
+            failed=self.failed,
+            broken=self.error is not None,
+        )
 
     @property
     def ok(self) -> bool:
         """Clean for a correct variant; for a known-buggy one, any outcome is acceptable."""
-        return self.error is None and (self.expected or self.failed == 0)
+        return self.verdict.ok
 
     def add(self, result: PointResult) -> None:
         self.count(result.fault, {f.invariant for f in result.findings})
@@ -79,59 +90,43 @@ class Sweep:
 
     Args:
         scenarios: what to explore.
-        variants: only these variant names (all of each scenario's when empty).
-        jobs: points run at once (default: :func:`default_jobs`, one per core plus one).
-        faults: the fault kinds to sweep (:data:`crashkit.faults.kinds.FAULT_KINDS`).
-        fresh_interpreter: start children as new interpreters instead of forking.
+        options: how (:class:`crashkit.Options`); keyword ``settings`` change single
+            fields of it, e.g. ``Sweep(scenarios, faults=["kill", "error"], jobs=2)``.
         results: where results go (None: nowhere, e.g. for ``points``).
-        sample: run a seeded sample of this many points per variant instead of all.
-        shard: run only the points of shard ``(i, n)``.
         on_result: called with each point's result (the CLI's progress bar).
+        on_prepared: called with each explorer once its dry run is done.
         work_base: where the private work folder goes (default:
-            :func:`crashkit.engine.explorer.default_work_base`).
+            :func:`crashkit.engine.workdir.default_work_base`).
         artifacts: keeps the worlds of failing points (beside the report).
-        kill_each_point: run the workload in a child killed at each kill point, instead of
-            recording every kill point's crash state in one run (slower; it also reruns the
-            workload once per point, so a nondeterministic program shows more often).
+        keep_worlds: keep every point's world (for inspection).
     """
 
     def __init__(
         self,
         scenarios: Sequence[Scenario],
         *,
-        variants: Sequence[str] = (),
-        jobs: int | None = None,
-        fresh_interpreter: bool = False,
+        options: Options | None = None,
         results: ResultsWriter | None = None,
-        faults: Sequence[str] = ("kill",),
-        sample: int | None = None,
-        seed: int = 0,
-        shard: tuple[int, int] | None = None,
         keep_worlds: bool = False,
         artifacts: ArtifactStore | None = None,
         on_result: Callable[[PointResult], None] | None = None,
         on_prepared: Callable[[Explorer], None] | None = None,
         work_base: str | None = None,
-        kill_each_point: bool = False,
+        **settings: Any,
     ) -> None:
         self.scenarios = list(scenarios)
-        self.variants = tuple(variants)
-        self.jobs = max(1, jobs or default_jobs())
+        self.options = (options or Options()).replace(**settings)
+        self.variants = self.options.variants
+        self.jobs = self.options.jobs or default_jobs()
         self.results = results
-        self.faults = tuple(faults)
-        for fault in self.faults:
-            fault_kind(fault)  # a UsageError naming the valid kinds
+        self.faults = self.options.faults
         check_variants(self.scenarios, self.variants)
-        if sample is not None and sample < 1:
-            raise UsageError(f"sample={sample}: sample at least 1 point (or sweep them all)")
-        self.sample, self.seed, self.shard = sample, seed, shard
         self.keep_worlds = keep_worlds
         self.artifacts = artifacts
-        self.kill_each_point = kill_each_point
         self.on_result, self.on_prepared = on_result, on_prepared
         self.work_dir = new_work_dir(work_base)
         preload = list(dict.fromkeys(m for s in self.scenarios for m in s.preload_modules()))
-        self.starter: ChildStarter = make_starter(fresh_interpreter, preload)
+        self.launcher: Launcher = make_launcher(self.options.launcher, preload)
         self.explorers = self._explorers()
 
     def _explorers(self) -> list[Explorer]:
@@ -142,15 +137,14 @@ class Sweep:
                 # Numbered: two scenarios (from two files) may share a name.
                 folder = self.work_dir / f"{number:03d}-{scenario.name}-{variant}"
                 explorers.append(
-                    Explorer(
+                    explorer_for(
                         scenario,
                         variant,
-                        self.starter,
+                        self.launcher,
                         folder,
-                        os.getcwd(),
-                        self.keep_worlds,
-                        self.artifacts,
-                        record_kills=not self.kill_each_point,
+                        self.options,
+                        keep_worlds=self.keep_worlds,
+                        artifacts=self.artifacts,
                     )
                 )
         return explorers
@@ -169,20 +163,13 @@ class Sweep:
         except BaseException:
             # Interrupted (Ctrl-C) or broken: drop the queued points, kill the running ones.
             pool.shutdown(wait=False, cancel_futures=True)
-            self.starter.close()
+            self.launcher.close()
             raise
         finally:
             pool.shutdown(wait=True)
             self.close()
         points = sum(s.points for s in summaries.values())
-        self._write(
-            {
-                "type": "end",
-                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-                "duration": round(time.monotonic() - started, 3),
-                "points": points,
-            }
-        )
+        self._write(end_record(time.monotonic() - started, points, self.options.seed))
         return list(summaries.values())
 
     def _count_earlier_points(self, summaries: dict[int, VariantSummary]) -> None:
@@ -190,14 +177,14 @@ class Sweep:
         if self.results is None:
             return
         by_key = {(e.scenario.id, e.variant): summaries[id(e)] for e in self.explorers}
-        points: dict[tuple[str, str, str, int], set[str]] = {}
+        points: dict[PointId, set[str]] = {}
         for record in self.results.earlier:  # nested records: one point, counted once
-            failed = points.setdefault(point_key(record), set())
+            failed = points.setdefault(PointId.of(record).top, set())
             failed.update(f["invariant"] for f in record["findings"])
-        for (scenario_id, variant, fault, _), failed in points.items():
-            summary = by_key.get((scenario_id, variant))
+        for point, failed in points.items():
+            summary = by_key.get((point.scenario_id, point.variant))
             if summary is not None:
-                summary.count(fault, failed)
+                summary.count(point.fault, failed)
 
     def _prepare_all(
         self, pool: ThreadPoolExecutor, summaries: dict[int, VariantSummary]
@@ -210,15 +197,7 @@ class Sweep:
                 future.result()
             except ScenarioError as error:
                 summaries[id(explorer)].error = str(error)
-                self._write(
-                    {
-                        "type": "error",
-                        "scenario": explorer.scenario.name,
-                        "scenario_id": explorer.scenario.id,
-                        "variant": explorer.variant,
-                        "error": str(error),
-                    }
-                )
+                self._write(error_record(explorer, error))
                 continue
             for fault in self.faults:
                 self._write(trace_record(explorer, fault))
@@ -232,17 +211,12 @@ class Sweep:
         return [e for e in self.explorers if id(e) in kept]
 
     def planned(self, explorer: Explorer) -> list[tuple[str, int]]:
-        """The (fault, point) pairs this sweep runs for ``explorer``, minus those already done.
-
-        Point 0, the golden run, is the same under every fault: it runs once, under the first.
-        """
+        """The (fault, point) pairs this sweep runs for ``explorer``, minus those already done."""
         done = self.results.done if self.results is not None else set()
         return [
             (fault, p)
-            for fault in self.faults
-            for p in chosen_points(explorer, fault, self.faults, self.sample, self.seed)
-            if (explorer.scenario.id, explorer.variant, fault, p) not in done
-            and in_shard((explorer.scenario.id, explorer.variant, fault, p), self.shard)
+            for fault, p in chosen(explorer, self.options)
+            if PointId(explorer.scenario.id, explorer.variant, fault, p) not in done
         ]
 
     def _run_points(
@@ -254,7 +228,7 @@ class Sweep:
         futures: dict[Future[PointResult], Explorer] = {}
         for explorer in explorers:
             planned = self.planned(explorer)
-            explorer.plan_kills(p for f, p in planned if f == "kill")
+            explorer.plan_kills(p for f, p in planned if fault_kind(f).recordable)
             for fault, point in planned:
                 futures[pool.submit(explorer.run_point, point, fault)] = explorer
         for future in as_completed(futures):
@@ -270,10 +244,32 @@ class Sweep:
             self.results.write(record)
 
     def close(self) -> None:
-        """Stop the starter and remove the work folder (unless worlds are kept)."""
-        self.starter.close()
+        """Stop the launcher and remove the work folder (unless worlds are kept)."""
+        self.launcher.close()
         if not self.keep_worlds:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def explorer_for(
+    scenario: Scenario,
+    variant: str,
+    launcher: Launcher,
+    folder: Path,
+    options: Options,
+    **extra: Any,
+) -> Explorer:
+    """An explorer of one variant as ``options`` say (the CLI and the plugin alike)."""
+    return Explorer(
+        scenario,
+        variant,
+        launcher,
+        folder,
+        os.getcwd(),
+        record_kills=not options.kill_each_point,
+        timeout=options.timeout,
+        max_rounds=options.max_rounds,
+        **extra,
+    )
 
 
 def _prepare(explorer: Explorer) -> None:
@@ -302,73 +298,19 @@ def check_variants(scenarios: Sequence[Scenario], variants: Sequence[str]) -> No
         )
 
 
-def chosen_points(
-    explorer: Explorer, fault: str, faults: Sequence[str], sample: int | None, seed: int
-) -> list[int]:
-    """The points of ``fault`` to run: all it offers, or a seeded sample; and point 0 (the
-    golden run, the same under every fault) under the first fault swept only."""
-    golden = [0] if fault == faults[0] else []
-    return golden + sample_points(explorer.points_for(fault), sample, seed)
-
-
-def in_shard(key: tuple[str, str, str, int], shard: tuple[int, int] | None) -> bool:
-    """Shards split points by a stable hash of their key, so shards agree without talking."""
-    if shard is None:
-        return True
-    index, count = shard
-    return zlib.crc32("|".join(map(str, key)).encode()) % count == index - 1
-
-
-def parse_shard(value: str | None) -> tuple[int, int] | None:
-    """``"2/4"`` -> (2, 4); UsageError showing the right form otherwise."""
-    if not value:
-        return None
-    try:
-        index, count = (int(part) for part in str(value).split("/"))
-    except ValueError:
-        index = count = 0
-    if not 1 <= index <= count:
-        raise UsageError(f"shard {value!r}: write I/N with 1 <= I <= N, e.g. 2/4")
-    return index, count
-
-
-def parse_faults(values: Sequence[str]) -> list[str]:
-    """Fault kinds from comma-separated values, or ``all``; UsageError for unknown ones."""
-    names = [n.strip() for v in values or ["kill"] for n in str(v).split(",") if n.strip()]
-    if "all" in names:
-        return list(FAULT_KINDS)
-    unknown = [n for n in names if n not in FAULT_KINDS]
-    if unknown or not names:
-        raise UsageError(
-            f"unknown fault kind(s) {', '.join(unknown or names)}; choose among "
-            f"{', '.join(FAULT_KINDS)} or all, e.g. kill,error"
-        )
-    return list(dict.fromkeys(names))
-
-
-def audit_record(explorer: Explorer) -> dict[str, Any]:
-    """The results line listing a variant's mutations no journal entry covered."""
-    return {
-        "type": "audit",
-        "scenario": explorer.scenario.name,
-        "scenario_id": explorer.scenario.id,
-        "variant": explorer.variant,
-        "uncovered": [u.to_json() for u in explorer.prepare().uncovered],
-    }
-
-
-def trace_record(explorer: Explorer, fault: str = "kill") -> dict[str, Any]:
-    """The results line describing a variant's dry run, and the points ``fault`` offers on it."""
-    golden = explorer.prepare()
-    return {
-        "type": "trace",
-        "scenario": explorer.scenario.name,
-        "scenario_id": explorer.scenario.id,
-        "variant": explorer.variant,
-        "fault": fault,
-        "points": explorer.points_for(fault),
-        "expected_findings": explorer.scenario.expects_findings(explorer.variant),
-        "operations": [op.to_json() for op in golden.trace],
-        "golden_rounds": [r.to_json() for r in golden.rounds],
-        "golden_state": golden.state,
-    }
+def chosen(explorer: Explorer, options: Options) -> list[tuple[str, int]]:
+    """The (fault, point) pairs of ``explorer`` that ``options`` choose: every point each
+    fault offers, or a seeded sample; point 0 (the golden run, the same under every fault)
+    under the first fault only; then only those of the shard. The CLI and the pytest
+    plugin choose with this one function, so they run the same points."""
+    pairs = []
+    for fault in options.faults:
+        golden = [0] if fault == options.faults[0] else []
+        offered = explorer.points_for(fault)
+        points = golden + sample_points(offered, options.sample, options.seed or 0)
+        pairs += [(fault, p) for p in points]
+    return [
+        (fault, p)
+        for fault, p in pairs
+        if in_shard(PointId(explorer.scenario.id, explorer.variant, fault, p), options.shard)
+    ]

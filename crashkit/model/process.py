@@ -52,6 +52,9 @@ ERROR = "error.txt"
 STATUS = "status"
 AUDIT = "audit.jsonl"
 POWER_CUTS = "powercuts.pkl"
+#: The parent's ``sys.path``, handed to a new crashkit process through its environment
+#: (read and removed by :mod:`crashkit.child.worker` there).
+PATH_VARIABLE = "CRASHKIT_CHILD_PATH"
 #: Where a recording child puts its crash states, and their index, in its run folder.
 STATES = "states"
 STATES_INDEX = "states.jsonl"

@@ -7,7 +7,7 @@ Each line is an object with a ``type``:
   the fault offers, the golden rounds and state;
 * ``audit``: the journal audit's uncovered mutations of a variant's dry run;
 * ``error``: a variant that could not be explored (its setup or dry run is broken);
-* ``point``: one crash point's outcome (see :meth:`crashkit.engine.explorer.PointResult.to_json`);
+* ``point``: one crash point's outcome (see :meth:`crashkit.engine.result.PointResult.to_json`);
   a recovery-crash point writes one per nested point (``nested``: r);
 * ``end``: the sweep finished: its duration and point count.
 
@@ -29,16 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from crashkit.errors import ResultsError
+from crashkit.model.outcome import PointId
 
-__all__ = ["FORMAT", "ResultsWriter", "point_key", "read_results"]
+__all__ = ["FORMAT", "ResultsWriter", "end_record", "read_results"]
 
 #: Bumped when a line's meaning changes; readers refuse other versions.
 FORMAT = 1
-
-
-def point_key(record: dict[str, Any]) -> tuple[str, str, str, int]:
-    """What identifies a point across runs: scenario id, variant, fault, point index."""
-    return (record["scenario_id"], record["variant"], record["fault"], int(record["point"]))
 
 
 def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -82,6 +78,18 @@ def _commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def end_record(duration: float, points: int, seed: int | None) -> dict[str, Any]:
+    """The line that closes a run: when it finished, how long it took, how many points
+    ran, and the sampling seed (the CLI's and the pytest plugin's alike)."""
+    return {
+        "type": "end",
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "duration": round(duration, 3),
+        "points": points,
+        "seed": seed,
+    }
+
+
 class ResultsWriter:
     """Appends records to a results file, one whole line per write, from any thread.
 
@@ -94,12 +102,13 @@ class ResultsWriter:
     def __init__(self, path: str | os.PathLike[str], *, resume: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.done: set[tuple[str, str, str, int]] = set()
+        #: The points an earlier run of a resumed sweep did (first-level points).
+        self.done: set[PointId] = set()
         #: The point records an earlier run of a resumed sweep wrote.
         self.earlier: list[dict[str, Any]] = []
         if resume and self.path.exists():
             self.earlier = [r for r in read_results(self.path) if r["type"] == "point"]
-            self.done = {point_key(r) for r in self.earlier}
+            self.done = {PointId.of(r).top for r in self.earlier}
             self._drop_torn_tail()
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if resume else os.O_TRUNC)
         self._fd = os.open(self.path, flags, 0o644)

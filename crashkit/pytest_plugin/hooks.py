@@ -1,31 +1,29 @@
 """crashkit's pytest plugin, registered through the ``pytest11`` entry point.
 
 Declares the options (one group, every option prefixed ``--crashkit-`` and also
-settable in the ini file), the markers, and the collection hook; the engine in
-:mod:`crashkit.pytest_plugin.items` is imported only when a scenario is collected, so the
-plugin is inert in a suite that defines none.
+settable in the ini file), the markers, and the hooks; the engine (:mod:`.session`, :mod:`.items`)
+is imported only when a scenario is collected or a crash point reports, so the plugin
+is inert in a suite that defines none.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from typing import Any
 
 import pytest
 
-#: How a crash point item's ID looks (``name[variant-kill-p07-...]``).
-_CRASH_POINT_ID = re.compile(r"-(kill|error|lost-response|torn|powerloss|recovery-crash)-p\d+-")
-
-RESULTS = "--crashkit-results"
-REPORT = "--crashkit-report"
-FAULTS = "--crashkit-faults"
-SAMPLE = "--crashkit-sample"
-SEED = "--crashkit-seed"
-SHARD = "--crashkit-shard"
-TIMEOUT = "--crashkit-timeout"
-MAX_ROUNDS = "--crashkit-max-rounds"
+from crashkit.pytest_plugin.names import (
+    FAULTS,
+    MAX_ROUNDS,
+    REPORT,
+    RESULTS,
+    SAMPLE,
+    SEED,
+    SHARD,
+    TIMEOUT,
+)
 
 # A declarative table: (option, ini name, default, help).
 _OPTIONS: list[tuple[str, str, str | None, str]] = [
@@ -41,7 +39,12 @@ _OPTIONS: list[tuple[str, str, str | None, str]] = [
         "reports/index.html",
         "HTML crash-point report written at the end (default: %(default)s); 'none' to skip",
     ),
-    (FAULTS, "crashkit_faults", "kill", "comma-separated fault kinds (default: %(default)s)"),
+    (
+        FAULTS,
+        "crashkit_faults",
+        "kill",
+        "comma-separated fault kinds, or all (default: %(default)s)",
+    ),
     (
         SAMPLE,
         "crashkit_sample",
@@ -61,8 +64,13 @@ _OPTIONS: list[tuple[str, str, str | None, str]] = [
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from crashkit.faults import FAULTS as KINDS  # the registry names the choices
+
     group = parser.getgroup("crashkit", "crash-consistency scenarios (crashkit)")
+    kinds = "; ".join(f"{kind.name}: {kind.summary}" for kind in KINDS.values())
     for option, ini, default, help_text in _OPTIONS:
+        if option == FAULTS:
+            help_text = f"{help_text} (kinds: {kinds})"
         group.addoption(
             option,
             dest=ini,
@@ -70,7 +78,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             metavar="VALUE",
             help=help_text.replace("%(default)s", str(default)),
         )
-        parser.addini(ini, help_text.replace("%(default)s", str(default)), default=default)
+        # No ini default: an unset key reads as "" and leaves the value to the other sources.
+        parser.addini(ini, help_text.replace("%(default)s", str(default)))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,9 +94,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.pluginmanager.register(_Results(config), "crashkit-results")
     if any(config.getoption(ini) is not None for _, ini, _, _ in _OPTIONS):
-        from crashkit.pytest_plugin.items import validate_options
+        from crashkit.pytest_plugin.session import session_options
 
-        validate_options(config)  # bad values are usage errors before anything runs
+        session_options(config)  # bad values are usage errors before anything runs
 
 
 class _Results:
@@ -114,7 +123,7 @@ class _Results:
         if not records or hasattr(self.config, "workerinput"):
             return
         if self.recorder is None:
-            from crashkit.pytest_plugin.items import Recorder
+            from crashkit.pytest_plugin.session import Recorder
 
             self.recorder = Recorder(self.config)
         self.recorder.add(records)
@@ -130,14 +139,16 @@ class _Results:
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         """pytest-xdist's controller collects nothing itself; it hears of each worker's
         collection before any test is sent out, which is when the old artifacts can go."""
-        if any(_CRASH_POINT_ID.search(i) for i in ids):
+        from crashkit.pytest_plugin.items import is_crash_point_id
+
+        if any(is_crash_point_id(i) for i in ids):
             self._clear_artifacts()
 
     def _clear_artifacts(self) -> None:
         if self.cleared:
             return
         self.cleared = True
-        from crashkit.pytest_plugin.items import clear_artifacts
+        from crashkit.pytest_plugin.session import clear_artifacts
 
         clear_artifacts(self.config)
 
@@ -148,22 +159,16 @@ class _Results:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.recorder is None:
             return
-        from crashkit.pytest_plugin.items import session_seed
+        from crashkit.pytest_plugin.session import session_options, session_seed
 
         write = terminalreporter.write_line
         terminalreporter.section("crashkit")
         for line in self.recorder.summary_lines():
             write(line)
         write(f"seed {session_seed(self.config)} (repeat a sampled run with {SEED}=N)")
-        write(f"results: {option(self.config, 'crashkit_results')}")
+        write(f"results: {session_options(self.config).results}")
         if self.report_path:
             write(f"report: {self.report_path}")
-
-
-def option(config: pytest.Config, name: str) -> Any:
-    """A crashkit option's value: command line first, then the ini file, then the default."""
-    value = config.getoption(name)
-    return value if value is not None else config.getini(name)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -172,14 +177,14 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     scenarios = sys.modules.get("crashkit.scenario.scenario")
     if scenarios is None or not isinstance(obj, scenarios.Scenario):
         return None
-    from crashkit.pytest_plugin import items as _pytest
+    from crashkit.pytest_plugin.items import collect_scenario
 
-    return _pytest.collect_scenario(collector, name, obj)
+    return collect_scenario(collector, name, obj)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: hand workers the controller's seed, so they collect the same sample."""
-    from crashkit.pytest_plugin import items as _pytest
+    from crashkit.pytest_plugin.session import session_seed
 
-    node.workerinput["crashkit_seed"] = _pytest.session_seed(node.config)
+    node.workerinput["crashkit_seed"] = session_seed(node.config)

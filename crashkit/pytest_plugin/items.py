@@ -13,9 +13,7 @@ from __future__ import annotations
 import inspect
 import linecache
 import os
-import random
-import shutil
-import zlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,166 +21,23 @@ from typing import Any
 import pytest
 from _pytest.fixtures import TopRequest
 
-from crashkit.engine.artifacts import ArtifactStore
-from crashkit.output.results import ResultsWriter
-from crashkit.engine.explorer import Explorer, PointResult, new_work_dir
+from crashkit.engine.explorer import Explorer
+from crashkit.engine.records import audit_record, trace_record
+from crashkit.engine.result import PointResult
+from crashkit.errors import ScenarioError
+from crashkit.faults import FAULTS
+from crashkit.model.outcome import PointId
+from crashkit.pytest_plugin.names import SEED
+from crashkit.pytest_plugin.session import CrashkitSession, crashkit_session, session_seed
 from crashkit.scenario.scenario import Scenario, ScenarioRef
-from crashkit.launch.starters import ChildStarter, make_starter
-from crashkit.engine.sweep import (
-    audit_record,
-    chosen_points,
-    parse_faults,
-    parse_shard,
-    trace_record,
-)
-from crashkit.errors import ScenarioError, UsageError
-from crashkit.pytest_plugin.hooks import (
-    FAULTS,
-    MAX_ROUNDS,
-    REPORT,
-    RESULTS,
-    SAMPLE,
-    SEED,
-    SHARD,
-    TIMEOUT,
-    option,
-)
 
-_SESSION = pytest.StashKey["CrashkitSession"]()
-_SEED = pytest.StashKey[int]()
+#: How a crash point item's ID looks (``name[variant-kill-p07-...]``), any fault kind.
+_CRASH_POINT_ID = re.compile("-(" + "|".join(re.escape(name) for name in FAULTS) + r")-p\d+-")
 
 
-def _dest(flag: str) -> str:
-    return flag.removeprefix("--").replace("-", "_")
-
-
-def _int_option(config: pytest.Config, flag: str) -> int | None:
-    value = option(config, _dest(flag))
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise pytest.UsageError(f"{flag}={value!r} is not a whole number; e.g. {flag}=20") from None
-
-
-def session_seed(config: pytest.Config) -> int:
-    """The sampling seed: given, handed down by the xdist controller, or drawn once."""
-    if _SEED not in config.stash:
-        given = _int_option(config, SEED)
-        handed = getattr(config, "workerinput", {}).get("crashkit_seed")
-        config.stash[_SEED] = (
-            given
-            if given is not None
-            else (handed if handed is not None else random.randrange(10_000))
-        )
-    return config.stash[_SEED]
-
-
-def _faults(config: pytest.Config) -> list[str]:
-    try:
-        return parse_faults([str(option(config, _dest(FAULTS)))])
-    except UsageError as error:
-        raise pytest.UsageError(f"{FAULTS}: {error}") from None
-
-
-def _shard(config: pytest.Config) -> tuple[int, int] | None:
-    try:
-        return parse_shard(option(config, _dest(SHARD)))
-    except UsageError as error:
-        raise pytest.UsageError(f"{SHARD}: {error}") from None
-
-
-def validate_options(config: pytest.Config) -> None:
-    """Raise pytest.UsageError, naming the fix, for any malformed crashkit option."""
-    _faults(config)
-    _shard(config)
-    for flag in (SAMPLE, SEED, TIMEOUT, MAX_ROUNDS):
-        value = _int_option(config, flag)
-        least = 0 if flag == SEED else 1
-        if value is not None and value < least:
-            raise pytest.UsageError(f"{flag}={value} must be at least {least}, e.g. {flag}=20")
-
-
-def artifact_store(config: pytest.Config) -> ArtifactStore | None:
-    """Failing points' worlds go to ``artifacts/`` beside the report (none without a report)."""
-    report = str(option(config, _dest(REPORT)))
-    if report.lower() == "none":
-        return None
-    return ArtifactStore(Path(report).parent / "artifacts")
-
-
-def clear_artifacts(config: pytest.Config) -> None:
-    """A new session's artifacts replace the last one's (called once, before any worker)."""
-    store = artifact_store(config)
-    if store is not None:
-        store.clear()
-
-
-class CrashkitSession:
-    """Per pytest process: the child starter, the work folder, the explorers."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        validate_options(config)  # ini values too, not only the command line's
-        self.faults = _faults(config)
-        self.sample = _int_option(config, SAMPLE)
-        self.seed = session_seed(config)
-        self.shard = _shard(config)
-        self.timeout = _int_option(config, TIMEOUT)
-        self.max_rounds = _int_option(config, MAX_ROUNDS)
-        self.work_dir = new_work_dir()
-        self.artifacts = artifact_store(config)
-        self._starter: ChildStarter | None = None
-        self._explorers: dict[tuple[str, str], Explorer] = {}
-        self.sent: set[tuple[str, str, str]] = set()
-
-    def starter(self, scenario: Scenario) -> ChildStarter:
-        if self._starter is None:
-            self._starter = make_starter(False, scenario.preload_modules())
-        return self._starter
-
-    def explorer(self, scenario: Scenario, variant: str) -> Explorer:
-        key = (scenario.id, variant)
-        if key not in self._explorers:
-            folder = self.work_dir / f"{len(self._explorers):03d}-{scenario.name}-{variant}"
-            self._explorers[key] = Explorer(
-                scenario,
-                variant,
-                self.starter(scenario),
-                folder,
-                os.getcwd(),
-                artifacts=self.artifacts,
-            )
-        return self._explorers[key]
-
-    def points(self, explorer: Explorer, fault: str) -> list[int]:
-        return chosen_points(explorer, fault, self.faults, self.sample, self.seed)
-
-    def in_shard(self, nodeid: str) -> bool:
-        if self.shard is None:
-            return True
-        index, count = self.shard
-        return zlib.crc32(nodeid.encode()) % count == index - 1
-
-    def close(self) -> None:
-        if self._starter is not None:
-            self._starter.close()
-        shutil.rmtree(self.work_dir, ignore_errors=True)
-
-
-def crashkit_session(config: pytest.Config) -> CrashkitSession:
-    if _SESSION not in config.stash:
-        config.stash[_SESSION] = CrashkitSession(config)
-        config.add_cleanup(config.stash[_SESSION].close)
-    return config.stash[_SESSION]
-
-
-def _apply_overrides(scenario: Scenario, session: CrashkitSession) -> None:
-    if session.timeout is not None:
-        scenario.timeout = session.timeout
-    if session.max_rounds is not None:
-        scenario.max_rounds = session.max_rounds
+def is_crash_point_id(nodeid: str) -> bool:
+    """Whether ``nodeid`` names a crash point item (pytest-xdist hands the controller ids)."""
+    return _CRASH_POINT_ID.search(nodeid) is not None
 
 
 def collect_scenario(collector: pytest.Collector, name: str, scenario: Scenario) -> list[Any]:
@@ -190,12 +45,11 @@ def collect_scenario(collector: pytest.Collector, name: str, scenario: Scenario)
     session = crashkit_session(collector.config)
     if scenario.source is None:
         scenario.source = ScenarioRef(str(collector.path.resolve()), name)
-    _apply_overrides(scenario, session)
     items: list[Any] = []
     for variant in scenario.variants:
         for fault in session.faults:
             items.extend(_variant_items(collector, session, scenario, variant, fault))
-    return [item for item in items if session.in_shard(item.nodeid)]
+    return items
 
 
 def _variant_items(
@@ -209,10 +63,11 @@ def _variant_items(
     try:
         explorer.prepare()
     except ScenarioError as error:
-        name = f"{scenario.name}[{variant}-{fault}-dry-run]"
-        yield BrokenScenario.from_parent(
-            collector, name=name, nodeid=_nodeid(collector, name), error=error
-        )
+        if session.chooses(PointId(scenario.id, variant, fault, 0)):
+            name = f"{scenario.name}[{variant}-{fault}-dry-run]"
+            yield BrokenScenario.from_parent(
+                collector, name=name, nodeid=_nodeid(collector, name), error=error
+            )
         return
     width = max(2, len(str(explorer.points)))
     for point in session.points(explorer, fault):
@@ -419,88 +274,3 @@ def format_failure(result: PointResult, nodeid: str, seed: int) -> str:
         lines += ["", "program output of the crashed run:", result.output.rstrip()]
     lines += ["", f"replay: {result.replay}", f"rerun:  pytest '{nodeid}' {SEED}={seed}"]
     return "\n".join(lines)
-
-
-# -- results and the report, on the controller (or the only process) -----------------
-
-
-class Recorder:
-    """Writes every crash point's results line as it arrives; renders the report at the end."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.writer: ResultsWriter | None = None
-        self.records: list[dict[str, Any]] = []
-        self.seen: set[tuple[str, ...]] = set()
-
-    def add(self, records: list[dict[str, Any]]) -> None:
-        if self.writer is None:
-            self.writer = ResultsWriter(option(self.config, _dest(RESULTS)))
-        for record in records:
-            key = (
-                record["type"],
-                record.get("scenario_id", ""),
-                record.get("variant", ""),
-                record.get("fault", ""),
-                str(record.get("point", "")),
-            )
-            if record["type"] in ("trace", "audit") and key in self.seen:
-                continue  # every xdist worker sends the dry run once
-            self.seen.add(key)
-            self.records.append(record)
-            self.writer.write(record)
-
-    def finish(self, duration: float) -> Path | None:
-        """Close the results file and render the HTML report (None when nothing ran)."""
-        if self.writer is None:
-            return None
-        points = sum(1 for r in self.records if r["type"] == "point")
-        self.writer.write(
-            {
-                "type": "end",
-                "duration": round(duration, 3),
-                "points": points,
-                "seed": session_seed(self.config),
-            }
-        )
-        self.writer.close()
-        target = str(option(self.config, _dest(REPORT)))
-        if target.lower() == "none":
-            return None
-        from crashkit.output.report.render import write_report
-
-        return write_report(self.records, target)
-
-    def summary_lines(self) -> list[str]:
-        lines = []
-        for record in self.records:
-            if record["type"] == "audit" and record["uncovered"]:
-                lines.append(
-                    f"journal audit {record['scenario']}[{record['variant']}]: "
-                    f"{len(record['uncovered'])} uncovered mutation(s)"
-                )
-                lines += [
-                    f"  {u['function']}, {u['file']}:{u['line']}: {u['kind']} {u['target']}"
-                    for u in record["uncovered"][:20]
-                ]
-        lines += self._known_bugs_not_caught()
-        return lines
-
-    def _known_bugs_not_caught(self) -> list[str]:
-        """Known-buggy variants swept under a fault meant to catch them, with no failure."""
-        caught: dict[tuple[str, str], bool] = {}
-        for r in self.records:
-            meant = set(r.get("expected_faults") or [])
-            if (
-                r["type"] == "point"
-                and r["expected_findings"]
-                and (not meant or r["fault"] in meant)
-            ):
-                key = (r["scenario"], r["variant"])
-                caught[key] = caught.get(key, False) or r["outcome"] == "fail"
-        return [
-            f"known-buggy variant {s}[{v}] had no failing point in this run: the bug is no "
-            "longer caught (or it was fixed); update expect_findings"
-            for (s, v), hit in caught.items()
-            if not hit
-        ]

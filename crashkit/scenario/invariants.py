@@ -13,9 +13,10 @@ import sqlite3
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from crashkit.model.outcome import Finding
 from crashkit.scenario.scenario import World, requested_fixtures
 
 __all__ = [
@@ -29,18 +30,6 @@ __all__ = [
     "remote_not_stale",
     "run_invariants",
 ]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A failed invariant at a point: which one, why, and how the world differs from golden."""
-
-    invariant: str
-    message: str
-    diff: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        return asdict(self)
 
 
 @dataclass

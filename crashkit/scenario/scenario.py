@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crashkit.scenario.journal import Journal
 from crashkit.errors import ScenarioError
+from crashkit.faults import FAULT_KINDS
+from crashkit.scenario.journal import Journal
 
 __all__ = ["Scenario", "ScenarioRef", "World", "load_scenarios"]
 
@@ -177,8 +178,6 @@ class Scenario:
             )
         caught_by = given if isinstance(given, Mapping) else dict.fromkeys(given, ())
         self.expect_findings = {name: frozenset(faults) for name, faults in caught_by.items()}
-        from crashkit.faults.kinds import FAULT_KINDS  # late: faults depend on the probe
-
         for name, faults in self.expect_findings.items():
             if faults - set(FAULT_KINDS):
                 raise ScenarioError(

@@ -33,8 +33,8 @@ import kasten.files
 import kasten.operations
 from kasten.markdown import blocks_to_markdown
 
-from crashkit.remotes.notion.fake import FakeNotion
 from crashkit.faults.disk import PowerLossModel
+from crashkit.remotes.notion.fake import FakeNotion
 
 Workload = Callable[[kasten.Engine], object]
 Build = Callable[[Path, FakeNotion], None]

@@ -802,7 +802,11 @@ def by_scenario(rows: list[Row]) -> list[tuple[Row, list[Row]]]:
 
 
 def _asset(name: str) -> str:
-    return resources.files("crashkit.output.report").joinpath("templates", name).read_text(encoding="utf-8")
+    return (
+        resources.files("crashkit.output.report")
+        .joinpath("templates", name)
+        .read_text(encoding="utf-8")
+    )
 
 
 def _environment() -> jinja2.Environment:

@@ -1,0 +1,49 @@
+"""A fresh interpreter per child: slow (a hundred milliseconds and more each), but it
+forks nothing. The benchmark's baseline, and for programs that cannot be forked."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import time
+
+import dill
+
+from crashkit.launch.base import LauncherBase, bootstrap, child_environment, kill_group
+from crashkit.model.process import ChildExit, ChildJob
+
+__all__ = ["SpawnLauncher"]
+
+
+class SpawnLauncher(LauncherBase):
+    """Starts a new interpreter for every child (:mod:`crashkit.child.spawned`), the job
+    on its standard input."""
+
+    name = "spawn"
+    summary = "start a fresh interpreter for every child (slow; the baseline)"
+
+    def run(self, job: ChildJob, timeout: float) -> ChildExit:
+        started = time.monotonic()
+        self._admit()
+        process = subprocess.Popen(
+            bootstrap("spawned"), stdin=subprocess.PIPE, env=child_environment(job.env)
+        )
+        self._track(process.pid)
+        try:
+            assert process.stdin is not None
+            try:
+                process.stdin.write(dill.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+                process.stdin.close()
+            except BrokenPipeError:  # it died before reading its job: its status says how
+                pass
+            try:
+                process.wait(timeout)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            kill_group(process.pid, leader=timed_out)  # a hang, or what the program left
+            status = process.wait()
+        finally:
+            self._untrack(process.pid)
+        self._stopping()
+        return ChildExit(status, timed_out, time.monotonic() - started)

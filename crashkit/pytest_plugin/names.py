@@ -1,0 +1,17 @@
+"""The plugin's command-line options and ini keys, by name (one place for both)."""
+
+from __future__ import annotations
+
+RESULTS = "--crashkit-results"
+REPORT = "--crashkit-report"
+FAULTS = "--crashkit-faults"
+SAMPLE = "--crashkit-sample"
+SEED = "--crashkit-seed"
+SHARD = "--crashkit-shard"
+TIMEOUT = "--crashkit-timeout"
+MAX_ROUNDS = "--crashkit-max-rounds"
+
+
+def dest(flag: str) -> str:
+    """The option's ``dest`` and ini key: ``--crashkit-max-rounds`` -> ``crashkit_max_rounds``."""
+    return flag.removeprefix("--").replace("-", "_")

@@ -1,0 +1,209 @@
+"""The plugin's per-process state: the options, the seed, the launcher and explorers,
+and (where reports arrive) the results file and the report."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crashkit.engine.artifacts import ArtifactStore
+from crashkit.engine.explorer import Explorer
+from crashkit.engine.sweep import chosen, explorer_for
+from crashkit.engine.workdir import new_work_dir
+from crashkit.errors import UsageError
+from crashkit.launch import Launcher, make_launcher
+from crashkit.model.outcome import PointId, Verdict, in_shard, verdict
+from crashkit.options import INI_KEYS, Options, project_settings, with_settings
+from crashkit.output.results import ResultsWriter, end_record
+from crashkit.scenario.scenario import Scenario
+
+__all__ = ["CrashkitSession", "Recorder", "crashkit_session", "session_options", "session_seed"]
+
+_SESSION = pytest.StashKey["CrashkitSession"]()
+_OPTIONS = pytest.StashKey[Options]()
+_SEED = pytest.StashKey[int]()
+
+
+def session_options(config: pytest.Config) -> Options:
+    """The sweep's options, from the same sources as ``crashkit run``: ``[tool.crashkit]``,
+    then the ini file's ``crashkit_*`` keys, then the command line. pytest.UsageError,
+    with the fix, for a bad value."""
+    if _OPTIONS not in config.stash:
+        table, path = project_settings(config.rootpath)
+        ini = {name: config.getini(key) for key, name in INI_KEYS.items()}
+        ini = {name: value for name, value in ini.items() if value not in ("", None)}
+        flags = {name: config.getoption(key) for key, name in INI_KEYS.items()}
+        try:
+            options = with_settings(Options(), table, f"{path} [tool.crashkit]")
+            options = with_settings(options, ini, str(config.inipath or "ini file"))
+            given = {k: v for k, v in flags.items() if v is not None}
+            options = with_settings(options, given, "command line")
+        except UsageError as error:
+            raise pytest.UsageError(str(error).replace("command line: ", "--crashkit-")) from None
+        config.stash[_OPTIONS] = options
+    return config.stash[_OPTIONS]
+
+
+def session_seed(config: pytest.Config) -> int:
+    """The sampling seed: given, handed down by the xdist controller, or drawn once."""
+    if _SEED not in config.stash:
+        given = session_options(config).seed
+        handed = getattr(config, "workerinput", {}).get("crashkit_seed")
+        config.stash[_SEED] = (
+            given
+            if given is not None
+            else (handed if handed is not None else random.randrange(10_000))
+        )
+    return config.stash[_SEED]
+
+
+def artifact_store(config: pytest.Config) -> ArtifactStore | None:
+    """Failing points' worlds go to ``artifacts/`` beside the report (none without a report)."""
+    options = session_options(config)
+    if not options.wants_report:
+        return None
+    return ArtifactStore(Path(options.report).parent / "artifacts")
+
+
+def clear_artifacts(config: pytest.Config) -> None:
+    """A new session's artifacts replace the last one's (called once, before any worker)."""
+    store = artifact_store(config)
+    if store is not None:
+        store.clear()
+
+
+class CrashkitSession:
+    """Per pytest process: the launcher, the work folder, the explorers."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        seed = session_seed(config)
+        self.options = session_options(config).replace(seed=seed)
+        self.work_dir = new_work_dir()
+        self.artifacts = artifact_store(config)
+        self._launcher: Launcher | None = None
+        self._explorers: dict[tuple[str, str], Explorer] = {}
+        self.sent: set[tuple[str, str, str]] = set()
+
+    @property
+    def faults(self) -> tuple[str, ...]:
+        return self.options.faults
+
+    def launcher(self, scenario: Scenario) -> Launcher:
+        if self._launcher is None:
+            preload = scenario.preload_modules()
+            self._launcher = make_launcher(self.options.launcher, preload)
+        return self._launcher
+
+    def explorer(self, scenario: Scenario, variant: str) -> Explorer:
+        key = (scenario.id, variant)
+        if key not in self._explorers:
+            folder = self.work_dir / f"{len(self._explorers):03d}-{scenario.name}-{variant}"
+            launcher = self.launcher(scenario)
+            self._explorers[key] = explorer_for(
+                scenario, variant, launcher, folder, self.options, artifacts=self.artifacts
+            )
+        return self._explorers[key]
+
+    def points(self, explorer: Explorer, fault: str) -> list[int]:
+        """The points of ``fault`` this session runs: as ``crashkit run`` chooses them."""
+        return [p for f, p in chosen(explorer, self.options) if f == fault]
+
+    def chooses(self, point: PointId) -> bool:
+        """Whether a stand-in item (a broken variant) belongs to this session's shard."""
+        return in_shard(point, self.options.shard)
+
+    def close(self) -> None:
+        if self._launcher is not None:
+            self._launcher.close()
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def crashkit_session(config: pytest.Config) -> CrashkitSession:
+    if _SESSION not in config.stash:
+        config.stash[_SESSION] = CrashkitSession(config)
+        config.add_cleanup(config.stash[_SESSION].close)
+    return config.stash[_SESSION]
+
+
+class Recorder:
+    """Writes every crash point's results line as it arrives; renders the report at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.options = session_options(config)
+        self.writer: ResultsWriter | None = None
+        self.records: list[dict[str, Any]] = []
+        self.seen: set[tuple[str, ...]] = set()
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        if self.writer is None:
+            self.writer = ResultsWriter(self.options.results)
+        for record in records:
+            key = (
+                record["type"],
+                record.get("scenario_id", ""),
+                record.get("variant", ""),
+                record.get("fault", ""),
+                str(record.get("point", "")),
+            )
+            if record["type"] in ("trace", "audit") and key in self.seen:
+                continue  # every xdist worker sends the dry run once
+            self.seen.add(key)
+            self.records.append(record)
+            self.writer.write(record)
+
+    def finish(self, duration: float) -> Path | None:
+        """Close the results file and render the HTML report (None when nothing ran)."""
+        if self.writer is None:
+            return None
+        points = sum(1 for r in self.records if r["type"] == "point")
+        self.writer.write(end_record(duration, points, session_seed(self.config)))
+        self.writer.close()
+        if not self.options.wants_report:
+            return None
+        from crashkit.output.report.render import write_report
+
+        return write_report(self.records, self.options.report)
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        for record in self.records:
+            if record["type"] == "audit" and record["uncovered"]:
+                lines.append(
+                    f"journal audit {record['scenario']}[{record['variant']}]: "
+                    f"{len(record['uncovered'])} uncovered mutation(s)"
+                )
+                lines += [
+                    f"  {u['function']}, {u['file']}:{u['line']}: {u['kind']} {u['target']}"
+                    for u in record["uncovered"][:20]
+                ]
+        lines += self._known_bugs_not_caught()
+        return lines
+
+    def _known_bugs_not_caught(self) -> list[str]:
+        """Known-buggy variants swept under a fault meant to catch them, with no failure
+        (the verdict ``crashkit run`` gives them too)."""
+        variants: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for r in self.records:
+            if r["type"] == "point" and r["expected_findings"]:
+                variants.setdefault((r["scenario"], r["variant"]), []).append(r)
+        return [
+            f"known-buggy variant {s}[{v}] had no failing point in this run: the bug is no "
+            "longer caught (or it was fixed); update expect_findings"
+            for (s, v), points in variants.items()
+            if _verdict(points) is Verdict.NOT_CAUGHT
+        ]
+
+
+def _verdict(points: list[dict[str, Any]]) -> Verdict:
+    return verdict(
+        expected=True,
+        meant={f for r in points for f in r.get("expected_faults") or []},
+        swept={r["fault"] for r in points},
+        failed=sum(r["outcome"] == "fail" for r in points),
+    )
