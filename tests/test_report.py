@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from crashkit import Sweep, load_scenarios
-from crashkit.output.report.render import merge_results, point_ranges, render_report, write_report
+from crashkit.output.report import merge_results, point_ranges, render_report, write_report
 from crashkit.output.results import ResultsWriter, read_results
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -410,6 +410,37 @@ def test_every_known_bug_caught_somewhere_is_a_clean_sweep():
     assert "no longer caught" not in page
 
 
+def meant_for(records: list[dict], *faults: str) -> list[dict]:
+    """The records with their point lines naming the faults meant to catch the bug."""
+    for record in records:
+        if record["type"] == "point":
+            record["expected_faults"] = sorted(faults)
+    return records
+
+
+def test_a_known_bug_whose_catching_fault_was_not_swept_is_not_swept_not_missed():
+    """As the CLI says it: caught by powerloss, swept under kill only."""
+    bug = "wal-delete-before-push"
+    records = [s.run_record(), *sweep(), *meant_for(sweep(bug, expected=True), "powerloss")]
+    page = render_report(records)
+    verdict = text_of(page.split('id="verdict"', 1)[1].split("</div>", 1)[0])
+    assert "no longer caught" not in page
+    assert "Every correct variant is clean." in verdict
+    assert "1 known bug not swept" in verdict
+    assert "not swept (caught by powerloss)" in row_text(page, bug, "kill")
+    assert "not caught" not in text_of(page)
+
+
+def test_a_known_bug_missed_by_its_catching_fault_is_no_longer_caught():
+    bug = "wal-delete-before-push"
+    records = [*meant_for(sweep(bug, expected=True), "powerloss")]
+    records += meant_for(faulted(bug, "powerloss", [3], expected=True), "powerloss")
+    page = render_report(records)
+    assert "1 known-buggy variant no longer caught" in page
+    assert "not caught" in row_text(page, bug, "powerloss")
+    assert "no findings under this fault" in row_text(page, bug, "kill")
+
+
 def test_a_correct_variant_failing_under_two_faults_is_one_variant_broken():
     records = [*sweep("regressed", fail={3: [crash_eq()]})]
     records += faulted("regressed", "torn", [3], fail={3: [crash_eq()]})
@@ -569,8 +600,6 @@ def test_write_report_replaces_the_file_atomically(tmp_path, monkeypatch):
 
 
 def test_a_powerloss_sweep_states_the_models_assumptions():
-    from crashkit.output.report.render import render_report
-
     trace = {
         "type": "trace",
         "scenario": "s",
