@@ -5,7 +5,7 @@ browser's time-to-interactive) and to look at a nightly-size report by hand::
 
     python scripts/make_sample_results.py --points 20000 -o /tmp/sample.jsonl --report /tmp/r.html
 
-The records follow the results format (``crashkit/_results.py``): a ``run``, a
+The records follow the results format (``crashkit/output/results.py``): a ``run``, a
 ``trace`` per scenario variant and fault, a ``point`` per crash point, ``audit``
 records for the journal audit and an ``end``. Outcomes are deterministic for
 a seed: known-buggy variants fail in recurring windows, one correct variant
@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         write_jsonl(previous, args.previous)
     if args.report:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from crashkit.output.report.render import write_report
+        from crashkit.output.report import write_report
 
         write_report(records, args.report, previous=previous)
     return 0

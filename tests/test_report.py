@@ -7,6 +7,8 @@ once by a real sweep of the toy program.
 
 from __future__ import annotations
 
+import ast
+import graphlib
 import html
 import importlib.util
 import json
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 
 from crashkit import Sweep, load_scenarios
-from crashkit.output.report.render import merge_results, point_ranges, render_report, write_report
+from crashkit.output.report import merge_results, point_ranges, render_report, write_report
 from crashkit.output.results import ResultsWriter, read_results
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -408,6 +410,37 @@ def test_every_known_bug_caught_somewhere_is_a_clean_sweep():
     assert "no longer caught" not in page
 
 
+def meant_for(records: list[dict], *faults: str) -> list[dict]:
+    """The records with their point lines naming the faults meant to catch the bug."""
+    for record in records:
+        if record["type"] == "point":
+            record["expected_faults"] = sorted(faults)
+    return records
+
+
+def test_a_known_bug_whose_catching_fault_was_not_swept_is_not_swept_not_missed():
+    """As the CLI says it: caught by powerloss, swept under kill only."""
+    bug = "wal-delete-before-push"
+    records = [s.run_record(), *sweep(), *meant_for(sweep(bug, expected=True), "powerloss")]
+    page = render_report(records)
+    verdict = text_of(page.split('id="verdict"', 1)[1].split("</div>", 1)[0])
+    assert "no longer caught" not in page
+    assert "Every correct variant is clean." in verdict
+    assert "1 known bug not swept" in verdict
+    assert "not swept (caught by powerloss)" in row_text(page, bug, "kill")
+    assert "not caught" not in text_of(page)
+
+
+def test_a_known_bug_missed_by_its_catching_fault_is_no_longer_caught():
+    bug = "wal-delete-before-push"
+    records = [*meant_for(sweep(bug, expected=True), "powerloss")]
+    records += meant_for(faulted(bug, "powerloss", [3], expected=True), "powerloss")
+    page = render_report(records)
+    assert "1 known-buggy variant no longer caught" in page
+    assert "not caught" in row_text(page, bug, "powerloss")
+    assert "no findings under this fault" in row_text(page, bug, "kill")
+
+
 def test_a_correct_variant_failing_under_two_faults_is_one_variant_broken():
     records = [*sweep("regressed", fail={3: [crash_eq()]})]
     records += faulted("regressed", "torn", [3], fail={3: [crash_eq()]})
@@ -567,8 +600,6 @@ def test_write_report_replaces_the_file_atomically(tmp_path, monkeypatch):
 
 
 def test_a_powerloss_sweep_states_the_models_assumptions():
-    from crashkit.output.report.render import render_report
-
     trace = {
         "type": "trace",
         "scenario": "s",
@@ -585,3 +616,39 @@ def test_a_powerloss_sweep_states_the_models_assumptions():
     assert "SQLite databases are assumed durable at each" in html
     trace["fault"] = "kill"
     assert "SQLite databases are assumed durable" not in render_report([trace])
+
+
+# -- the layer ----------------------------------------------------------------------
+
+#: What crashkit.output may import: plain data, errors, itself.
+OUTPUT_MAY_IMPORT = ("crashkit.model", "crashkit.errors", "crashkit.output")
+
+
+def crashkit_imports(path: pathlib.Path) -> set[str]:
+    """Every crashkit module a file imports, at its top or inside a function."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {name for name in names if name.split(".")[0] == "crashkit"}
+
+
+def module_name(path: pathlib.Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_output_imports_only_plain_data_and_no_module_of_it_imports_itself_back():
+    graph = {module_name(p): crashkit_imports(p) for p in (ROOT / "crashkit/output").rglob("*.py")}
+    allowed = [(name, f"{name}.") for name in OUTPUT_MAY_IMPORT]
+    outside = {
+        (module, name)
+        for module, names in graph.items()
+        for name in names
+        if not any(name == exact or name.startswith(prefix) for exact, prefix in allowed)
+    }
+    assert not outside
+    inside = {module: names & graph.keys() for module, names in graph.items()}
+    list(graphlib.TopologicalSorter(inside).static_order())  # raises CycleError on a circle

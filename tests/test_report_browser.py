@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from crashkit.output.report.render import write_report
+from crashkit.output.report import write_report
 
 SAMPLE = Path(__file__).resolve().parent.parent / "scripts" / "make_sample_results.py"
 FLAGS = [
