@@ -23,7 +23,7 @@ from crashkit.scenario.invariants import (
 )
 from crashkit.scenario.journal import Journal, Uncovered
 from crashkit.model.operation import Operation
-from crashkit.probes.python.probe import point
+from crashkit.probes.python import point
 from crashkit.output.results import read_results
 from crashkit.engine.explorer import Explorer, PointResult
 from crashkit.scenario.scenario import Scenario, World, load_scenarios

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from crashkit import Sweep, load_scenarios
-from crashkit.probes.python import probe as _probe
+from crashkit.probes import python as _probe
 from crashkit.faults.kinds import (
     FAULT_KINDS,
     FAULTS,

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from crashkit import point
-from crashkit.probes.python import probe as _probe
 from crashkit.model.operation import Operation
+from crashkit.probes import python as _probe
 from crashkit.probes.quiet import quiet
 
 

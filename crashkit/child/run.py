@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from crashkit.probes.python import probe as _probe
+from crashkit.probes import python as _probe
 from crashkit.faults.kinds import ChildFault
 from crashkit.model.operation import Operation, end_operation
 from crashkit.probes.quiet import quiet

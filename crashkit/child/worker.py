@@ -12,7 +12,7 @@ files, importable only through their own folder, are preloaded too.
 import os
 import sys
 
-from crashkit.probes.python import probe as _probe
+from crashkit.probes import python as _probe
 from crashkit.launch.starters import PATH_VARIABLE
 
 _probe.install_patches()

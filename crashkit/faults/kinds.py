@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from crashkit.probes.python import probe as _probe
+from crashkit.probes import python as _probe
 from crashkit.model.operation import REMOTE_MUTATIONS, Operation
 from crashkit.faults.disk import PowerCut, PowerLossModel
 
