@@ -14,6 +14,7 @@ import pytest
 
 from crashkit import point
 from crashkit.model.operation import Operation
+from crashkit.probes import PROBES
 from crashkit.probes import python as _probe
 from crashkit.probes.quiet import quiet
 
@@ -265,3 +266,20 @@ def test_inactive_patches_change_nothing(tmp_path):
     finally:
         _probe.uninstall_patches()
     assert open is _probe._Real.open and os.write is _probe._Real.write
+
+
+def test_every_registered_probe_records_a_phase_through_the_protocol(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    seen: list[Operation] = []
+    for name, probe in PROBES.items():
+        assert probe.name == name and probe.summary
+        probe.install()
+        try:
+            recording = probe.start(tmp_path, seen.append, program=("test_probe",))
+            point("inside")
+            probe.stop()
+            point("after")
+        finally:
+            probe.stop()
+            _probe.uninstall_patches()
+        assert recording.count == 1 and [op.target for op in seen] == ["inside"]

@@ -21,7 +21,8 @@ worker, so even a module that did ``from os import replace`` sees the patched
 function) and they do nothing until a :class:`Probe` is activated in a child.
 Only operations on paths inside the world count: crashkit's own files, the fake
 remote's store (which runs under :func:`crashkit.probes.quiet.quiet`) and
-anything outside the world are never points.
+anything outside the world are never points. :mod:`.inprocess` is this probe
+behind :class:`crashkit.probes.Probe`.
 
 What is not seen: writes through ``mmap``, C extensions that call the OS
 directly (SQLite's own file I/O is represented by its statements), and
@@ -38,6 +39,7 @@ from crashkit.probes.python.core import (
     _Real,
     kill_self,
 )
+from crashkit.probes.python.inprocess import PYTHON_PROBE, PythonProbe
 from crashkit.probes.python.markers import point
 from crashkit.probes.python.patches import (
     activate,
@@ -47,11 +49,13 @@ from crashkit.probes.python.patches import (
 )
 
 __all__ = [
+    "PYTHON_PROBE",
     "Decide",
     "InjectedResponse",
     "LoseResponse",
     "Payload",
     "Probe",
+    "PythonProbe",
     "Sink",
     "_Real",
     "activate",
