@@ -32,7 +32,7 @@ from crashkit.model.operation import Operation
 from crashkit.model.outcome import Finding, PointId, Verdict
 from crashkit.options import Options
 from crashkit.output.results import read_results
-from crashkit.probes.python.probe import point
+from crashkit.probes.python import point
 from crashkit.remotes.notion.fake import FakeNotion
 from crashkit.scenario import (
     Check,

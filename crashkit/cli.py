@@ -27,7 +27,7 @@ from crashkit.faults import FAULT_KINDS, FAULTS
 from crashkit.launch import LAUNCHERS, make_launcher
 from crashkit.model.outcome import Verdict
 from crashkit.options import Options, load_settings
-from crashkit.output.report.render import merge_results, write_report
+from crashkit.output.report import merge_results, write_report
 from crashkit.output.results import ResultsWriter, read_results
 from crashkit.scenario.scenario import Scenario, load_scenarios, resolve
 

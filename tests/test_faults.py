@@ -20,7 +20,7 @@ from crashkit.faults import FAULT_KINDS, FAULTS, ChildFault, fault_kind, injecte
 from crashkit.faults.torn import SECTOR
 from crashkit.launch import make_launcher
 from crashkit.model.operation import Operation
-from crashkit.probes.python import probe as _probe
+from crashkit.probes import python as _probe
 
 TOYS = pathlib.Path(__file__).parent / "toys" / "toy_faults.py"
 

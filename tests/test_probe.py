@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import pathlib
 import shutil
@@ -12,9 +13,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+import crashkit
 from crashkit import point
 from crashkit.model.operation import Operation
-from crashkit.probes.python import probe as _probe
+from crashkit.probes import PROBES
+from crashkit.probes import python as _probe
+from crashkit.probes.python import core
 from crashkit.probes.quiet import quiet
 
 
@@ -265,3 +269,44 @@ def test_inactive_patches_change_nothing(tmp_path):
     finally:
         _probe.uninstall_patches()
     assert open is _probe._Real.open and os.write is _probe._Real.write
+
+
+def test_every_registered_probe_records_a_phase_through_the_protocol(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    seen: list[Operation] = []
+    for name, probe in PROBES.items():
+        assert probe.name == name and probe.summary
+        probe.install()
+        try:
+            recording = probe.start(tmp_path, seen.append, program=("test_probe",))
+            point("inside")
+            probe.stop()
+            point("after")
+        finally:
+            probe.stop()
+            _probe.uninstall_patches()
+        assert recording.count == 1 and [op.target for op in seen] == ["inside"]
+
+
+def test_crashkit_frames_are_never_the_programs():
+    crashkit_dir = os.path.dirname(os.path.abspath(crashkit.__file__))
+    assert crashkit_dir == core._CRASHKIT_DIR and crashkit_dir in core.library_dirs()
+
+
+def test_probes_import_only_plain_data_and_errors():
+    """They run inside children: nothing of the runner may come with them."""
+    allowed = ("crashkit.probes", "crashkit.model", "crashkit.errors")
+    probes_dir = pathlib.Path(crashkit.__file__).parent / "probes"
+    for source in probes_dir.rglob("*.py"):
+        for name in _imported(ast.parse(source.read_text(encoding="utf-8"))):
+            inside = name == "crashkit" or name.startswith("crashkit.")
+            assert not inside or name.startswith(allowed), f"{source} imports {name}"
+
+
+def _imported(tree: ast.AST) -> Iterator[str]:
+    """Every module an import statement names, also inside functions."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module

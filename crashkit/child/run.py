@@ -26,7 +26,8 @@ from crashkit.model import process
 from crashkit.model.operation import Operation, end_operation
 from crashkit.model.process import EXIT_BROKEN, EXIT_RAISED, ChildJob
 from crashkit.model.worlds import copy_world
-from crashkit.probes.python import probe as _probe
+from crashkit.probes import PROBES, Probe
+from crashkit.probes import python as _probe
 from crashkit.probes.quiet import quiet
 from crashkit.scenario.scenario import Scenario, ScenarioRef, World
 
@@ -165,7 +166,9 @@ def run(job: ChildJob) -> None:
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # so the runner can kill whatever the program starts, too
     _die_with_parent()
-    _probe.install_patches()
+    probe = PROBES[job.probe] if job.probe is not None else None
+    if probe is not None:
+        probe.install()
     run_dir = Path(job.run_dir)
     global _status_dir
     _status_dir = run_dir
@@ -179,46 +182,47 @@ def run(job: ChildJob) -> None:
         _write_error(run_dir, traceback.format_exc())
         _exit(EXIT_BROKEN)
     try:
-        _run_phase(job, scenario, run_dir)
+        _run_phase(job, scenario, run_dir, probe)
     except BaseException:
-        _probe.deactivate()
+        if probe is not None:
+            probe.stop()
         _write_error(run_dir, traceback.format_exc())
         _exit(EXIT_RAISED)
     _exit(0)
 
 
-def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
+def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path, probe: Probe | None) -> None:
     os.chdir(job.world)
     _seed_tempfile()
     world = World(Path(job.world), job.variant, dict(job.env))
     phase = getattr(scenario, job.phase)
-    if job.probe is None:
+    if probe is None:
         phase(world)
         return
     trace = _Lines(run_dir / process.TRACE)
     fault = ChildFault(fault_kind(job.fault), job.crash_at, run_dir, Path(job.world))
     recorder = _Recorder(job, run_dir)
-    probe = _probe.Probe(
-        job.world,
-        trace,
-        _decide(job, scenario, run_dir, fault, recorder),
-        program=scenario.program,
-        program_files=[scenario.source.path] if scenario.source else [],
-        project_root=job.project_root,
-    )
-    probe.want_data = fault.want_data
     context: Any = scenario.context(world) if scenario.context else nullcontext()
     with context:
-        _probe.activate(probe)
+        recording = probe.start(
+            job.world,
+            trace,
+            _decide(job, scenario, run_dir, fault, recorder),
+            program=scenario.program,
+            program_files=[scenario.source.path] if scenario.source else [],
+            project_root=job.project_root,
+            want_data=fault.want_data,
+        )
         try:
             phase(world)
         finally:
-            _probe.deactivate()
-    if job.crash_at == probe.count + 1:
+            probe.stop()
+    count = recording.count
+    if job.crash_at == count + 1:
         # Point N+1: the crash comes after the last durable operation.
-        trace(end_operation(probe.count + 1))
-        fault.at_end(probe.count)
-    recorder(probe.count + 1)
+        trace(end_operation(count + 1))
+        fault.at_end(count)
+    recorder(count + 1)
 
 
 def _exit(status: int) -> NoReturn:

@@ -13,7 +13,7 @@ import os
 import sys
 
 from crashkit.model.process import PATH_VARIABLE
-from crashkit.probes.python import probe as _probe
+from crashkit.probes import python as _probe
 
 _probe.install_patches()
 for _entry in reversed(os.environ.pop(PATH_VARIABLE, "").split(os.pathsep)):

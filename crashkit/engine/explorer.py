@@ -44,7 +44,7 @@ from crashkit.model.process import (
     read_run,
 )
 from crashkit.model.worlds import copy_world
-from crashkit.output.report.render import point_ranges
+from crashkit.output.report import point_ranges
 from crashkit.scenario.invariants import Check, diff_states, run_invariants
 from crashkit.scenario.journal import Uncovered
 from crashkit.scenario.scenario import Scenario, World

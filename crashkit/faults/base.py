@@ -20,7 +20,7 @@ from crashkit.faults.disk import PowerLossModel
 from crashkit.model.operation import Operation
 from crashkit.model.outcome import Finding, Round
 from crashkit.model.process import ChildRun
-from crashkit.probes.python import probe as _probe
+from crashkit.probes import python as _probe
 
 __all__ = ["ChildFault", "FaultKind", "Nested", "Recovered", "Recovery", "Struck"]
 

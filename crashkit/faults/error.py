@@ -17,7 +17,7 @@ import httpx
 
 from crashkit.faults.base import ChildFault, FaultKind
 from crashkit.model.operation import Operation
-from crashkit.probes.python import probe as _probe
+from crashkit.probes import python as _probe
 
 __all__ = ["Error", "injected_error"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from crashkit.faults.base import ChildFault, FaultKind
 from crashkit.model.operation import REMOTE_MUTATIONS, Operation
-from crashkit.probes.python import probe as _probe
+from crashkit.probes import python as _probe
 
 __all__ = ["LostResponse"]
 

@@ -18,7 +18,7 @@ from crashkit.faults.disk import PowerCut
 from crashkit.model.operation import Operation
 from crashkit.model.outcome import Finding, Round
 from crashkit.model.process import POWER_CUTS
-from crashkit.probes.python import probe as _probe
+from crashkit.probes import python as _probe
 
 __all__ = ["POWER_CUT_STATES", "PowerLoss", "read_power_cuts"]
 

@@ -166,7 +166,7 @@ class Recorder:
         self.writer.close()
         if not self.options.wants_report:
             return None
-        from crashkit.output.report.render import write_report
+        from crashkit.output.report import write_report
 
         return write_report(self.records, self.options.report)
 
