@@ -108,7 +108,7 @@ _ID_PATTERN = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0
 _TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
 
-# -- requests, responses, errors -------------------------------------------------------------
+# -- errors ---------------------------------------------------------------------------------
 
 
 class ApiError(Exception):
