@@ -1,8 +1,8 @@
 """Request handling of the fake Notion remote: routes, validation, Notion's objects and errors.
 
-:func:`handle` takes one HTTP request (method, ``/v1/...`` path, query, headers, raw body)
-and returns Notion's answer (status, headers, JSON body). The whole request, including the
-fault triggers it consumes and its line in the request log, is one store transaction.
+:func:`answer` takes one HTTP request (method, ``/v1/...`` path, query, headers, raw body)
+inside its store transaction and returns Notion's answer (status, headers, JSON body); the
+fake remote around it (:mod:`crashkit.remotes.base`) adds the fault triggers and the log.
 
 The shapes follow Notion's public API reference (https://developers.notion.com/reference):
 page and block objects, the ``list`` object of paginated endpoints, rich text with
@@ -16,21 +16,20 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from crashkit.remotes.notion.store import ID_NAMESPACE, Node, NotionStore, Trigger, Tx, format_time
+from crashkit.remotes.exchange import Request, Response
+from crashkit.remotes.notion.store import ID_NAMESPACE, Node, NotionTx, format_time
 
 __all__ = [
     "ApiError",
-    "ApiRequest",
-    "ApiResponse",
     "NewBlock",
+    "answer",
     "change",
     "create_page",
     "find_block",
     "find_page",
-    "handle",
     "normalize_id",
     "parse_blocks",
     "parse_id",
@@ -109,35 +108,7 @@ _ID_PATTERN = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0
 _TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
 
-# -- requests, responses, errors -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ApiRequest:
-    """One HTTP request to the fake, whichever way it arrived."""
-
-    method: str
-    #: The path from ``/v1`` on, without the query string.
-    path: str
-    query: Mapping[str, str] = field(default_factory=dict)
-    #: Header names in lower case.
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-
-@dataclass(frozen=True)
-class ApiResponse:
-    """The fake's answer to one request."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-    #: The request was applied but its answer must never reach the client.
-    lost: bool = False
-
-    def content(self) -> bytes:
-        """The body as the JSON bytes Notion sends."""
-        return json.dumps(self.body).encode()
+# -- errors ---------------------------------------------------------------------------------
 
 
 class ApiError(Exception):
@@ -168,11 +139,11 @@ class ApiError(Exception):
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"
 
-    def response(self) -> ApiResponse:
+    def response(self) -> Response:
         """The error object Notion answers with."""
         body = {"object": "error", "status": self.status, "code": self.code}
         headers = {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
-        return ApiResponse(self.status, {**body, "message": self.message}, headers)
+        return Response(self.status, {**body, "message": self.message}, headers)
 
 
 def invalid(where: str, problem: str) -> ApiError:
@@ -192,64 +163,22 @@ def _not_found(kind: str, object_id: str) -> ApiError:
 # -- entry point ------------------------------------------------------------------------------
 
 
-def handle(store: NotionStore, token: str, request: ApiRequest) -> ApiResponse:
-    """Answer one request as Notion would, in one store transaction.
+def answer(tx: NotionTx, token: str, request: Request) -> Response:
+    """Answer one request as Notion would; an error answer undoes what the request did.
 
     Args:
-        store: the fake's store.
+        tx: the request's transaction (which also holds its fault trigger and log line).
         token: the bearer token requests must carry.
         request: the request, with its path starting at ``/v1``.
     """
-    with store.transaction() as tx:
-        trigger = _take_trigger(tx, request)
-        if trigger is not None and trigger.kind == "fail":
-            response = _fault(trigger)
-        else:
-            response = _apply(tx, token, request)
-        if trigger is not None and trigger.kind == "lose":
-            response = replace(response, lost=True)
-        fault = None if trigger is None else trigger.kind
-        tx.log_request(request.method, request.path, response.status, fault)
-    return response
-
-
-def _take_trigger(tx: Tx, request: ApiRequest) -> Trigger | None:
-    for seq, trigger in tx.armed():
-        if _matches(trigger, request):
-            tx.consume(seq)
-            return trigger
-    return None
-
-
-def _matches(trigger: Trigger, request: ApiRequest) -> bool:
-    if trigger.method is not None and trigger.method.upper() != request.method.upper():
-        return False
-    if trigger.path is None or trigger.path in request.path:
-        return True
-    try:
-        return re.search(trigger.path, request.path) is not None
-    except re.error:
-        return False
-
-
-def _fault(trigger: Trigger) -> ApiResponse:
-    status = trigger.status or 500
-    retry_after = trigger.retry_after
-    if retry_after is None and status == 429:
-        # Notion always tells a rate-limited client when to come back; 0 keeps tests fast.
-        retry_after = 0
-    return ApiError(status, trigger.code, trigger.message, retry_after).response()
-
-
-def _apply(tx: Tx, token: str, request: ApiRequest) -> ApiResponse:
     try:
         with tx.savepoint():
-            return ApiResponse(200, _route(tx, token, request))
+            return Response(200, _route(tx, token, request))
     except ApiError as error:
         return error.response()
 
 
-def _route(tx: Tx, token: str, request: ApiRequest) -> dict[str, Any]:
+def _route(tx: NotionTx, token: str, request: Request) -> dict[str, Any]:
     if request.headers.get("authorization") != f"Bearer {token}":
         raise ApiError(401, "unauthorized", "API token is invalid.")
     if not request.headers.get("notion-version"):
@@ -275,7 +204,7 @@ def parse_id(raw: object, where: str) -> str:
     return str(uuid.UUID(raw))
 
 
-def _json_body(request: ApiRequest) -> dict[str, Any]:
+def _json_body(request: Request) -> dict[str, Any]:
     if not request.body.strip():
         return {}
     try:
@@ -504,7 +433,7 @@ def render_page(node: Node) -> dict[str, Any]:
     }
 
 
-def render_block(tx: Tx, node: Node) -> dict[str, Any]:
+def render_block(tx: NotionTx, node: Node) -> dict[str, Any]:
     """The block object Notion returns for a block (a page is a ``child_page`` block)."""
     payload = {"title": plain(node.payload.get("title", []))} if node.is_page else node.payload
     return {
@@ -534,7 +463,7 @@ def _list(results: list[dict[str, Any]], next_cursor: str | None) -> dict[str, A
 # -- operations shared by the HTTP routes and the direct API ----------------------------------
 
 
-def find_page(tx: Tx, page_id: str) -> Node:
+def find_page(tx: NotionTx, page_id: str) -> Node:
     """The page with this id, archived or not.
 
     Raises:
@@ -546,7 +475,7 @@ def find_page(tx: Tx, page_id: str) -> Node:
     return node
 
 
-def find_block(tx: Tx, block_id: str) -> Node:
+def find_block(tx: NotionTx, block_id: str) -> Node:
     """The block (or page, as a ``child_page`` block) with this id, archived or not.
 
     Raises:
@@ -565,7 +494,7 @@ def _writable(node: Node) -> Node:
 
 
 def create_page(
-    tx: Tx,
+    tx: NotionTx,
     parent_id: str | None,
     title: list[dict[str, Any]],
     blocks: Sequence[NewBlock],
@@ -595,7 +524,7 @@ def create_page(
     return node
 
 
-def append(tx: Tx, parent: Node, blocks: Sequence[NewBlock], after: int | None) -> list[Node]:
+def append(tx: NotionTx, parent: Node, blocks: Sequence[NewBlock], after: int | None) -> list[Node]:
     """Insert blocks under ``parent`` after sibling position ``after`` (None: at the end).
 
     Raises:
@@ -609,7 +538,7 @@ def append(tx: Tx, parent: Node, blocks: Sequence[NewBlock], after: int | None) 
 
 
 def _insert(
-    tx: Tx, parent: Node, blocks: Sequence[NewBlock], after: int | None, at: int
+    tx: NotionTx, parent: Node, blocks: Sequence[NewBlock], after: int | None, at: int
 ) -> list[Node]:
     first = tx.make_room(parent.id, after, len(blocks))
     parent_type = "page_id" if parent.is_page else "block_id"
@@ -623,7 +552,7 @@ def _insert(
     return nodes
 
 
-def change(tx: Tx, node: Node, payload: dict[str, Any], archived: bool) -> Node:
+def change(tx: NotionTx, node: Node, payload: dict[str, Any], archived: bool) -> Node:
     """Store a node's new payload and archive state, and touch what contains it."""
     at = tx.tick()
     tx.update(node.id, payload=payload, archived=archived, at=at)
@@ -631,7 +560,7 @@ def change(tx: Tx, node: Node, payload: dict[str, Any], archived: bool) -> Node:
     return replace(node, payload=payload, archived=archived, edited=at)
 
 
-def replace_blocks(tx: Tx, page: Node, blocks: Sequence[NewBlock]) -> None:
+def replace_blocks(tx: NotionTx, page: Node, blocks: Sequence[NewBlock]) -> None:
     """Archive a page's blocks (its sub-pages stay) and append ``blocks``, as one edit."""
     at = tx.tick()
     for child in tx.children(page.id):
@@ -643,14 +572,14 @@ def replace_blocks(tx: Tx, page: Node, blocks: Sequence[NewBlock]) -> None:
 
 # -- routes ----------------------------------------------------------------------------------
 
-Handler = Callable[[Tx, ApiRequest, tuple[str, ...]], dict[str, Any]]
+Handler = Callable[[NotionTx, Request, tuple[str, ...]], dict[str, Any]]
 
 
-def _get_page(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+def _get_page(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     return render_page(find_page(tx, parse_id(ids[0], "path.page_id")))
 
 
-def _post_page(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+def _post_page(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     body = _json_body(request)
     parent_id = _parse_parent(body.get("parent"))
     title = parse_title(body.get("properties"))
@@ -672,7 +601,7 @@ def _parse_parent(parent: object) -> str | None:
     raise invalid("body.parent.page_id", "should be defined, instead was `undefined`")
 
 
-def _patch_page(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+def _patch_page(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     node = find_page(tx, parse_id(ids[0], "path.page_id"))
     body = _json_body(request)
     archived = _flag(body)
@@ -685,11 +614,11 @@ def _patch_page(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, 
     return render_page(change(tx, node, payload, node.archived if archived is None else archived))
 
 
-def _get_block(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+def _get_block(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     return render_block(tx, find_block(tx, parse_id(ids[0], "path.block_id")))
 
 
-def _patch_block(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+def _patch_block(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     node = find_block(tx, parse_id(ids[0], "path.block_id"))
     body = _json_body(request)
     archived = _flag(body)
@@ -704,12 +633,12 @@ def _patch_block(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str,
     return render_block(tx, change(tx, node, payload, archived))
 
 
-def _delete_block(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+def _delete_block(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     node = _writable(find_block(tx, parse_id(ids[0], "path.block_id")))
     return render_block(tx, change(tx, node, node.payload, True))
 
 
-def _list_children(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+def _list_children(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     parent = find_block(tx, parse_id(ids[0], "path.block_id"))
     size = _page_size(request.query.get("page_size"))
     start = _cursor(tx, parent, request.query.get("start_cursor"))
@@ -727,7 +656,7 @@ def _page_size(raw: str | None) -> int:
     return size
 
 
-def _cursor(tx: Tx, parent: Node, raw: str | None) -> int | None:
+def _cursor(tx: NotionTx, parent: Node, raw: str | None) -> int | None:
     if raw is None:
         return None
     node = tx.node(parent_id) if (parent_id := normalize_id(raw)) else None
@@ -743,7 +672,7 @@ def normalize_id(raw: str) -> str | None:
     return str(uuid.UUID(raw)) if _ID_PATTERN.fullmatch(raw) else None
 
 
-def _append_children(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[str, Any]:
+def _append_children(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     parent = find_block(tx, parse_id(ids[0], "path.block_id"))
     body = _json_body(request)
     if "children" not in body:
@@ -758,7 +687,7 @@ def _append_children(tx: Tx, request: ApiRequest, ids: tuple[str, ...]) -> dict[
 _START = -(2**40)
 
 
-def _position(tx: Tx, parent: Node, body: Mapping[str, Any]) -> int | None:
+def _position(tx: NotionTx, parent: Node, body: Mapping[str, Any]) -> int | None:
     """The sibling position to insert after: ``after`` (deprecated) or ``position``."""
     position = body.get("position")
     if body.get("after") is not None:
@@ -774,7 +703,7 @@ def _position(tx: Tx, parent: Node, body: Mapping[str, Any]) -> int | None:
     raise invalid("body.position.type", "should be `start`, `end` or `after_block`")
 
 
-def _sibling(tx: Tx, parent: Node, raw: object, where: str) -> int:
+def _sibling(tx: NotionTx, parent: Node, raw: object, where: str) -> int:
     node = tx.node(parse_id(raw, where))
     if node is None or node.archived or node.parent_id != parent.id:
         raise invalid(where, f"should be a child of block {parent.id}, instead was `{raw}`")

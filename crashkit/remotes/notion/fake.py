@@ -15,22 +15,18 @@ share one remote, and the remote outlives any client killed mid-request. A direc
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
-import respx
-
+from crashkit.remotes.base import FakeRemote
+from crashkit.remotes.exchange import Request, Response
 from crashkit.remotes.notion.api import (
     ApiError,
-    ApiRequest,
-    ApiResponse,
     NewBlock,
+    answer,
     change,
     create_page,
-    handle,
     normalize_id,
     parse_blocks,
     render_block,
@@ -39,8 +35,8 @@ from crashkit.remotes.notion.api import (
     rich_text,
     text_block,
 )
-from crashkit.remotes.notion.server import NotionServer
-from crashkit.remotes.notion.store import Node, NotionStore, Trigger, Tx, format_time
+from crashkit.remotes.notion.store import Node, NotionTx, format_time, open_store
+from crashkit.remotes.store import Store
 
 __all__ = ["FakeNotion"]
 
@@ -49,7 +45,7 @@ __all__ = ["FakeNotion"]
 BlockSpec = Mapping[str, Any] | str
 
 
-class FakeNotion:
+class FakeNotion(FakeRemote[NotionTx]):
     """A fake Notion remote kept in one SQLite file.
 
     Args:
@@ -57,154 +53,40 @@ class FakeNotion:
             armed faults and request log) if present.
         token: the bearer token clients must send (``Authorization: Bearer <token>``).
         base_url: where clients send requests in :meth:`mock`; the official SDK appends
-            ``/v1/`` to it.
+            ``/v1/`` to it; ``https://api.notion.com`` if None.
     """
 
-    def __init__(
-        self,
-        store_path: str | os.PathLike[str],
-        *,
-        token: str = "secret_crashkit",
-        base_url: str = "https://api.notion.com",
-    ) -> None:
-        self.store_path = os.fspath(store_path)
-        self.token = token
-        self.base_url = base_url.rstrip("/")
-        self._store = NotionStore(self.store_path)
+    name = "notion"
+    summary = "the Notion API's pages and blocks (what a sync engine uses)"
+    default_base_url = "https://api.notion.com"
 
-    def __repr__(self) -> str:
-        return f"FakeNotion({self.store_path!r}, base_url={self.base_url!r})"
+    def open_store(self, path: str) -> Store[NotionTx]:
+        """Notion's tables in the store file."""
+        return open_store(path)
 
-    # -- serving ------------------------------------------------------------------------------
+    def answer(self, tx: NotionTx, request: Request) -> Response:
+        """Answer one request (path from ``/v1`` on) as Notion would."""
+        return answer(tx, self.token, request)
 
-    def handle(self, request: ApiRequest) -> ApiResponse:
-        """Answer one request (path from ``/v1`` on) as Notion would; one store transaction."""
-        return handle(self._store, self.token, request)
-
-    def mock(self) -> respx.MockRouter:
-        """A respx router sending every request under :attr:`base_url` to this fake.
-
-        Use it as a context manager (or decorator). Other requests are left alone: they go
-        to any other active respx router, or to the network when there is none. A request
-        whose response is armed to be lost raises ``httpx.ReadTimeout`` after being applied.
-        """
-        router = respx.MockRouter(assert_all_called=False)
-        router.route().mock(side_effect=lambda request: self._routed(router, request))
-        return router
-
-    def transport(self) -> httpx.BaseTransport:
-        """An httpx transport answering every request from this fake.
-
-        For ``httpx.Client(transport=fake.transport())``; ``notion_client.Client`` accepts such
-        a client as ``client=``.
-        """
-        return httpx.MockTransport(lambda request: self._answer(request, self._path(request)))
-
-    def serve(self, port: int = 0) -> NotionServer:
-        """Start a real HTTP server for this fake on 127.0.0.1 (``with fake.serve() as server``).
-
-        Args:
-            port: the port to bind; 0 picks a free one (read it from ``server.url``).
-        """
-        return NotionServer(self.handle, port)
-
-    def _routed(self, router: respx.MockRouter, request: httpx.Request) -> Any:
-        path = self._path(request, strict=True)
-        if path is not None:
-            return self._answer(request, path)
-        # Not for Notion: defer to other routers (None means "no match"), else pass through.
-        active = router.Mocker.routers if router.Mocker is not None else []
-        others = [other for other in active if other is not router]
-        return None if others else request
-
-    def _path(self, request: httpx.Request, *, strict: bool = False) -> str | None:
-        """The request's path below :attr:`base_url` (``/v1/...``); None when not under it."""
-        base = httpx.URL(self.base_url)
-        url = request.url
-        prefix = base.path.rstrip("/")
-        same_origin = (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
-        if same_origin and url.path.startswith(prefix + "/"):
-            return url.path[len(prefix) :]
-        return None if strict else url.path
-
-    def _answer(self, request: httpx.Request, path: str | None) -> httpx.Response:
-        api_request = ApiRequest(
-            method=request.method,
-            path=path or request.url.path,
-            query=dict(request.url.params),
-            headers={name.lower(): value for name, value in request.headers.items()},
-            body=request.content,
-        )
-        response = self.handle(api_request)
-        if response.lost:
-            raise httpx.ReadTimeout("fake Notion: response lost (the request was applied)",
-                                    request=request)  # fmt: skip
-        headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
-        return httpx.Response(response.status, headers=headers, content=response.content())
-
-    # -- fault triggers ----------------------------------------------------------------------
-
-    def fail_next(
+    def error(
         self,
         status: int,
-        *,
-        method: str | None = None,
-        path: str | None = None,
-        count: int = 1,
-        retry_after: int | None = None,
-        code: str | None = None,
         message: str | None = None,
-    ) -> None:
-        """Make the next ``count`` matching requests fail with ``status``, applying nothing.
+        *,
+        code: str | None = None,
+        retry_after: int | None = None,
+    ) -> Response:
+        """Notion's error object for ``status``, with its usual code and message if None."""
+        if retry_after is None and status == 429:
+            # Notion always tells a rate-limited client when to come back; 0 keeps tests fast.
+            retry_after = 0
+        return ApiError(status, code, message, retry_after).response()
 
-        The trigger fires before the request is looked at (as a failure in front of Notion
-        would), so it also answers requests that would have failed otherwise.
-
-        Args:
-            status: the HTTP status, 400 to 599; the body is Notion's error object for it.
-            method: match only this HTTP method (``"PATCH"``); None matches any.
-            path: match only paths (``/v1/...``) containing this text or matching this regex.
-            count: how many requests fail before the trigger disarms.
-            retry_after: seconds for a ``Retry-After`` header (a 429 always has one; 0 if None).
-            code: Notion's error code; the usual one for ``status`` if None.
-            message: the error message; Notion's usual one if None.
-
-        Raises:
-            ValueError: ``status`` is not an error status, or ``count`` is below 1.
-        """
-        if not 400 <= status <= 599:
-            raise ValueError(f"fail_next({status}): status must be 400-599, e.g. fail_next(503)")
-        trigger = Trigger("fail", method, path, status, retry_after, code, message)
-        self._arm(trigger, count)
-
-    def lose_next_response(
-        self, *, method: str | None = None, path: str | None = None, count: int = 1
-    ) -> None:
-        """Apply the next ``count`` matching requests but lose their responses.
-
-        In-process the client gets ``httpx.ReadTimeout``; from :meth:`serve` the connection
-        closes without an answer.
-
-        Args:
-            method: match only this HTTP method; None matches any.
-            path: match only paths containing this text or matching this regex.
-            count: how many responses are lost before the trigger disarms.
-
-        Raises:
-            ValueError: ``count`` is below 1.
-        """
-        self._arm(Trigger("lose", method, path), count)
-
-    def disarm(self) -> None:
-        """Forget every armed fault trigger."""
-        with self._store.transaction() as tx:
-            tx.disarm_all()
-
-    def _arm(self, trigger: Trigger, count: int) -> None:
-        if count < 1:
-            raise ValueError(f"count={count}: a trigger must fire at least once, e.g. count=1")
-        with self._store.transaction() as tx:
-            tx.arm(trigger, count)
+    def serving_notes(self) -> list[str]:
+        """The root page to put pages under, made if the store has no top-level page."""
+        roots = [p for p in self.pages() if p["parent"].get("type") == "workspace"]
+        root = roots[0]["id"] if roots else self.create_page("crashkit root")
+        return [f"root page: {root}"]
 
     # -- direct API --------------------------------------------------------------------------
 
@@ -279,21 +161,15 @@ class FakeNotion:
         with self._direct(write=False) as tx:
             return format_time(tx.now())
 
-    def request_log(self) -> list[dict[str, Any]]:
-        """Every request handled: ``method``, ``path``, ``status`` and ``fault`` (None,
-        ``"fail"`` or ``"lose"``), oldest first."""
-        with self._direct(write=False) as tx:
-            return tx.request_log()
-
     @contextmanager
-    def _direct(self, write: bool = True) -> Iterator[Tx]:
+    def _direct(self, write: bool = True) -> Iterator[NotionTx]:
         try:
-            with self._store.transaction(write) as tx:
+            with self.store.transaction(write) as tx:
                 yield tx
         except ApiError as error:
             raise ValueError(f"fake Notion ({self.store_path}): {error.message}") from None
 
-    def _page(self, tx: Tx, page_id: str) -> Node:
+    def _page(self, tx: NotionTx, page_id: str) -> Node:
         node = tx.node(normalize_id(page_id) or "")
         if node is None or not node.is_page:
             raise ValueError(

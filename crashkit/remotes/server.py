@@ -1,39 +1,37 @@
-"""The fake Notion remote as a real HTTP server on the loopback interface.
+"""A fake remote as a real HTTP server on the loopback interface.
 
 For programs in other languages (and any client that cannot be patched in-process): a
 ``ThreadingHTTPServer`` bound to 127.0.0.1 only, on a free port, serving from a daemon
-thread. A request whose response is to be lost is applied, then the connection is closed
-without an answer, as when the network drops a reply.
+thread, that hands every request to one :data:`~crashkit.remotes.exchange.Handle`. A
+request whose response is to be lost is applied, then the connection is closed without an
+answer, as when the network drops a reply.
 """
 
 from __future__ import annotations
 
 import socketserver
 import threading
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
-from crashkit.remotes.notion.api import ApiError, ApiRequest, ApiResponse
+from crashkit.remotes.exchange import CONTENT_TYPE, Handle, Request
 
-__all__ = ["NotionServer"]
+__all__ = ["HOST", "LoopbackServer"]
 
 #: Only this interface is ever bound: the fake must not be reachable from the network.
 HOST = "127.0.0.1"
 
-#: How often the serving loop checks for :meth:`NotionServer.close`; closing waits this long.
+#: How often the serving loop checks for :meth:`LoopbackServer.close`; closing waits this long.
 POLL_INTERVAL = 0.02
-
-Respond = Callable[[ApiRequest], ApiResponse]
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Turns one HTTP exchange into an :class:`ApiRequest` and writes the answer back."""
+    """Turns one HTTP exchange into a :class:`Request` and writes the answer back."""
 
     # HTTP/1.0: one request per connection, so a lost answer is a plain closed connection.
     protocol_version = "HTTP/1.0"
-    respond: Respond  # set on the subclass made for each server
+    respond: Handle  # set on the subclass made for each server
 
     def do_GET(self) -> None:
         self._serve()
@@ -50,14 +48,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """Stay silent: the request log lives in the store."""
 
-    def _request(self) -> ApiRequest | None:
+    def _request(self) -> Request | None:
         """The request, or None when the client went away before sending all of it."""
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if len(body) < length:
             return None
-        return ApiRequest(
+        return Request(
             method=self.command,
             path=url.path,
             query=dict(parse_qsl(url.query)),
@@ -67,19 +65,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         request = self._request()
-        if request is None:  # a truncated request never reaches Notion: apply nothing
+        if request is None:  # a truncated request never reaches the remote: apply nothing
             self.close_connection = True
             return
-        try:
-            response = self.respond(request)
-        except Exception as error:  # a bug in the fake must still answer like Notion's 500
-            response = ApiError(500, message=f"fake Notion failed: {error!r}").response()
+        response = self.respond(request)
         if response.lost:
             self.close_connection = True
             return
         content = response.content()
         self.send_response(response.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", CONTENT_TYPE)
         self.send_header("Content-Length", str(len(content)))
         for name, value in response.headers.items():
             self.send_header(name, value)
@@ -97,28 +92,30 @@ class _LoopbackServer(ThreadingHTTPServer):
         self.server_name, self.server_port = HOST, self.server_address[1]
 
 
-class NotionServer:
+class LoopbackServer:
     """A running loopback server; use as a context manager or call :meth:`close`.
 
     Args:
-        respond: answers one request (the fake's request handler).
+        respond: answers one request (the fake's request handler); it must not raise, since
+            the client would get a closed connection instead of the remote's error.
         port: the port to bind on 127.0.0.1; 0 picks a free one.
+        name: names the serving thread (``crashkit-fake-<name>``), to tell remotes apart.
     """
 
-    def __init__(self, respond: Respond, port: int = 0) -> None:
-        handler = type("NotionHandler", (_Handler,), {"respond": staticmethod(respond)})
+    def __init__(self, respond: Handle, port: int = 0, name: str = "remote") -> None:
+        handler = type("Handler", (_Handler,), {"respond": staticmethod(respond)})
         self._server = _LoopbackServer((HOST, port), handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": POLL_INTERVAL},
-            name="crashkit-fake-notion",
+            name=f"crashkit-fake-{name}",
             daemon=True,
         )
         self._thread.start()
 
     @property
     def url(self) -> str:
-        """The base URL to give a Notion client, like ``http://127.0.0.1:PORT``."""
+        """The base URL to give a client, like ``http://127.0.0.1:PORT``."""
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
@@ -129,7 +126,7 @@ class NotionServer:
             self._thread.join()
         self._server.server_close()
 
-    def __enter__(self) -> NotionServer:
+    def __enter__(self) -> LoopbackServer:
         return self
 
     def __exit__(
@@ -141,4 +138,4 @@ class NotionServer:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<NotionServer {self.url}>"
+        return f"<LoopbackServer {self.url}>"
