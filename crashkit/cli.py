@@ -29,6 +29,7 @@ from crashkit.model.outcome import Verdict
 from crashkit.options import Options, load_settings
 from crashkit.output.report import merge_results, write_report
 from crashkit.output.results import ResultsWriter, read_results
+from crashkit.remotes import REMOTES, serve_remote
 from crashkit.scenario.scenario import Scenario, load_scenarios, resolve
 
 __all__ = ["main"]
@@ -169,16 +170,18 @@ def _parser() -> argparse.ArgumentParser:
         "folders", nargs="*", help=f"artifact folders (default: every one in {DEFAULT_ARTIFACTS})"
     )
 
-    serve = commands.add_parser(
-        "serve-notion", help="serve the fake Notion API on 127.0.0.1 (for programs in any language)"
-    )
-    serve.add_argument("--port", type=int, default=0, help="port (default: any free one)")
-    serve.add_argument(
-        "--store",
-        default="reports/notion.sqlite3",
-        help="the fake's SQLite store, kept across restarts (default: %(default)s)",
-    )
-    serve.add_argument("--token", default="secret_crashkit", help="the bearer token it accepts")
+    for name, remote in REMOTES.items():
+        serve = commands.add_parser(
+            f"serve-{name}", help=f"serve a fake of {remote.summary} on 127.0.0.1"
+        )
+        serve.set_defaults(remote=name)
+        serve.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+        serve.add_argument(
+            "--store",
+            default=f"reports/{name}.sqlite3",
+            help="the fake's SQLite store, kept across restarts (default: %(default)s)",
+        )
+        serve.add_argument("--token", default="secret_crashkit", help="the bearer token it accepts")
     return parser
 
 
@@ -206,8 +209,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return _run(args, console)
         if args.command == "points":
             return _points(args, console)
-        if args.command == "serve-notion":
-            return _serve_notion(args, console)
+        if args.command.startswith("serve-"):
+            return _serve(args, console)
         if args.command == "report":
             return _report(args, console)
         if args.command == "recheck":
@@ -427,20 +430,15 @@ _VERDICT_WORDS = {
 # -- the fake remote ---------------------------------------------------------------
 
 
-def _serve_notion(args: argparse.Namespace, console: Console) -> int:
-    from crashkit.remotes.notion.fake import FakeNotion
-
-    Path(args.store).parent.mkdir(parents=True, exist_ok=True)
-    fake = FakeNotion(args.store, token=args.token)
-    roots = [p for p in fake.pages() if p["parent"].get("type") == "workspace"]
-    root = roots[0]["id"] if roots else fake.create_page("crashkit root")
-    with fake.serve(args.port) as server:
+def _serve(args: argparse.Namespace, console: Console) -> int:
+    with serve_remote(args.remote, args.store, args.port, args.token) as serving:
         console.print(
-            f"fake Notion API at {server.url} (token {escape(args.token)}, "
+            f"fake {escape(args.remote)} API at {serving.url} (token {escape(args.token)}, "
             f"store {escape(args.store)})"
         )
-        console.print(f"root page: {root}")
-        console.print("Ctrl-C stops it; the store keeps every page.")
+        for note in serving.notes:
+            console.print(escape(note))
+        console.print("Ctrl-C stops it; the store keeps everything.")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

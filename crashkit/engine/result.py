@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ class Golden:
     """The run without a crash: the trace of N operations and the reference final state."""
 
     trace: list[Operation]
-    state: dict[str, Any]
+    state: Mapping[str, Any]
     rounds: list[Round]
     findings: list[Finding]
     duration: float
