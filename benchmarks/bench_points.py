@@ -307,7 +307,7 @@ class Bench:
             str(world),
             str(world),
             env={"MODULES": " ".join(self.preload)},
-            probe=False,
+            probe=None,
         )
         self.starters[False].run(job, 60)
         out = world / "preloaded.txt"

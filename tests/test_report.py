@@ -7,8 +7,6 @@ once by a real sweep of the toy program.
 
 from __future__ import annotations
 
-import ast
-import graphlib
 import html
 import importlib.util
 import json
@@ -616,39 +614,3 @@ def test_a_powerloss_sweep_states_the_models_assumptions():
     assert "SQLite databases are assumed durable at each" in html
     trace["fault"] = "kill"
     assert "SQLite databases are assumed durable" not in render_report([trace])
-
-
-# -- the layer ----------------------------------------------------------------------
-
-#: What crashkit.output may import: plain data, errors, itself.
-OUTPUT_MAY_IMPORT = ("crashkit.model", "crashkit.errors", "crashkit.output")
-
-
-def crashkit_imports(path: pathlib.Path) -> set[str]:
-    """Every crashkit module a file imports, at its top or inside a function."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-        elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-    return {name for name in names if name.split(".")[0] == "crashkit"}
-
-
-def module_name(path: pathlib.Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def test_output_imports_only_plain_data_and_no_module_of_it_imports_itself_back():
-    graph = {module_name(p): crashkit_imports(p) for p in (ROOT / "crashkit/output").rglob("*.py")}
-    allowed = [(name, f"{name}.") for name in OUTPUT_MAY_IMPORT]
-    outside = {
-        (module, name)
-        for module, names in graph.items()
-        for name in names
-        if not any(name == exact or name.startswith(prefix) for exact, prefix in allowed)
-    }
-    assert not outside
-    inside = {module: names & graph.keys() for module, names in graph.items()}
-    list(graphlib.TopologicalSorter(inside).static_order())  # raises CycleError on a circle

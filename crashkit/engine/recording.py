@@ -37,13 +37,13 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from crashkit.engine.recovery import nondeterministic
-from crashkit.engine.result import PointResult
-from crashkit.faults import FAULTS, KILL
+from crashkit.engine.result import Golden, PointResult
+from crashkit.faults import FAULTS, KILL, FaultKind
 from crashkit.model.operation import Operation
-from crashkit.model.outcome import Finding
+from crashkit.model.outcome import Finding, Round
 from crashkit.model.process import (
     EXIT_RAISED,
     OUTPUT,
@@ -53,9 +53,46 @@ from crashkit.model.process import (
     ChildRun,
     read_lines,
 )
+from crashkit.scenario.scenario import Scenario
 
-if TYPE_CHECKING:  # the explorer owns its recordings; this names it for annotations only
-    from crashkit.engine.explorer import Explorer
+
+class Host(Protocol):
+    """What a recording needs of the explorer that owns it (:class:`crashkit.Explorer`)."""
+
+    scenario: Scenario
+    work_dir: Path
+    keep_worlds: bool
+
+    @property
+    def child_timeout(self) -> float: ...
+
+    def prepare(self) -> Golden: ...
+
+    def operation(self, point: int) -> Operation: ...
+
+    def fresh_world(self, name: str) -> Path: ...
+
+    def run_child(
+        self, world: Path, run_dir: Path, phase: str, timeout: float | None = None, **job: Any
+    ) -> ChildRun: ...
+
+    def recover(self, world: Path) -> tuple[list[Finding], list[Round]]: ...
+
+    def kill_literally(self, world: Path, point: int, op: Operation) -> PointResult: ...
+
+    def keep_artifacts(self, result: PointResult, world: Path) -> PointResult: ...
+
+    def result(
+        self,
+        kind: FaultKind,
+        point: int,
+        op: Operation,
+        findings: list[Finding],
+        rounds: list[Round],
+        output: str = "",
+        nested: int | None = None,
+    ) -> PointResult: ...
+
 
 #: Operations that cannot change what a kill leaves: the states around them are compared,
 #: and recovered once when they are the same.
@@ -96,7 +133,7 @@ class _Shared:
 class Recordings:
     """The recorded kill points of one explorer (thread-safe: points run in parallel)."""
 
-    def __init__(self, explorer: Explorer) -> None:
+    def __init__(self, explorer: Host) -> None:
         self.explorer = explorer
         self.planned: set[int] | None = None
         self._lock = threading.Lock()  # the shared recoveries
