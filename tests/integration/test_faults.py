@@ -22,7 +22,7 @@ from crashkit.launch import make_launcher
 from crashkit.model.operation import Operation
 from crashkit.probes import python as _probe
 
-TOYS = pathlib.Path(__file__).parent / "toys" / "toy_faults.py"
+TOYS = pathlib.Path(__file__).parents[1] / "toys" / "toy_faults.py"
 
 #: Each toy variant and the one fault kind meant to catch it.
 CAUGHT_BY = {

@@ -24,7 +24,7 @@ from crashkit.launch import make_launcher
 from crashkit.output.results import ResultsWriter, read_results
 from crashkit.scenario.scenario import Scenario
 
-TOYS = pathlib.Path(__file__).parent / "toys" / "toy_store.py"
+TOYS = pathlib.Path(__file__).parents[1] / "toys" / "toy_store.py"
 
 
 def toy(name: str) -> Scenario:

@@ -16,7 +16,7 @@ import pytest
 
 from crashkit import Sweep, load_scenarios
 
-SCENARIOS = pathlib.Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS = pathlib.Path(__file__).resolve().parents[2] / "scenarios"
 
 #: The smallest bundled scenario whose workload opens each variant's window.
 CAUGHT_IN = {

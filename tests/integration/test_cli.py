@@ -9,7 +9,7 @@ import pytest
 
 from crashkit.cli import main
 
-TOYS = pathlib.Path(__file__).parent / "toys" / "toy_store.py"
+TOYS = pathlib.Path(__file__).parents[1] / "toys" / "toy_store.py"
 
 
 def test_run_sweeps_prints_a_summary_and_writes_results(tmp_path, capsys):

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-TOYS = pathlib.Path(__file__).parent / "toys" / "toy_store.py"
+TOYS = pathlib.Path(__file__).parents[1] / "toys" / "toy_store.py"
 SCENARIOS = """
 import toy_store
 

@@ -21,7 +21,7 @@ from crashkit import Sweep, load_scenarios
 from crashkit.output.report import merge_results, point_ranges, render_report, write_report
 from crashkit.output.results import ResultsWriter, read_results
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOYS = ROOT / "tests" / "toys" / "toy_store.py"
 TOY_FAULTS = ROOT / "tests" / "toys" / "toy_faults.py"
 ATTACK = "<script>alert(1)</script></script><b>bold</b>"

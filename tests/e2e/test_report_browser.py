@@ -28,7 +28,7 @@ import pytest
 
 from crashkit.output.report import write_report
 
-SAMPLE = Path(__file__).resolve().parent.parent / "scripts" / "make_sample_results.py"
+SAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "make_sample_results.py"
 FLAGS = [
     "--headless",
     "--no-sandbox",
