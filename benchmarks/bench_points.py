@@ -240,10 +240,10 @@ class Bench:
             return f"{'crashed ' if kwargs.get('crash_at') else ''}{phase} child"
 
         labels: dict[str, Callable[..., str]] = {
-            "_world": lambda *a, **k: "world copy",
-            "_copy": lambda *a, **k: "world copy",
-            "_run_child": child,
-            "_observe": lambda *a, **k: "observe in the parent",
+            "fresh_world": lambda *a, **k: "world copy",
+            "copy": lambda *a, **k: "world copy",
+            "run_child": child,
+            "observe": lambda *a, **k: "observe in the parent",
         }
         wrapped = []
         for name, label in labels.items():
@@ -273,9 +273,9 @@ class Bench:
         copies, children, killed = [], [], 0
         for number in range(count):
             started = time.perf_counter()
-            world = explorer._world(f"raw{number:03d}")
+            world = explorer.fresh_world(f"raw{number:03d}")
             copied = time.perf_counter()
-            run = explorer._run_child(
+            run = explorer.run_child(
                 world, world.parent / "crash", "workload", crash_at=after_last
             )
             copies.append(copied - started)
@@ -432,7 +432,7 @@ def main(argv: Sequence[str]) -> int:
     requested = [f.strip() for f in args.faults.split(",") if f.strip()]
     faults = [f for f in requested if f in kinds]
     skipped = {
-        f: f"not supported yet (crashkit.pytest_plugin.items.FAULT_KINDS is {', '.join(kinds)})"
+        f: f"not a fault kind (crashkit.FAULTS has {', '.join(kinds)})"
         for f in requested
         if f not in faults
     }

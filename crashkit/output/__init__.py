@@ -6,5 +6,5 @@
 Layer: output may import :mod:`crashkit.model` and :mod:`crashkit.errors` only, since
 results and reports are plain records; never the engine, the child, the launchers,
 the CLI, the pytest plugin or the scenario (not even inside a function), so that any
-of those can import output without a circle (``tests/test_report.py`` holds the rule).
+of those can import output without a circle (``tests/unit/test_layers.py`` holds the rule).
 """

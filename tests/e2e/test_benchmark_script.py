@@ -53,7 +53,7 @@ def test_the_benchmark_sweeps_scenarios_in_both_modes_and_prints_ratios_and_chil
         r"^ratio fork server / fresh interpreter \(points/s\): 1 job [\d.]+x$", out, re.M
     )
     assert re.search(r"^points/s by fault kind \(fork server, 1 job\): kill [\d.]+", out, re.M)
-    assert "skipped fault kind no-such-fault: not supported yet" in out
+    assert "skipped fault kind no-such-fault: not a fault kind" in out
     assert "where a point's time goes" in out
     assert re.search(r"^  pull: 2 points, done at [\d.]+ s$", out, re.M), out
     for row in ("empty phase child", "world copy + tiny phase child", "python -c"):

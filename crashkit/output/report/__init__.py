@@ -19,7 +19,7 @@ autoescape or through ``textContent`` in the script, never as markup.
 
 Layer: like all of :mod:`crashkit.output`, this package imports only
 :mod:`crashkit.model`, :mod:`crashkit.errors` and :mod:`crashkit.output` itself
-(``tests/test_report.py`` holds the rule).
+(``tests/unit/test_layers.py`` holds the rule).
 """
 
 from crashkit.output.report.records import merge_results
