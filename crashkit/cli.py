@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import threading
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ from crashkit.model.outcome import Verdict
 from crashkit.options import Options, load_settings
 from crashkit.output.report import merge_results, write_report
 from crashkit.output.results import ResultsWriter, read_results
-from crashkit.remotes import REMOTES, serve_remote
+from crashkit.remotes import REMOTES, Serving, serve_remote
 from crashkit.scenario.scenario import Scenario, load_scenarios, resolve
 
 __all__ = ["main"]
@@ -56,6 +59,17 @@ def _positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, or 0 for any free one."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 1 to 65535, or 0 for any")
     return value
 
 
@@ -175,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
             f"serve-{name}", help=f"serve a fake of {remote.summary} on 127.0.0.1"
         )
         serve.set_defaults(remote=name)
-        serve.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+        serve.add_argument("--port", type=_port, default=0, help="port (default: any free one)")
         serve.add_argument(
             "--store",
             default=f"reports/{name}.sqlite3",
@@ -256,7 +270,16 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.print("[red]crashkit:[/] no scenarios given and no scenarios/ folder here")
         return 2
     scenarios = load_scenarios(paths, args.scenario)
-    check_variants(scenarios, options.variants)  # before the old results are replaced
+    if not scenarios:
+        raise UsageError(
+            f"no scenarios in {', '.join(map(str, paths))}; a scenario file is named test_*.py "
+            "and defines crashkit.Scenario objects at module level (see README: Write a scenario)"
+        )
+    # Everything that can be wrong with the command is found before any work starts, and
+    # before the old results are replaced.
+    check_variants(scenarios, options.variants)
+    previous = read_results(args.previous) if args.previous else None
+    check_outputs(options, args.artifacts)
     with ResultsWriter(options.results, resume=args.resume) as results:
         progress = _progress(console, args.quiet)
         task = progress.add_task("crash points", total=0)
@@ -274,10 +297,35 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             summaries = sweep.run()
     _print_summary(console, summaries, options.results)
     if options.wants_report:
-        previous = read_results(args.previous) if args.previous else None
         path = write_report(read_results(options.results), options.report, previous=previous)
         console.print(f"report: {escape(str(path))}")
     return 0 if all(s.ok for s in summaries) else 1
+
+
+def check_outputs(options: Options, artifacts: str) -> None:
+    """The results file, the report and the artifacts folder can be written where they are
+    asked for; UsageError naming the one that cannot, and why."""
+    wanted = [("--results", Path(options.results), False)]
+    if options.wants_report:
+        wanted.append(("--report", Path(options.report), False))
+    if artifacts.lower() != "none":
+        wanted.append(("--artifacts", Path(artifacts), True))
+    for flag, path, folder in wanted:
+        problem = _unwritable(path, folder)
+        if problem:
+            raise UsageError(f"{flag} {path}: {problem}")
+
+
+def _unwritable(path: Path, folder: bool) -> str | None:
+    if path.exists() and path.is_dir() != folder:
+        return "is a folder; name a file in it" if not folder else "is a file; name a folder"
+    parent = path if folder and path.exists() else path.parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        return f"{existing} is a file, so nothing can be made inside it"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
 
 
 def _artifact_store(folder: str, resume: bool) -> ArtifactStore | None:
@@ -380,14 +428,14 @@ def _print_summary(console: Console, summaries: list[VariantSummary], results: s
     for column in columns:
         table.add_column(column)
     for s in summaries:
-        findings = ", ".join(f"{name} x{count}" for name, count in s.by_invariant.most_common())
+        findings = ", ".join(f"{name} x{count}" for name, count in _by_count(s.by_invariant))
         table.add_row(
             escape(s.scenario.name),
             escape(s.variant),
             str(s.points),
             str(s.passed),
             str(s.failed),
-            escape(", ".join(f"{fault} x{n}" for fault, n in s.by_fault.most_common()) or "-"),
+            escape(", ".join(f"{fault} x{n}" for fault, n in _by_count(s.by_fault)) or "-"),
             escape(findings or ("error" if s.error else "-")),
             _verdict(s),
         )
@@ -408,6 +456,12 @@ def _print_summary(console: Console, summaries: list[VariantSummary], results: s
                 console.print(f"  {escape(line)}")
     total = sum(s.points for s in summaries)
     console.print(f"{total} points; results in {escape(results)}")
+
+
+def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:
+    """Most first, ties by name: the same table from every run (sets of invariant names
+    are counted in an order that differs between processes)."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _verdict(summary: VariantSummary) -> str:
@@ -431,7 +485,7 @@ _VERDICT_WORDS = {
 
 
 def _serve(args: argparse.Namespace, console: Console) -> int:
-    with serve_remote(args.remote, args.store, args.port, args.token) as serving:
+    with _serving(args) as serving:
         console.print(
             f"fake {escape(args.remote)} API at {serving.url} (token {escape(args.token)}, "
             f"store {escape(args.store)})"
@@ -444,6 +498,28 @@ def _serve(args: argparse.Namespace, console: Console) -> int:
         except KeyboardInterrupt:
             console.print("stopped")
     return 0
+
+
+@contextlib.contextmanager
+def _serving(args: argparse.Namespace) -> Iterator[Serving]:
+    """The remote served as asked; UsageError with the fix for a bad store or port."""
+    try:
+        context = serve_remote(args.remote, args.store, args.port, args.token)
+        serving = context.__enter__()
+    except sqlite3.Error as error:
+        raise UsageError(
+            f"--store {args.store}: not a usable SQLite store ({error}); name a new file, or "
+            "one an earlier serve made"
+        ) from None
+    except OSError as error:
+        raise UsageError(
+            f"--port {args.port}: cannot listen on 127.0.0.1 ({error.strerror}); choose another "
+            "port, or 0 for any free one"
+        ) from None
+    try:
+        yield serving
+    finally:
+        context.__exit__(None, None, None)
 
 
 # -- points and replay -------------------------------------------------------------

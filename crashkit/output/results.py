@@ -38,30 +38,106 @@ FORMAT = 1
 
 
 def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every complete record in a results file (a torn last line is skipped).
+    """Every complete record in a results file (a torn last line, the one a killed sweep
+    was writing, is skipped).
 
     Raises:
-        ResultsError: the file is missing, not JSON lines, or of another format version.
+        ResultsError: the file is missing, a folder, not a results file, of another format
+            version, or damaged before its last line; the message names the line, what is
+            wrong with it and the fix.
     """
-    file = Path(path)
+    return _read(Path(path))[0]
+
+
+#: What each kind of line must hold, and of which type, to be read at all.
+_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "run": {"format": int},
+    "trace": {"scenario_id": str, "variant": str, "points": list, "operations": list},
+    "audit": {"scenario_id": str, "variant": str, "uncovered": list},
+    "error": {"scenario_id": str, "variant": str, "error": str},
+    "point": {
+        "scenario_id": str,
+        "variant": str,
+        "fault": str,
+        "point": int,
+        "outcome": str,
+        "findings": list,
+        "op": dict,
+    },
+    "end": {},
+}
+
+
+def _read(file: Path) -> tuple[list[dict[str, Any]], int]:
+    """The records, and the byte offset just past the last whole one."""
     if not file.exists():
         raise ResultsError(f"{file}: no such results file (run `crashkit run` to make one)")
-    records = []
-    lines = file.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, 1):
+    if not file.is_file():
+        raise ResultsError(
+            f"{file}: is a folder, not a results file; give the file in it, e.g. "
+            f"{file / 'results.jsonl'}"
+        )
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise ResultsError(f"{file}: cannot be read ({error.strerror})") from None
+    if not data:
+        raise ResultsError(f"{file}: is empty: no sweep wrote to it (run `crashkit run`)")
+    # JSON lines end at b"\n" only: a U+2028 in a string is not the end of a line.
+    lines = data.split(b"\n")
+    records: list[dict[str, Any]] = []
+    offset = 0
+    for number, raw in enumerate(lines, 1):
+        last = number == len(lines) or (number == len(lines) - 1 and not lines[-1])
+        if not raw and number == len(lines):
+            break
         try:
-            record = json.loads(line)
-        except ValueError:
-            if number == len(lines):
+            record = _record(raw, number == 1)
+        except ValueError as error:
+            if last and records:
                 break  # the line a killed sweep was writing
-            raise ResultsError(f"{file}:{number}: not a JSON object: {line[:80]!r}") from None
-        if record.get("type") == "run" and record.get("format") != FORMAT:
             raise ResultsError(
-                f"{file}:{number}: results format {record.get('format')!r}, this crashkit reads "
-                f"{FORMAT}; rerun the sweep with this version"
-            )
+                f"{file}:{number}: {error}: {raw[:80]!r}\n  fix: this file is not a crashkit "
+                "results file, or was damaged: give another one, or sweep afresh without "
+                "--resume"
+            ) from None
         records.append(record)
-    return records
+        offset += len(raw) + 1
+    if records and records[0].get("format") != FORMAT:
+        raise ResultsError(
+            f"{file}:1: results format {records[0].get('format')!r}, this crashkit reads "
+            f"{FORMAT}; rerun the sweep with this version"
+        )
+    return records, min(offset, len(data))
+
+
+def _record(raw: bytes, first: bool) -> dict[str, Any]:
+    """One line's record; ValueError saying what is wrong with it."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except ValueError:
+        raise ValueError("not JSON") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"a JSON {type(record).__name__}, not an object")
+    kind = record.get("type")
+    if kind not in _FIELDS:
+        raise ValueError(f"no known type ({kind!r}; known: {', '.join(_FIELDS)})")
+    if first and kind != "run":
+        raise ValueError("the first line is not a run line")
+    for name, expected in _FIELDS[kind].items():
+        value = record.get(name)
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ValueError(f"a {kind} line whose {name!r} is {value!r}")
+    return record
+
+
+def encode_line(record: dict[str, Any]) -> bytes:
+    """One record as one line of ASCII JSON: nothing in it any reader could take for the
+    end of a line (U+2028, U+0085...), and text that is not valid Unicode (a lone
+    surrogate from a program's output) escaped rather than fatal."""
+    return (json.dumps(record, default=str) + "\n").encode("ascii")
 
 
 def _commit() -> str | None:
@@ -90,6 +166,15 @@ def end_record(duration: float, points: int, seed: int | None) -> dict[str, Any]
     }
 
 
+def _truncate(path: Path, end: int) -> None:
+    """Drop what follows the last whole record (a torn or damaged last line), so that a
+    resumed sweep appends after a line that reads."""
+    if path.stat().st_size > end:
+        with path.open("r+b") as file:
+            file.truncate(end)
+            os.fsync(file.fileno())
+
+
 class ResultsWriter:
     """Appends records to a results file, one whole line per write, from any thread.
 
@@ -101,15 +186,21 @@ class ResultsWriter:
 
     def __init__(self, path: str | os.PathLike[str], *, resume: bool = False) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ResultsError(
+                f"{self.path}: is a folder; name the results file, e.g. "
+                f"{self.path / 'results.jsonl'}"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         #: The points an earlier run of a resumed sweep did (first-level points).
         self.done: set[PointId] = set()
         #: The point records an earlier run of a resumed sweep wrote.
         self.earlier: list[dict[str, Any]] = []
-        if resume and self.path.exists():
-            self.earlier = [r for r in read_results(self.path) if r["type"] == "point"]
+        if resume and self.path.exists() and self.path.stat().st_size:
+            records, end = _read(self.path)
+            self.earlier = [r for r in records if r["type"] == "point"]
             self.done = {PointId.of(r).top for r in self.earlier}
-            self._drop_torn_tail()
+            _truncate(self.path, end)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if resume else os.O_TRUNC)
         self._fd = os.open(self.path, flags, 0o644)
         self._lock = threading.Lock()
@@ -125,14 +216,8 @@ class ResultsWriter:
             }
         )
 
-    def _drop_torn_tail(self) -> None:
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with self.path.open("r+b") as f:
-                f.truncate(data.rfind(b"\n") + 1)
-
     def write(self, record: dict[str, Any]) -> None:
-        line = (json.dumps(record, default=str, ensure_ascii=False) + "\n").encode()
+        line = encode_line(record)
         with self._lock:
             written = os.write(self._fd, line)
             if written != len(line):  # pragma: no cover - only on a full disk

@@ -8,6 +8,7 @@ import inspect
 import os
 import re
 import sys
+import traceback
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -302,10 +303,34 @@ def _import_file(path: Path) -> Any:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except ScenarioError:  # already names the scenario and the fix
+        del sys.modules[name]
+        raise
+    except Exception as error:
+        del sys.modules[name]
+        raise ScenarioError(str(path), _import_problem(error, path), _import_fix(error)) from None
     except BaseException:
         del sys.modules[name]
         raise
     return module
+
+
+def _import_problem(error: Exception, path: Path) -> str:
+    """What went wrong importing a scenario file, down to its own line when there is one."""
+    if isinstance(error, SyntaxError):
+        where = f"line {error.lineno}" + (f", column {error.offset}" if error.offset else "")
+        return f"is not valid Python ({error.msg}, {where}):\n  {(error.text or '').rstrip()}"
+    own = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == path]
+    where = f" at line {own[-1].lineno}: {own[-1].line}" if own else ""
+    return f"raised {type(error).__name__} while being imported{where}\n  {error}"
+
+
+def _import_fix(error: Exception) -> str:
+    if isinstance(error, TypeError) and "Scenario" in str(error):
+        return (
+            "Scenario(name=..., setup=..., workload=..., restart=..., observe=...) needs all five"
+        )
+    return "fix the file so that `python FILE` imports it without an error"
 
 
 def scenarios_in(path: Path) -> list[Scenario]:
