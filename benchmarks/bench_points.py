@@ -5,7 +5,7 @@ in one run:
 
 1. with children forked from crashkit's fork server (the default), with J parallel
    jobs and with one job;
-2. with a fresh interpreter per child (``fresh_interpreter=True``), the naive baseline;
+2. with a fresh interpreter per child (the ``spawn`` launcher), the naive baseline;
 3. the raw cost of one child: an empty phase, and a trivial phase (one SQLite commit
    and one file write, then SIGKILL; the ``TINY`` scenario below), next to
    ``python -c "import httpx"``, to compare with DESIGN.md section 7.
@@ -148,7 +148,7 @@ def _tiny_report_modules(world: World) -> None:
 
 
 class Bench:
-    """An explorer per (scenario, mode) and the timings; one starter per mode."""
+    """An explorer per (scenario, mode) and the timings; one launcher per mode."""
 
     def __init__(self, scenarios: Sequence[Scenario], variant: str) -> None:
         self.scenarios, self.variant = list(scenarios), variant
@@ -157,7 +157,7 @@ class Bench:
             dict.fromkeys([m for s in [*self.scenarios, self.tiny] for m in s.preload_modules()])
         )
         self.work = new_work_dir()
-        self.starters: dict[bool, Launcher] = {
+        self.launchers: dict[bool, Launcher] = {
             fresh: make_launcher("spawn" if fresh else "forkserver", self.preload)
             for _, fresh in MODES
         }
@@ -166,8 +166,8 @@ class Bench:
         self.prepared: dict[tuple[str, bool], float] = {}
 
     def close(self) -> None:
-        for starter in self.starters.values():
-            starter.close()
+        for launcher in self.launchers.values():
+            launcher.close()
         shutil.rmtree(self.work, ignore_errors=True)
 
     def explorer(self, scenario: Scenario, variant: str, fresh: bool) -> Explorer:
@@ -175,7 +175,7 @@ class Bench:
         key = (scenario.id, fresh)
         if key not in self.explorers:
             folder = self.work / f"{len(self.explorers):02d}-{scenario.name}"
-            explorer = Explorer(scenario, variant, self.starters[fresh], folder, str(ROOT))
+            explorer = Explorer(scenario, variant, self.launchers[fresh], folder, str(ROOT))
             started = time.perf_counter()
             explorer.prepare()
             self.prepared[key] = time.perf_counter() - started
@@ -191,7 +191,7 @@ class Bench:
         self, mode: str, fresh: bool, fault: str, jobs: int, points: dict[str, list[int]]
     ) -> Timing:
         """Time ``points`` (scenario id -> points) on ``jobs`` threads, all scenarios in one
-        pool as a sweep runs them; with one job, also the runner's steps."""
+        pool as a sweep runs them; with one job, also the explorer's steps."""
         explorers = {
             s.id: self.explorer(s, self.variant, fresh) for s in self.scenarios if s.id in points
         }
@@ -292,7 +292,7 @@ class Bench:
             run_dir.mkdir()
             job = ChildJob(self.tiny, "restart", str(self.work), str(run_dir), probe=None)
             started = time.perf_counter()
-            self.starters[fresh].run(job, 60)
+            self.launchers[fresh].run(job, 60)
             times.append(time.perf_counter() - started)
         return times
 
@@ -309,7 +309,7 @@ class Bench:
             env={"MODULES": " ".join(self.preload)},
             probe=None,
         )
-        self.starters[False].run(job, 60)
+        self.launchers[False].run(job, 60)
         out = world / "preloaded.txt"
         warm = out.read_text().split() if out.exists() else []
         return warm, [m for m in self.preload if m not in warm]

@@ -23,13 +23,13 @@ from rich.table import Table
 from crashkit.engine.artifacts import MANIFEST, ArtifactStore, Recheck, recheck
 from crashkit.engine.explorer import Explorer
 from crashkit.engine.result import PointResult
-from crashkit.engine.sweep import Sweep, VariantSummary, check_variants
+from crashkit.engine.sweep import Sweep, VariantSummary, check_variants, explorer_for
 from crashkit.engine.workdir import new_work_dir
 from crashkit.errors import CrashkitError, UsageError
 from crashkit.faults import FAULT_KINDS, FAULTS
 from crashkit.launch import LAUNCHERS, make_launcher
 from crashkit.model.outcome import Verdict
-from crashkit.options import Options, load_settings
+from crashkit.options import Options, load_settings, project_options
 from crashkit.output.report import merge_results, write_report
 from crashkit.output.results import ResultsWriter, read_results
 from crashkit.remotes import REMOTES, Serving, serve_remote
@@ -526,11 +526,14 @@ def _serving(args: argparse.Namespace) -> Iterator[Serving]:
 
 
 def _explorer(spec: str, variant: str | None, keep: bool) -> tuple[Explorer, Path]:
+    """An explorer of one point's variant, with the project's settings (its timeout, rounds
+    and launcher), so that a replay runs the point as the sweep did."""
     scenario: Scenario = resolve(spec, default_paths())
     variant = variant or next(iter(scenario.variants))
+    options = project_options(Path.cwd())
     work = new_work_dir()
-    launcher = make_launcher(preload=scenario.preload_modules())
-    return Explorer(scenario, variant, launcher, work, os.getcwd(), keep), work
+    launcher = make_launcher(options.launcher, scenario.preload_modules())
+    return explorer_for(scenario, variant, launcher, work, options, keep_worlds=keep), work
 
 
 def _points(args: argparse.Namespace, console: Console) -> int:

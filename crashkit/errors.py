@@ -10,7 +10,7 @@ Errors caused by what a user wrote also derive from the fitting builtin, so
     ├── ResultsError(ValueError)           a results file is unreadable or of another format
     └── UsageError(ValueError)             a command-line value is malformed
 
-Errors cross process boundaries (a child reports to the runner), so each one
+Errors cross process boundaries (a child reports to the parent), so each one
 keeps its structured fields in ``args`` and pickles cleanly.
 """
 

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from crashkit.errors import UsageError
-from crashkit.faults import FAULT_KINDS, KILL, parse_faults
+from crashkit.faults import KILL, parse_faults
 from crashkit.launch import DEFAULT_LAUNCHER, LAUNCHERS
 from crashkit.model.outcome import parse_shard
 
-__all__ = ["Options", "load_settings", "project_settings"]
+__all__ = ["Options", "load_settings", "project_options", "project_settings"]
 
 
 @dataclass(frozen=True)
@@ -108,29 +108,51 @@ def _flag(value: object) -> bool:
     return text in ("true", "1", "yes")
 
 
-#: Each setting: its parser, and an example of a good value (shown with an error).
+def _seconds(value: object) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number of seconds") from None
+    if not number > 0:
+        raise ValueError(f"{number} is not more than 0")
+    return number
+
+
+#: Each setting: its parser, and a good value (shown with an error).
 _PARSERS: dict[str, tuple[Callable[[object], Any], str]] = {
-    "faults": (
-        _faults,
-        f"faults = [{KILL!r}, 'powerloss'] (or 'all'; kinds: {', '.join(FAULT_KINDS)})",
-    ),
-    "variants": (_names, "variants = ['correct']"),
-    "sample": (_whole(1), "sample = 20"),
-    "seed": (_whole(0), "seed = 7"),
-    "shard": (parse_shard, "shard = '2/4'"),
-    "jobs": (_whole(1), "jobs = 4"),
-    "timeout": (_whole(1), "timeout = 60"),
-    "max_rounds": (_whole(1), "max_rounds = 5"),
-    "launcher": (_launcher, f"launcher = {DEFAULT_LAUNCHER!r}"),
-    "kill_each_point": (_flag, "kill_each_point = true"),
-    "results": (str, "results = 'reports/results.jsonl'"),
-    "report": (str, "report = 'reports/index.html'"),
+    "faults": (_faults, f"{KILL},powerloss"),
+    "variants": (_names, "correct"),
+    "sample": (_whole(1), "20"),
+    "seed": (_whole(0), "7"),
+    "shard": (parse_shard, "2/4"),
+    "jobs": (_whole(1), "4"),
+    "timeout": (_seconds, "60"),
+    "max_rounds": (_whole(1), "5"),
+    "launcher": (_launcher, DEFAULT_LAUNCHER),
+    "kill_each_point": (_flag, "true"),
+    "results": (str, "reports/results.jsonl"),
+    "report": (str, "reports/index.html"),
 }
 
 
-def with_settings(options: Options, settings: Mapping[str, Any], source: str) -> Options:
+def _as_setting(name: str, value: object) -> str:
+    """How a setting is written in a settings file: ``sample = 20``."""
+    return f"{name} = {value!r}" if not str(value).isdigit() else f"{name} = {value}"
+
+
+def with_settings(
+    options: Options,
+    settings: Mapping[str, Any],
+    source: str,
+    spell: Callable[[str, object], str] = _as_setting,
+) -> Options:
     """``options`` with ``settings`` applied (keys with ``-`` or ``_``); UsageError naming
-    ``source`` and the fix for an unknown key or a bad value."""
+    ``source`` and the fix for an unknown key or a bad value.
+
+    Args:
+        spell: how a setting and a value are written where they came from (a settings
+            file's ``sample = 20``, a command line's ``--sample 20``).
+    """
     changes = {}
     where = f"{source}: " if source else ""
     for key, value in settings.items():
@@ -143,7 +165,9 @@ def with_settings(options: Options, settings: Mapping[str, Any], source: str) ->
         try:
             changes[name] = parse(value)
         except (ValueError, UsageError) as error:
-            raise UsageError(f"{where}{key} = {value!r}: {error}; e.g. {example}") from None
+            text = str(error)
+            fix = "" if "e.g." in text else f"; e.g. {spell(key, example)}"
+            raise UsageError(f"{where}{spell(key, value)}: {text}{fix}") from None
     return dataclasses.replace(options, **changes)
 
 
@@ -159,6 +183,7 @@ INI_KEYS = {
     "crashkit_shard": "shard",
     "crashkit_timeout": "timeout",
     "crashkit_max_rounds": "max_rounds",
+    "crashkit_launcher": "launcher",
 }
 
 
@@ -213,13 +238,33 @@ def _toml(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: not readable TOML ({error}); fix or remove it") from None
 
 
-def load_settings(start: Path, command_line: Mapping[str, Any]) -> Options:
+def load_settings(
+    start: Path, command_line: Mapping[str, Any], spell: Callable[[str, object], str] | None = None
+) -> Options:
     """The options for a sweep started in ``start``: defaults, ``[tool.crashkit]``, the
-    pytest ini keys, then ``command_line`` (None values: not given)."""
-    options = Options()
-    table, path = project_settings(start)
-    options = with_settings(options, table, f"{path} [tool.crashkit]")
-    ini, path = pytest_ini_settings(start)
-    options = with_settings(options, ini, path)
+    pytest ini keys, then ``command_line`` (None values: not given), each checked.
+
+    Args:
+        spell: how the command line writes a setting and its value, for errors.
+    """
+    options = project_options(start)
     given = {k: v for k, v in command_line.items() if v is not None}
-    return with_settings(options, given, "command line")
+    return with_settings(options, given, "", spell or _as_flag)
+
+
+def project_options(start: Path) -> Options:
+    """The options a project's files set: ``[tool.crashkit]``, then the pytest ini keys."""
+    table, path = project_settings(start)
+    options = with_settings(Options(), table, f"{path} [tool.crashkit]")
+    ini, path = pytest_ini_settings(start)
+    return with_settings(options, ini, path, as_ini_key)
+
+
+def as_ini_key(name: str, value: object) -> str:
+    """How the pytest configuration writes a setting: ``crashkit_sample = 20``."""
+    return f"crashkit_{name} = {value}"
+
+
+def _as_flag(name: str, value: object) -> str:
+    """How ``crashkit run`` writes a setting: ``--sample 20``."""
+    return f"--{name.replace('_', '-')} {value}"

@@ -30,6 +30,7 @@ import selectors
 import signal
 
 import crashkit.child.worker  # noqa: F401  (patches first: see crashkit.child.worker)
+from crashkit.child import orphans
 from crashkit.child import run as _child
 from crashkit.model.process import EXIT_BAD_JOB
 from crashkit.model.wire import read_message, write_message
@@ -73,14 +74,14 @@ class _Server:
         _child.expected_parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            self.become_child(job_bytes, environ)
+            self.become_child(job_id, job_bytes, environ)
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # the child does it too: whoever runs first
         self.children[pid] = job_id
         write_message(self.responses, ("started", job_id, pid))
         self.reap()  # a child may be gone before its SIGCHLD was counted
 
-    def become_child(self, job_bytes: bytes, environ: dict[str, str]) -> None:
+    def become_child(self, job_id: int, job_bytes: bytes, environ: dict[str, str]) -> None:
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -98,6 +99,7 @@ class _Server:
             # server's own is a copy from when it started).
             os.environ.clear()
             os.environ.update(environ)
+            os.environ[orphans.TAG] = str(job_id)  # what it starts is this job's too
             import dill
 
             job = dill.loads(job_bytes)
@@ -118,6 +120,8 @@ class _Server:
             if pid == 0:
                 return
             job_id = self.children.pop(pid, None)
+            # What a job left outside its process group (adopted here) dies with it.
+            orphans.kill_orphans(self.children, {str(j) for j in self.children.values()})
             if job_id is not None:
                 code = os.waitstatus_to_exitcode(status)
                 write_message(self.responses, ("exited", job_id, code))
@@ -127,6 +131,7 @@ class _Server:
             for kill in (os.killpg, os.kill):
                 with contextlib.suppress(OSError):
                     kill(pid, signal.SIGKILL)
+        orphans.kill_orphans((), ())
 
 
 def main(argv: list[str]) -> None:
@@ -140,4 +145,5 @@ def main(argv: list[str]) -> None:
     # collector in a child never walks those objects, so it never copies their pages.
     gc.collect()
     gc.freeze()
+    orphans.become_subreaper()
     _Server(requests, responses).serve()

@@ -31,9 +31,6 @@ from crashkit.probes import python as _probe
 from crashkit.probes.quiet import quiet
 from crashkit.scenario.scenario import Scenario, ScenarioRef, World
 
-#: Where :func:`_exit` records the status (the child's run folder).
-_status_dir: Path | None = None
-
 
 class _Lines:
     """Appends JSON lines to a file with one unbuffered write each (kill-safe)."""
@@ -139,9 +136,12 @@ _LIBC = _libc()
 #: The pid of the process that forked this child, set by crashkit's fork server before
 #: the fork (reading it after the fork would miss a parent that died in between).
 expected_parent: int | None = None
+#: Whether the child leads a process group of its own (False: it stays in its
+#: supervisor's, which the launcher kills; see :mod:`crashkit.child.spawned`).
+own_group = True
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Have Linux SIGKILL this child when its parent dies, so a killed sweep leaves nothing."""
     with contextlib.suppress(OSError, AttributeError):
         pr_set_pdeathsig = 1
@@ -163,15 +163,14 @@ def _write_error(run_dir: Path, text: str) -> None:
 
 def run(job: ChildJob) -> None:
     """The child's entry point: never returns; the exit status says how the phase ended."""
-    with contextlib.suppress(OSError):
-        os.setpgid(0, 0)  # so the runner can kill whatever the program starts, too
-    _die_with_parent()
+    if own_group:
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)  # so the launcher can kill whatever the program starts, too
+    die_with_parent()
     probe = PROBES[job.probe] if job.probe is not None else None
     if probe is not None:
         probe.install()
     run_dir = Path(job.run_dir)
-    global _status_dir
-    _status_dir = run_dir
     _redirect_output(run_dir)
     # The variant's environment is in force before the scenario (and through it the
     # program) is imported: a program may read its configuration at import time.
@@ -226,10 +225,7 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path, probe: Probe | 
 
 
 def _exit(status: int) -> NoReturn:
-    """Leave with ``status``, recording it first (see :func:`read_status`)."""
-    with contextlib.suppress(OSError):
-        if _status_dir is not None:
-            _write_file(_status_dir / process.STATUS, str(status))
+    """Leave with ``status``, the program's output flushed."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()

@@ -13,9 +13,10 @@ import os
 import sys
 
 from crashkit.model.process import PATH_VARIABLE
-from crashkit.probes import python as _probe
+from crashkit.probes import PROBES
 
-_probe.install_patches()
+for _probe in PROBES.values():  # each prepares the process before the program is imported
+    _probe.install()
 for _entry in reversed(os.environ.pop(PATH_VARIABLE, "").split(os.pathsep)):
     if _entry and _entry not in sys.path:
         sys.path.insert(0, _entry)

@@ -7,7 +7,7 @@ whose probe copies the world before each planned operation
 (:class:`crashkit.child.run._Recorder`) yields the crash state of every kill point,
 where a child per point would rerun the workload to get each.
 
-The parent side (:class:`Recordings`) then recovers each state as the runner
+The parent side (:class:`Recordings`) then recovers each state as the explorer
 recovers any crashed world, with these safeguards:
 
 * the recording is checked against the dry run: where it strays, the point is a

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from crashkit.model.operation import Operation
 from crashkit.model.outcome import Finding, Round
-from crashkit.model.process import EXIT_RAISED, UNKNOWN_STATUS, ChildRun
+from crashkit.model.process import EXIT_RAISED, ChildRun
 
 __all__ = ["confirm", "endless", "nondeterministic", "round_exit"]
 
@@ -56,14 +56,9 @@ def nondeterministic(
 
 
 def died_at_its_point(run: ChildRun) -> bool:
-    """Whether a child told to crash died by its own SIGKILL.
-
-    The child writes the operation's record and kills itself at once, so a record at
-    the crash point, with no status recorded after it, means it died there. A launcher
-    that could not learn a child's status reports 255; that case is accepted on the same
-    evidence.
-    """
-    return run.exit.killed or (run.exit.status == UNKNOWN_STATUS and not run.error)
+    """Whether a child told to crash died by its own SIGKILL (it writes the operation's
+    record, then kills itself at once)."""
+    return run.exit.killed
 
 
 def round_exit(run: ChildRun, number: int, findings: list[Finding], timeout: float) -> str:

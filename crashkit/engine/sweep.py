@@ -169,7 +169,7 @@ class Sweep:
             pool.shutdown(wait=True)
             self.close()
         points = sum(s.points for s in summaries.values())
-        self._write(end_record(time.monotonic() - started, points, self.options.seed))
+        self._write(end_record(time.monotonic() - started, points, self.options.seed or 0))
         return list(summaries.values())
 
     def _count_earlier_points(self, summaries: dict[int, VariantSummary]) -> None:

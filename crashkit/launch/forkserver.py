@@ -66,6 +66,10 @@ class ForkServerLauncher(LauncherBase):
         return ChildExit(status, timed_out, time.monotonic() - started)
 
 
+#: Seconds a server may take to fork a child, its start (importing the program) included.
+_FORK_TIMEOUT = 120.0
+
+
 class _ServerGone(ChildError):
     """The fork server stopped before it took the job (a new one may)."""
 
@@ -121,11 +125,17 @@ class _Server:
                 raise _ServerGone("crashkit's fork server stopped; see its output above")
             self._tickets[job_id] = ticket
             try:
-                write_message(self._out, (job_id, data, dict(os.environ)))
+                # The variant's environment is in force while the job is unpickled, which
+                # may import the program (a scenario passed as an object).
+                write_message(self._out, (job_id, data, {**os.environ, **job.env}))
             except (BrokenPipeError, ValueError) as error:
                 del self._tickets[job_id]
                 raise _ServerGone(f"crashkit's fork server is gone ({error})") from None
-        ticket.forked.wait()
+        if not ticket.forked.wait(_FORK_TIMEOUT):
+            raise ChildError(
+                f"crashkit's fork server forked nothing within {_FORK_TIMEOUT}s (it is still "
+                "importing the program's modules: does importing them hang?)"
+            )
         if not ticket.pid:
             raise ChildError("crashkit's fork server stopped; see its output above")
         return ticket
@@ -190,13 +200,13 @@ def _server(preload: tuple[str, ...], env: dict[str, str]) -> _Server:
         server = _SERVERS.get(key)
         if server is not None and server.alive:
             return server
-        if server is not None:
-            server.stop()  # it died: close our ends of its pipes
-        idle = [k for k, s in _SERVERS.items() if s.idle]
-        for old in idle[: max(0, len(_SERVERS) - _KEEP_SERVERS + 1)]:
-            _SERVERS.pop(old).stop()
+        retired = [server] if server is not None else []  # it died: close our pipe ends
+        idle = [k for k, s in _SERVERS.items() if s.idle and k != key]
+        retired += [_SERVERS.pop(k) for k in idle[: max(0, len(_SERVERS) - _KEEP_SERVERS + 1)]]
         server = _SERVERS[key] = _Server(preload, env)
-        return server
+    for old in retired:  # outside the lock: a stop may take seconds
+        old.stop()
+    return server
 
 
 @atexit.register

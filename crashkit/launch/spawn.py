@@ -24,20 +24,20 @@ class SpawnLauncher(LauncherBase):
 
     def run(self, job: ChildJob, timeout: float) -> ChildExit:
         started = time.monotonic()
+        data = dill.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         self._admit()
         process = subprocess.Popen(
-            bootstrap("spawned"), stdin=subprocess.PIPE, env=child_environment(job.env)
+            bootstrap("spawned"),
+            stdin=subprocess.PIPE,
+            env=child_environment(job.env),
+            process_group=0,  # the group the launcher kills, from the first instant
         )
         self._track(process.pid)
         try:
-            assert process.stdin is not None
+            if self.closed:  # close() ran while the child was being started
+                kill_group(process.pid)
             try:
-                process.stdin.write(dill.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
-                process.stdin.close()
-            except BrokenPipeError:  # it died before reading its job: its status says how
-                pass
-            try:
-                process.wait(timeout)
+                process.communicate(data, timeout=timeout)
                 timed_out = False
             except subprocess.TimeoutExpired:
                 timed_out = True

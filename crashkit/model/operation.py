@@ -1,4 +1,4 @@
-"""One durable operation, as the probe records it and the runner compares it."""
+"""One durable operation, as the probe records it and the engine compares it."""
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ functions, so that nothing is lost when it is killed:
 * ``trace.jsonl``: one line per durable operation, written *before* it runs;
 * ``output.txt``: the program's stdout and stderr, line buffered;
 * ``error.txt``: the traceback, when the phase raised;
-* ``status``: the exit status, when it exits by itself;
 * ``audit.jsonl``: the journal audit's uncovered operations (the dry run);
 * ``powercuts.pkl``: the power-cut states at the crash point (the powerloss fault);
 * ``states/`` and ``states.jsonl``: recorded kill crash states (the recording run).
@@ -34,7 +33,6 @@ __all__ = [
     "ChildRun",
     "read_lines",
     "read_run",
-    "read_status",
     "read_text",
     "read_trace",
 ]
@@ -49,7 +47,6 @@ EXIT_BAD_JOB = 72
 TRACE = "trace.jsonl"
 OUTPUT = "output.txt"
 ERROR = "error.txt"
-STATUS = "status"
 AUDIT = "audit.jsonl"
 POWER_CUTS = "powercuts.pkl"
 #: The parent's ``sys.path``, handed to a new crashkit process through its environment
@@ -116,9 +113,6 @@ class ChildRun:
 
 def read_run(run_dir: Path, exit: ChildExit) -> ChildRun:
     """What a child left in ``run_dir``."""
-    recorded = read_status(run_dir)
-    if recorded is not None and exit.status == UNKNOWN_STATUS:
-        exit = ChildExit(recorded, exit.timed_out, exit.duration)
     return ChildRun(
         exit,
         read_trace(run_dir),
@@ -126,18 +120,6 @@ def read_run(run_dir: Path, exit: ChildExit) -> ChildRun:
         read_text(run_dir / ERROR),
         run_dir / OUTPUT,
     )
-
-
-#: The status a launcher reports when it could not learn the real one.
-UNKNOWN_STATUS = 255
-
-
-def read_status(run_dir: Path) -> int | None:
-    """The status a child recorded just before it exited by itself (None: it did not)."""
-    try:
-        return int((run_dir / STATUS).read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:

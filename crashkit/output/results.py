@@ -31,7 +31,7 @@ from typing import Any
 from crashkit.errors import ResultsError
 from crashkit.model.outcome import PointId
 
-__all__ = ["FORMAT", "ResultsWriter", "end_record", "read_results"]
+__all__ = ["FORMAT", "ResultsWriter", "end_record", "read_results", "record_identity"]
 
 #: Bumped when a line's meaning changes; readers refuse other versions.
 FORMAT = 1
@@ -138,6 +138,17 @@ def encode_line(record: dict[str, Any]) -> bytes:
     end of a line (U+2028, U+0085...), and text that is not valid Unicode (a lone
     surrogate from a program's output) escaped rather than fatal."""
     return (json.dumps(record, default=str) + "\n").encode("ascii")
+
+
+def record_identity(record: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What a record stands for, so that a later one of the same replaces it (None: a run
+    or end line, which describes a run: all are kept)."""
+    kind = record.get("type")
+    if kind in ("point", "trace"):  # a trace is its variant's point 0 under its fault
+        return (kind, PointId.of(record))
+    if kind in ("audit", "error"):  # one per variant, whatever the fault
+        return (kind, record["scenario_id"], record["variant"])
+    return None
 
 
 def _commit() -> str | None:

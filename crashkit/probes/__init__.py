@@ -2,7 +2,7 @@
 
 Layer: the probes run inside children, next to the program. They import only
 ``crashkit.model`` (plain data: :mod:`crashkit.model.operation`) and
-``crashkit.errors``, besides ``crashkit.probes`` itself; nothing of the runner.
+``crashkit.errors``, besides ``crashkit.probes`` itself; nothing of the engine.
 
 Each probe is a package behind the small :class:`Probe` protocol, listed in
 :data:`PROBES` under the name a child job asks for:

@@ -16,6 +16,7 @@ import pytest
 
 from crashkit.pytest_plugin.names import (
     FAULTS,
+    LAUNCHER,
     MAX_ROUNDS,
     REPORT,
     RESULTS,
@@ -54,6 +55,7 @@ _OPTIONS: list[tuple[str, str, str | None, str]] = [
     (SEED, "crashkit_seed", None, "seed for --crashkit-sample (default: random, printed)"),
     (SHARD, "crashkit_shard", None, "run shard I of N of the points, written I/N"),
     (TIMEOUT, "crashkit_timeout", None, "seconds a child may run (default: the scenario's)"),
+    (LAUNCHER, "crashkit_launcher", "forkserver", "how children start (default: %(default)s)"),
     (
         MAX_ROUNDS,
         "crashkit_max_rounds",
@@ -64,13 +66,17 @@ _OPTIONS: list[tuple[str, str, str | None, str]] = [
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    from crashkit.faults import FAULTS as KINDS  # the registry names the choices
+    from crashkit.faults import FAULTS as KINDS  # the registries name the choices
+    from crashkit.launch import LAUNCHERS
 
     group = parser.getgroup("crashkit", "crash-consistency scenarios (crashkit)")
-    kinds = "; ".join(f"{kind.name}: {kind.summary}" for kind in KINDS.values())
+    choices = {
+        FAULTS: "; ".join(f"{kind.name}: {kind.summary}" for kind in KINDS.values()),
+        LAUNCHER: "; ".join(f"{name}: {cls.summary}" for name, cls in LAUNCHERS.items()),
+    }
     for option, ini, default, help_text in _OPTIONS:
-        if option == FAULTS:
-            help_text = f"{help_text} (kinds: {kinds})"
+        if option in choices:
+            help_text = f"{help_text} ({choices[option]})"
         group.addoption(
             option,
             dest=ini,

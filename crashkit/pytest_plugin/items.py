@@ -46,7 +46,8 @@ def collect_scenario(collector: pytest.Collector, name: str, scenario: Scenario)
     if scenario.source is None:
         scenario.source = ScenarioRef(str(collector.path.resolve()), name)
     items: list[Any] = []
-    for variant in scenario.variants:
+    wanted = session.options.variants
+    for variant in (v for v in scenario.variants if not wanted or v in wanted):
         for fault in session.faults:
             items.extend(_variant_items(collector, session, scenario, variant, fault))
     return items

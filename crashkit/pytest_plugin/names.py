@@ -10,6 +10,7 @@ SEED = "--crashkit-seed"
 SHARD = "--crashkit-shard"
 TIMEOUT = "--crashkit-timeout"
 MAX_ROUNDS = "--crashkit-max-rounds"
+LAUNCHER = "--crashkit-launcher"
 
 
 def dest(flag: str) -> str:

@@ -17,8 +17,8 @@ from crashkit.engine.workdir import new_work_dir
 from crashkit.errors import UsageError
 from crashkit.launch import Launcher, make_launcher
 from crashkit.model.outcome import PointId, Verdict, in_shard, verdict
-from crashkit.options import INI_KEYS, Options, project_settings, with_settings
-from crashkit.output.results import ResultsWriter, end_record
+from crashkit.options import INI_KEYS, Options, as_ini_key, project_settings, with_settings
+from crashkit.output.results import ResultsWriter, end_record, record_identity
 from crashkit.scenario.scenario import Scenario
 
 __all__ = ["CrashkitSession", "Recorder", "crashkit_session", "session_options", "session_seed"]
@@ -39,13 +39,20 @@ def session_options(config: pytest.Config) -> Options:
         flags = {name: config.getoption(key) for key, name in INI_KEYS.items()}
         try:
             options = with_settings(Options(), table, f"{path} [tool.crashkit]")
-            options = with_settings(options, ini, str(config.inipath or "ini file"))
+            options = with_settings(options, ini, str(config.inipath), as_ini_key)
             given = {k: v for k, v in flags.items() if v is not None}
-            options = with_settings(options, given, "command line")
+            options = with_settings(options, given, "", _as_flag)
         except UsageError as error:
-            raise pytest.UsageError(str(error).replace("command line: ", "--crashkit-")) from None
+            raise pytest.UsageError(str(error)) from None
+        if options.shard is not None and options.sample is not None and options.seed is None:
+            # Shards run as separate jobs must sample the same points: one seed for all.
+            options = options.replace(seed=0)
         config.stash[_OPTIONS] = options
     return config.stash[_OPTIONS]
+
+
+def _as_flag(name: str, value: object) -> str:
+    return f"--crashkit-{name.replace('_', '-')}={value}"
 
 
 def session_seed(config: pytest.Config) -> int:
@@ -138,19 +145,13 @@ class Recorder:
         self.options = session_options(config)
         self.writer: ResultsWriter | None = None
         self.records: list[dict[str, Any]] = []
-        self.seen: set[tuple[str, ...]] = set()
+        self.seen: set[tuple[Any, ...] | None] = set()
 
     def add(self, records: list[dict[str, Any]]) -> None:
         if self.writer is None:
             self.writer = ResultsWriter(self.options.results)
         for record in records:
-            key = (
-                record["type"],
-                record.get("scenario_id", ""),
-                record.get("variant", ""),
-                record.get("fault", ""),
-                str(record.get("point", "")),
-            )
+            key = record_identity(record)
             if record["type"] in ("trace", "audit") and key in self.seen:
                 continue  # every xdist worker sends the dry run once
             self.seen.add(key)

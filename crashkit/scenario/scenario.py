@@ -242,11 +242,6 @@ class Scenario:
         assert isinstance(known, Mapping)  # normalized in __post_init__
         return frozenset(known.get(variant, ()))
 
-    def should_catch(self, variant: str, faults: Collection[str]) -> bool:
-        """Whether a sweep under ``faults`` is expected to find ``variant``'s bug."""
-        meant = self.catching_faults(variant)
-        return self.expects_findings(variant) and (not meant or bool(meant & set(faults)))
-
 
 @dataclass(frozen=True)
 class ScenarioRef:

@@ -479,19 +479,19 @@ def test_an_invariant_that_takes_no_world_is_a_scenario_error():
 
 
 def test_worlds_go_where_the_environment_says_else_to_memory_with_room(monkeypatch, tmp_path):
-    from crashkit.engine import workdir as _runner
+    from crashkit.engine import workdir
 
     monkeypatch.setenv("CRASHKIT_WORK_DIR", str(tmp_path / "mine"))
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
-    assert _runner.default_work_base() == tmp_path / "mine"
+    assert workdir.default_work_base() == tmp_path / "mine"
     monkeypatch.delenv("CRASHKIT_WORK_DIR")
-    assert _runner.default_work_base() == tmp_path / "tmp"
+    assert workdir.default_work_base() == tmp_path / "tmp"
     monkeypatch.delenv("TMPDIR")
-    monkeypatch.setattr(_runner, "_MEMORY_FOLDER", tmp_path)
-    monkeypatch.setattr(_runner, "_MEMORY_NEEDED", 0)
-    assert _runner.default_work_base() == tmp_path
-    monkeypatch.setattr(_runner, "_MEMORY_NEEDED", 1 << 62)  # a small /dev/shm: not there
-    assert _runner.default_work_base() != tmp_path
+    monkeypatch.setattr(workdir, "_MEMORY_FOLDER", tmp_path)
+    monkeypatch.setattr(workdir, "_MEMORY_NEEDED", 0)
+    assert workdir.default_work_base() == tmp_path
+    monkeypatch.setattr(workdir, "_MEMORY_NEEDED", 1 << 62)  # a small /dev/shm: not there
+    assert workdir.default_work_base() != tmp_path
 
 
 def _runs(counter: pathlib.Path) -> int:

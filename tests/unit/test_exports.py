@@ -11,7 +11,7 @@ from crashkit import errors
 
 
 def test_all_lists_exactly_the_public_names():
-    public = {name for name in vars(crashkit) if not name.startswith("_")}
+    public = {name for name in dir(crashkit) if not name.startswith("_")}
     modules = {name for name in public if type(getattr(crashkit, name)).__name__ == "module"}
     assert set(crashkit.__all__) == public - modules
 

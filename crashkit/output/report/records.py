@@ -10,8 +10,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from crashkit.model.outcome import PointId
-from crashkit.output.results import read_results
+from crashkit.output.results import read_results, record_identity
 
 __all__ = ["Record", "latest", "merge_results"]
 
@@ -34,15 +33,5 @@ def merge_results(paths: Sequence[str | os.PathLike[str]]) -> list[Record]:
 def latest(records: Iterable[Record]) -> list[Record]:
     """The records with duplicates dropped: for each point, trace, audit or error the last wins."""
     records = list(records)
-    last = {_identity(r): i for i, r in enumerate(records)}
-    return [r for i, r in enumerate(records) if (k := _identity(r)) is None or last[k] == i]
-
-
-def _identity(record: Record) -> tuple[Any, ...] | None:
-    """What a record stands for, so that a later one of the same replaces it."""
-    kind = record.get("type")
-    if kind in ("point", "trace"):  # a trace is its variant's point 0 under its fault
-        return (kind, PointId.of(record))
-    if kind in ("audit", "error"):  # one per variant, whatever the fault
-        return (kind, record["scenario_id"], record["variant"])
-    return None  # run and end records describe runs: all are kept
+    last = {record_identity(r): i for i, r in enumerate(records)}
+    return [r for i, r in enumerate(records) if (k := record_identity(r)) is None or last[k] == i]
