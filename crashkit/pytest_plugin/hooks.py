@@ -44,7 +44,8 @@ _OPTIONS: list[tuple[str, str, str | None, str]] = [
         FAULTS,
         "crashkit_faults",
         "kill",
-        "comma-separated fault kinds, or all (default: %(default)s)",
+        "comma-separated fault kinds, or all (default: %(default)s; the kinds: "
+        "crashkit run --help)",
     ),
     (
         SAMPLE,
@@ -55,7 +56,12 @@ _OPTIONS: list[tuple[str, str, str | None, str]] = [
     (SEED, "crashkit_seed", None, "seed for --crashkit-sample (default: random, printed)"),
     (SHARD, "crashkit_shard", None, "run shard I of N of the points, written I/N"),
     (TIMEOUT, "crashkit_timeout", None, "seconds a child may run (default: the scenario's)"),
-    (LAUNCHER, "crashkit_launcher", "forkserver", "how children start (default: %(default)s)"),
+    (
+        LAUNCHER,
+        "crashkit_launcher",
+        "forkserver",
+        "how children start (default: %(default)s; the launchers: crashkit run --help)",
+    ),
     (
         MAX_ROUNDS,
         "crashkit_max_rounds",
@@ -66,17 +72,10 @@ _OPTIONS: list[tuple[str, str, str | None, str]] = [
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    from crashkit.faults import FAULTS as KINDS  # the registries name the choices
-    from crashkit.launch import LAUNCHERS
-
+    # The kinds and launchers are named by `crashkit run --help`, from their registries;
+    # importing those here would cost every pytest run a quarter of a second.
     group = parser.getgroup("crashkit", "crash-consistency scenarios (crashkit)")
-    choices = {
-        FAULTS: "; ".join(f"{kind.name}: {kind.summary}" for kind in KINDS.values()),
-        LAUNCHER: "; ".join(f"{name}: {cls.summary}" for name, cls in LAUNCHERS.items()),
-    }
     for option, ini, default, help_text in _OPTIONS:
-        if option in choices:
-            help_text = f"{help_text} ({choices[option]})"
         group.addoption(
             option,
             dest=ini,

@@ -6,6 +6,7 @@ variant, under every launcher: otherwise every buggy variant sweeps clean, silen
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
 import pytest
@@ -23,3 +24,14 @@ def test_a_program_reading_its_bug_switch_at_import_runs_as_each_variant(launche
     # Killed between its two writes, the in-place variant leaves half a file.
     assert by_variant["inplace"].failed >= 1
     assert by_variant["inplace"].by_invariant["whole"] >= 1
+
+
+def test_a_scenario_passed_as_an_object_is_unpickled_under_its_variant(monkeypatch):
+    """A scenario built in code travels to the child as an object, whose unpickling
+    imports the program: the variant's environment must already be there."""
+    monkeypatch.syspath_prepend(str(TOY.parent))
+    loaded = load_scenarios([TOY])[0]
+    # No file to load it again from, and nothing preloaded: unpickling imports the program.
+    scenario = dataclasses.replace(loaded, source=None, preload=())
+    summaries = Sweep([scenario], jobs=2).run()
+    assert {s.variant: s.failed > 0 for s in summaries} == {"correct": False, "inplace": True}
