@@ -187,6 +187,7 @@ def run(job: ChildJob) -> None:
             probe.stop()
         _write_error(run_dir, traceback.format_exc())
         _exit(EXIT_RAISED)
+    _write_file(run_dir / process.RETURNED, "")  # exit status 0 alone could be os._exit(0)
     _exit(0)
 
 

@@ -155,8 +155,10 @@ class Explorer:
         run = self.run_child(world, world.parent / "run", "workload", audit=audit)
         self._require_ok(run, "workload (without any crash)")
         uncovered = [Uncovered.from_json(r) for r in read_lines(world.parent / "run" / AUDIT)]
+        strayed = self._second_dry_run(run)
         rounds, findings = self.restart_rounds(world)
         state = self.observe(world, findings)
+        findings = strayed + findings
         if not findings:
             # Invariants asking for pytest fixtures run when point 0 does, with their values.
             plain, _ = self.scenario.split_invariants()
@@ -167,7 +169,40 @@ class Explorer:
             shutil.rmtree(world.parent)
         return self.golden
 
+    def _second_dry_run(self, first: ChildRun) -> list[Finding]:
+        """A second uncrashed run of the workload must do what the first did: a program
+        that shuffles its operations is caught here, not only when a point happens to
+        meet the shuffle."""
+        world = self.fresh_world("golden-again")
+        again = self.run_child(world, world.parent / "run", "workload")
+        if not self.keep_worlds:
+            shutil.rmtree(world.parent, ignore_errors=True)
+        mine, theirs = first.trace, again.trace
+        for index, op in enumerate(mine, 1):
+            other = theirs[index - 1] if index <= len(theirs) else None
+            if other is None or other.signature != op.signature:
+                how = "did it there" if other else f"ended after {len(theirs)} operations"
+                return [recovery.nondeterministic(index, op, other, f"{how} (a second dry run)")]
+        if len(theirs) > len(mine):
+            extra = theirs[len(mine)]
+            return [
+                recovery.nondeterministic(
+                    extra.index,
+                    end_operation(extra.index),
+                    extra,
+                    "did more than the first dry run",
+                )
+            ]
+        return []
+
     def _require_ok(self, run: ChildRun, what: str) -> None:
+        if run.exited_early:
+            raise ScenarioError(
+                f"{self.scenario.name}[{self.variant}]",
+                f"{what} ended the process (exit status 0) before returning, as os._exit() "
+                "does: crashkit cannot see the operations it would have done after that",
+                "let the phase return; run a program that exits by itself as a subprocess",
+            )
         if run.exit.status == 0:
             return
         if run.exit.timed_out:

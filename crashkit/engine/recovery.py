@@ -64,6 +64,15 @@ def died_at_its_point(run: ChildRun) -> bool:
 def round_exit(run: ChildRun, number: int, findings: list[Finding], timeout: float) -> str:
     """How restart round ``number`` ended: ``ok``, or ``hang``, ``raised`` or ``died`` with
     the finding that says so added to ``findings``."""
+    if run.exited_early:
+        findings.append(
+            Finding(
+                "recovery-dies",
+                f"restart round {number} ended the process (exit status 0) before its "
+                "phase returned, as os._exit() does",
+            )
+        )
+        return "died"
     if run.exit.status == 0:
         return "ok"
     if run.exit.timed_out:

@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -42,10 +43,12 @@ class ForkServerLauncher(LauncherBase):
     def run(self, job: ChildJob, timeout: float) -> ChildExit:
         started = time.monotonic()
         self._admit()
+        server = _server(self.preload, job.env)
         try:
-            ticket = _server(self.preload, job.env).start(job)
+            ticket = server.start(job)
         except _ServerGone:  # stopped between our lookup and the request: once more
-            ticket = _server(self.preload, job.env).start(job)
+            server = _server(self.preload, job.env)
+            ticket = server.start(job)
         self._track(ticket.pid)
         try:
             if self.closed:  # close() ran while the child was being forked
@@ -57,8 +60,8 @@ class ForkServerLauncher(LauncherBase):
                 status = ticket.wait(None)
             if ticket.lost:
                 raise ChildError(
-                    "crashkit's fork server died while this child ran (its children die "
-                    "with it); see its output above"
+                    f"crashkit's fork server died while this child ran ({server.ending()}; "
+                    "its children die with it): did the program kill its parent?"
                 )
         finally:
             self._untrack(ticket.pid)
@@ -122,7 +125,7 @@ class _Server:
         data = dill.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         with self._write_lock:
             if self._dead:
-                raise _ServerGone("crashkit's fork server stopped; see its output above")
+                raise _ServerGone(f"crashkit's fork server stopped ({self.ending()})")
             self._tickets[job_id] = ticket
             try:
                 # The variant's environment is in force while the job is unpickled, which
@@ -137,7 +140,7 @@ class _Server:
                 "importing the program's modules: does importing them hang?)"
             )
         if not ticket.pid:
-            raise ChildError("crashkit's fork server stopped; see its output above")
+            raise ChildError(f"crashkit's fork server stopped ({self.ending()})")
         return ticket
 
     def _read(self) -> None:
@@ -163,6 +166,16 @@ class _Server:
                 ticket.lost = True
                 ticket.forked.set()
                 ticket.done.set()
+
+    def ending(self) -> str:
+        """How the server process ended, for messages."""
+        try:
+            status = self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return "it stopped answering"
+        if status < 0:
+            return f"killed by {signal.Signals(-status).name}"
+        return f"exit status {status}; its own errors are on crashkit's standard error"
 
     @property
     def alive(self) -> bool:

@@ -7,6 +7,8 @@ functions, so that nothing is lost when it is killed:
 * ``trace.jsonl``: one line per durable operation, written *before* it runs;
 * ``output.txt``: the program's stdout and stderr, line buffered;
 * ``error.txt``: the traceback, when the phase raised;
+* ``returned``: written once the phase has returned (an ``os._exit(0)`` inside it
+  ends the process with status 0 too, but leaves no such file);
 * ``audit.jsonl``: the journal audit's uncovered operations (the dry run);
 * ``powercuts.pkl``: the power-cut states at the crash point (the powerloss fault);
 * ``states/`` and ``states.jsonl``: recorded kill crash states (the recording run).
@@ -48,6 +50,7 @@ TRACE = "trace.jsonl"
 OUTPUT = "output.txt"
 ERROR = "error.txt"
 AUDIT = "audit.jsonl"
+RETURNED = "returned"
 POWER_CUTS = "powercuts.pkl"
 #: The parent's ``sys.path``, handed to a new crashkit process through its environment
 #: (read and removed by :mod:`crashkit.child.worker` there).
@@ -109,6 +112,13 @@ class ChildRun:
     output: str
     error: str
     output_file: Path
+    #: Whether the phase returned (it may also have ended the process itself, status 0).
+    returned: bool = True
+
+    @property
+    def exited_early(self) -> bool:
+        """It ended with status 0 without its phase returning: ``os._exit(0)`` inside it."""
+        return self.exit.status == 0 and not self.returned
 
 
 def read_run(run_dir: Path, exit: ChildExit) -> ChildRun:
@@ -119,6 +129,7 @@ def read_run(run_dir: Path, exit: ChildExit) -> ChildRun:
         read_text(run_dir / OUTPUT),
         read_text(run_dir / ERROR),
         run_dir / OUTPUT,
+        (run_dir / RETURNED).exists(),
     )
 
 

@@ -41,3 +41,25 @@ def test_a_grandchild_in_a_session_of_its_own_dies_with_its_point(monkeypatch, l
     for pid in left:  # do not leave them to the next test either
         os.kill(pid, 9)
     assert not left, f"{len(left)} grandchildren outlived the sweep"
+
+
+def _summary(name):
+    (summary,) = Sweep(load_scenarios([TOYS / "toy_hostile.py"], [name]), jobs=2).run()
+    return summary
+
+
+def test_a_workload_that_ends_its_process_half_way_is_not_taken_for_a_golden_run():
+    summary = _summary("exits")
+    assert summary.error is not None and "before returning, as os._exit() does" in summary.error
+    assert summary.points == 0
+
+
+def test_a_restart_that_ends_its_process_before_returning_is_a_finding():
+    summary = _summary("restart_exits")
+    assert summary.by_invariant["recovery-dies"] >= 1
+
+
+def test_a_program_that_shuffles_its_operations_per_process_is_found_at_point_0():
+    for _ in range(3):  # two dry runs agree on one order in 720: every sweep sees it
+        summary = _summary("shuffled")
+        assert summary.by_invariant["deterministic"] >= 1

@@ -76,7 +76,9 @@ def test_a_fork_server_dying_under_a_child_is_an_error_and_the_next_child_gets_a
         (child,) = starter._live
         server = _server(("json",), {"ACTION": "sleep"})  # one server per environment
         os.kill(server.process.pid, signal.SIGKILL)
-        with pytest.raises(ChildError, match="fork server died"):
+        with pytest.raises(
+            ChildError, match=r"fork server died while this child ran \(killed by SIGKILL"
+        ):
             running.result(timeout=10)
     deadline = time.monotonic() + 5
     while _alive(child) and time.monotonic() < deadline:

@@ -1,0 +1,39 @@
+"""Scenarios whose programs misbehave in ways crashkit must name rightly."""
+
+import os
+import random
+
+from crashkit import Scenario
+
+
+def setup(world):
+    world.path("rows").mkdir()
+
+
+def observe(world):
+    return {"rows": sorted(p.name for p in world.path("rows").iterdir())}
+
+
+def nothing(world):
+    """Nothing to recover."""
+
+
+def exits_half_way(world):
+    world.path("rows", "a").write_text("a")
+    os._exit(0)  # the rest is never done, and the status says all is well
+
+
+def shuffles(world):
+    rows = ["a", "b", "c", "d", "e", "f"]
+    random.Random().shuffle(rows)  # a new order in every process
+    for name in rows:
+        world.path("rows", name).write_text(name)
+
+
+def _scenario(name, workload, restart=nothing):
+    return Scenario(name=name, setup=setup, workload=workload, restart=restart, observe=observe)
+
+
+exits = _scenario("exits", exits_half_way)
+shuffled = _scenario("shuffled", shuffles)
+restart_exits = _scenario("restart_exits", lambda world: None, restart=exits_half_way)
