@@ -17,6 +17,7 @@ import signal
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NoReturn
@@ -95,6 +96,23 @@ def _decide(
         fault.before(op, payload)
 
     return decide
+
+
+def _escapes(run_dir: Path) -> Callable[[Operation], None]:
+    """Where the files the program changes outside its world are noted (crashkit's own
+    run folder, where its output goes, is not the program's state)."""
+    lines: _Lines | None = None
+    own = str(run_dir.resolve()) + os.sep
+
+    def note(op: Operation) -> None:
+        nonlocal lines
+        if op.target.startswith(own):
+            return
+        if lines is None:
+            lines = _Lines(run_dir / process.OUTSIDE)
+        lines(op)
+
+    return note
 
 
 def _redirect_output(run_dir: Path) -> None:
@@ -212,6 +230,7 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path, probe: Probe | 
             program_files=[scenario.source.path] if scenario.source else [],
             project_root=job.project_root,
             want_data=fault.want_data,
+            escape=_escapes(run_dir),
         )
         try:
             phase(world)

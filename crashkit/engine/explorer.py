@@ -38,6 +38,7 @@ from crashkit.model.process import (
     AUDIT,
     EXIT_BROKEN,
     EXIT_RAISED,
+    OUTSIDE,
     ChildJob,
     ChildRun,
     read_lines,
@@ -158,7 +159,7 @@ class Explorer:
         strayed = self._second_dry_run(run)
         rounds, findings = self.restart_rounds(world)
         state = self.observe(world, findings)
-        findings = strayed + findings
+        findings = strayed + _escaped(world.parent) + findings
         if not findings:
             # Invariants asking for pytest fixtures run when point 0 does, with their values.
             plain, _ = self.scenario.split_invariants()
@@ -452,6 +453,28 @@ class Explorer:
             nested=nested,
             injection=kind.describe(op),
         )
+
+
+def _escaped(folder: Path) -> list[Finding]:
+    """A finding if the golden run's workload or restarts changed files outside the world:
+    every point would then see them changed by the points before it."""
+    ops = [
+        Operation.from_json(r)
+        for run_dir in sorted(folder.iterdir())
+        for r in read_lines(run_dir / OUTSIDE)
+    ]
+    if not ops:
+        return []
+    seen = list(dict.fromkeys(f"{op.kind} {op.target} in {op.where}" for op in ops))
+    shown = "\n  ".join(seen[:8]) + (f"\n  ... and {len(seen) - 8} more" if len(seen) > 8 else "")
+    return [
+        Finding(
+            "isolated",
+            f"the program changed files outside its world, which every crash point then "
+            f"shares (and which no crash resets):\n  {shown}\nKeep all of its state "
+            "inside the world (world.path(...)), or point the program there",
+        )
+    ]
 
 
 #: The fixture values of the point running in this thread (see :meth:`Explorer.run_point`).

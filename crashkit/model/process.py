@@ -9,6 +9,7 @@ functions, so that nothing is lost when it is killed:
 * ``error.txt``: the traceback, when the phase raised;
 * ``returned``: written once the phase has returned (an ``os._exit(0)`` inside it
   ends the process with status 0 too, but leaves no such file);
+* ``outside.jsonl``: the files the program changed outside its world, once each;
 * ``audit.jsonl``: the journal audit's uncovered operations (the dry run);
 * ``powercuts.pkl``: the power-cut states at the crash point (the powerloss fault);
 * ``states/`` and ``states.jsonl``: recorded kill crash states (the recording run).
@@ -50,6 +51,8 @@ TRACE = "trace.jsonl"
 OUTPUT = "output.txt"
 ERROR = "error.txt"
 AUDIT = "audit.jsonl"
+#: The files the program changed outside its world, one operation each (absolute paths).
+OUTSIDE = "outside.jsonl"
 RETURNED = "returned"
 POWER_CUTS = "powercuts.pkl"
 #: The parent's ``sys.path``, handed to a new crashkit process through its environment

@@ -59,6 +59,7 @@ class Probe(Protocol):
         program_files: Sequence[str] = (),
         project_root: str | os.PathLike[str] | None = None,
         want_data: bool = False,
+        escape: Callable[[Operation], None] | None = None,
     ) -> Recording:
         """Record the phase that runs next.
 
@@ -73,6 +74,8 @@ class Probe(Protocol):
             project_root: source files below it are shown relative to it.
             want_data: capture written bytes in payloads (the torn-write and
                 power-loss faults need them).
+            escape: told once of each file the program changes outside the world
+                (an operation whose target is the absolute path).
         """
         ...
 

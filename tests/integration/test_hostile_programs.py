@@ -63,3 +63,18 @@ def test_a_program_that_shuffles_its_operations_per_process_is_found_at_point_0(
     for _ in range(3):  # two dry runs agree on one order in 720: every sweep sees it
         summary = _summary("shuffled")
         assert summary.by_invariant["deterministic"] >= 1
+
+
+def test_writes_outside_the_world_are_a_finding_about_the_scenario(tmp_path, monkeypatch):
+    log = tmp_path / "outside.log"
+    monkeypatch.setenv("TOY_OUTSIDE_LOG", str(log))
+    summary = _summary("outside")
+    assert summary.by_invariant["isolated"] == 1  # the golden run: once, not per point
+    assert log.read_text().count("ran") >= 2  # what every point appended to
+
+
+def test_the_bundled_engine_changes_nothing_outside_its_world():
+    """No false alarm on a real engine (files, SQLite, a fake remote, temp files)."""
+    scenarios = load_scenarios([TOYS.parent.parent / "scenarios"], ["conflict"])
+    summaries = Sweep(scenarios, variants=["correct"], sample=1, jobs=2).run()
+    assert all(s.by_invariant["isolated"] == 0 for s in summaries)

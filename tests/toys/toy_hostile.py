@@ -37,3 +37,13 @@ def _scenario(name, workload, restart=nothing):
 exits = _scenario("exits", exits_half_way)
 shuffled = _scenario("shuffled", shuffles)
 restart_exits = _scenario("restart_exits", lambda world: None, restart=exits_half_way)
+
+
+def logs_outside(world):
+    """Appends to a file outside its world: every point sees the line of the one before."""
+    with open(os.environ["TOY_OUTSIDE_LOG"], "a") as log:
+        log.write("ran\n")
+    world.path("rows", "a").write_text("a")
+
+
+outside = _scenario("outside", logs_outside)

@@ -94,6 +94,10 @@ class _Real:
     kill = os.kill
 
 
+#: Paths that are devices or kernel files, never a program's state.
+_NOT_STATE = ("/dev/", "/proc/", "/sys/")
+
+
 class Probe:
     """Records the durable operations of one child and lets a fault act on each.
 
@@ -127,6 +131,10 @@ class Probe:
         self.count = 0
         #: Capture written bytes in payloads (set by faults that need them).
         self.want_data = False
+        #: Told once of each file the program changes outside the world (its kind, the
+        #: absolute path and the caller), when set: a world must hold all its state.
+        self.escape: Sink | None = None
+        self._escaped: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
         self._frame_cache: dict[tuple[str, str], bool] = {}
         self._library_dirs = list(library_dirs())
@@ -151,17 +159,37 @@ class Probe:
             if self.decide is not None:
                 self.decide(op, payload)
 
-    def relative(
+    def outside(self, kind: str, absolute: str | None) -> None:
+        """A file operation on ``absolute``, outside the world: tell :attr:`escape` (once
+        per kind and path; devices and kernel files are not state)."""
+        if self.escape is None or absolute is None or absolute.startswith(_NOT_STATE):
+            return
+        with self._lock:
+            if (kind, absolute) in self._escaped:
+                return
+            self._escaped.add((kind, absolute))
+            function, file, line, _ = self._caller()
+            self.escape(Operation(0, kind, absolute, function, file, line))
+
+    def absolute(
         self, path: str | bytes | os.PathLike[Any], dir_fd: int | None = None
     ) -> str | None:
-        """The world-relative form of ``path``, or None when it lies outside the world."""
+        """``path`` made absolute (None when it is relative to a descriptor of no path)."""
         text = os.fsdecode(os.fspath(path))
         if dir_fd is not None and not os.path.isabs(text):
             base = self.fd_path(dir_fd)
             if base is None:
                 return None
             text = os.path.join(base, text)
-        absolute = os.path.abspath(text)
+        return os.path.abspath(text)
+
+    def relative(
+        self, path: str | bytes | os.PathLike[Any], dir_fd: int | None = None
+    ) -> str | None:
+        """The world-relative form of ``path``, or None when it lies outside the world."""
+        absolute = self.absolute(path, dir_fd)
+        if absolute is None:
+            return None
         for root in self.roots:
             if absolute == root:
                 return "."

@@ -25,6 +25,8 @@ def _record_path(kind: str, path: Any, dir_fd: int | None = None, **detail: Any)
     target = probe.relative(path, dir_fd)
     if target is not None:
         probe.record(kind, target, detail or None)
+    else:
+        probe.outside(kind, probe.absolute(path, dir_fd))
 
 
 def _record_fd(kind: str, fd: Any, **detail: Any) -> None:
@@ -34,6 +36,15 @@ def _record_fd(kind: str, fd: Any, **detail: Any) -> None:
     target = probe.fd_target(fd)
     if target is not None:
         probe.record(kind, target, detail or None)
+    elif kind != "fs.fsync" and kind != "fs.fdatasync":  # syncing changes nothing
+        probe.outside(kind, _fd_path(probe, fd))
+
+
+def _fd_path(probe: Any, fd: Any) -> str | None:
+    try:
+        return probe.fd_path(fd if isinstance(fd, int) else fd.fileno())  # type: ignore[no-any-return]
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _record_write(fd: int, data: Any, offset: int | None = None) -> None:
@@ -43,6 +54,7 @@ def _record_write(fd: int, data: Any, offset: int | None = None) -> None:
         return
     target = probe.fd_target(fd)
     if target is None:
+        probe.outside("fs.write", _fd_path(probe, fd))
         return
     view = memoryview(data)
     payload = None
@@ -230,6 +242,8 @@ def _record_move(src: Any, dst: Any, src_dir_fd: int | None, dst_dir_fd: int | N
     dest = probe.relative(dst, dst_dir_fd)
     if source is not None or dest is not None:
         probe.record("fs.rename", f"{source or src} -> {dest or dst}")
+    else:
+        probe.outside("fs.rename", probe.absolute(dst, dst_dir_fd))
 
 
 def _rename(

@@ -29,6 +29,7 @@ class PythonProbe:
         program_files: Sequence[str] = (),
         project_root: str | os.PathLike[str] | None = None,
         want_data: bool = False,
+        escape: Sink | None = None,
     ) -> Probe:
         """Record the phase that runs next; the arguments are :class:`Probe`'s."""
         probe = Probe(
@@ -40,6 +41,7 @@ class PythonProbe:
             project_root=project_root,
         )
         probe.want_data = want_data
+        probe.escape = escape
         activate(probe)
         return probe
 
