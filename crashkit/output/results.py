@@ -215,21 +215,24 @@ class ResultsWriter:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if resume else os.O_TRUNC)
         self._fd = os.open(self.path, flags, 0o644)
         self._lock = threading.Lock()
-        self.write(
-            {
-                "type": "run",
-                "format": FORMAT,
-                "resumed": bool(resume and self.done),
-                "started": datetime.now(UTC).isoformat(timespec="seconds"),
-                "argv": sys.argv,
-                "commit": _commit(),
-                "cpus": os.cpu_count(),
-            }
-        )
+        run = {
+            "type": "run",
+            "format": FORMAT,
+            "resumed": bool(resume and self.done),
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "argv": sys.argv,
+            "commit": _commit(),
+            "cpus": os.cpu_count(),
+        }
+        #: A resumed file gets its run line with its first new record: a resumption that
+        #: finds nothing left to do leaves the file as it was.
+        self._header = encode_line(run) if self.earlier else b""
+        if not self.earlier:
+            self.write(run)
 
     def write(self, record: dict[str, Any]) -> None:
-        line = encode_line(record)
         with self._lock:
+            line, self._header = self._header + encode_line(record), b""
             written = os.write(self._fd, line)
             if written != len(line):  # pragma: no cover - only on a full disk
                 raise ResultsError(f"{self.path}: short write ({written} of {len(line)} bytes)")

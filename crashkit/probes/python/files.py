@@ -260,19 +260,38 @@ def _replace(
     _Real.replace(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
 
 
+# A call that will fail because its target already is as it would leave it (unlinking
+# what is not there, making a folder that exists: ``makedirs(exist_ok=True)``) changes
+# nothing and is no durable operation: counted, it made a recovery that makes sure of
+# its folders look like one that never settles.
+
+
 def _unlink(path: Any, *, dir_fd: int | None = None) -> None:
-    _record_path("fs.unlink", path, dir_fd)
+    if _lexists(path, dir_fd):
+        _record_path("fs.unlink", path, dir_fd)
     _Real.unlink(path, dir_fd=dir_fd)
 
 
 def _mkdir(path: Any, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
-    _record_path("fs.mkdir", path, dir_fd)
+    if not _lexists(path, dir_fd):
+        _record_path("fs.mkdir", path, dir_fd)
     _Real.mkdir(path, mode, dir_fd=dir_fd)
 
 
 def _rmdir(path: Any, *, dir_fd: int | None = None) -> None:
-    _record_path("fs.rmdir", path, dir_fd)
+    if _lexists(path, dir_fd):
+        _record_path("fs.rmdir", path, dir_fd)
     _Real.rmdir(path, dir_fd=dir_fd)
+
+
+def _lexists(path: Any, dir_fd: int | None) -> bool:
+    if active() is None:
+        return True  # not recording: whatever it answers is not used
+    try:
+        os.lstat(path, dir_fd=dir_fd)
+    except (OSError, ValueError, TypeError):
+        return False
+    return True
 
 
 def _link(src: Any, dst: Any, **kwargs: Any) -> None:
