@@ -182,7 +182,13 @@ class Explorer:
         for index, op in enumerate(mine, 1):
             other = theirs[index - 1] if index <= len(theirs) else None
             if other is None or other.signature != op.signature:
-                how = "did it there" if other else f"ended after {len(theirs)} operations"
+                how = (
+                    "did it there"
+                    if other
+                    else f"raised there:\n{again.error}"
+                    if again.exit.status == EXIT_RAISED
+                    else f"ended after {len(theirs)} operations"
+                )
                 return [recovery.nondeterministic(index, op, other, f"{how} (a second dry run)")]
         if len(theirs) > len(mine):
             extra = theirs[len(mine)]
