@@ -39,13 +39,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from crashkit.engine.recovery import nondeterministic
+from crashkit.engine.recovery import ended_before, nondeterministic
 from crashkit.engine.result import Golden, PointResult
 from crashkit.faults import FAULTS, KILL, FaultKind
 from crashkit.model.operation import Operation
 from crashkit.model.outcome import Finding, Round
 from crashkit.model.process import (
-    EXIT_RAISED,
     OUTPUT,
     STATES,
     STATES_INDEX,
@@ -238,12 +237,7 @@ class Recordings:
             return []
         # (A point a recording that ran out of time did not reach is run literally, by
         # _recover: it never comes here.)
-        if seen is not None:
-            ending = "did it there"
-        elif run.exit.status == EXIT_RAISED:
-            ending = "raised before reaching it:\n" + run.error
-        else:
-            ending = f"ended with status {run.exit.status}\n{run.error or run.output}"
+        ending = "did it there" if seen is not None else ended_before(run)
         return [nondeterministic(point, expected, seen, ending)]
 
     # -- the recording ----------------------------------------------------------------

@@ -8,7 +8,7 @@ from crashkit.model.operation import Operation
 from crashkit.model.outcome import Finding, Round
 from crashkit.model.process import EXIT_RAISED, ChildRun
 
-__all__ = ["confirm", "endless", "nondeterministic", "round_exit"]
+__all__ = ["confirm", "ended_before", "endless", "nondeterministic", "round_exit"]
 
 
 def confirm(
@@ -34,13 +34,16 @@ def confirm(
         seen = reached or last
     if ok and seen is not None and seen.signature == expected.signature:
         return []
-    if seen is not None and seen.index == point and (ok or died_at_its_point(run)):
-        ending = "did it there"
-    elif run.exit.status == EXIT_RAISED:
-        ending = "raised before reaching it:\n" + run.error
-    else:
-        ending = f"ended with status {run.exit.status}\n{run.error or run.output}"
+    there = seen is not None and seen.index == point and (ok or died_at_its_point(run))
+    ending = "did it there" if there else ended_before(run)
     return [nondeterministic(point, expected, seen, ending)]
+
+
+def ended_before(run: ChildRun) -> str:
+    """How a child that never reached its point ended, for a nondeterminism finding."""
+    if run.exit.status == EXIT_RAISED:
+        return "raised before reaching it:\n" + run.error
+    return f"ended with status {run.exit.status}\n{run.error or run.output}"
 
 
 def nondeterministic(
