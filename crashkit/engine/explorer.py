@@ -247,14 +247,28 @@ class Explorer:
     # -- observing, restarting, checking ------------------------------------------
 
     def observe(self, world: Path, findings: list[Finding]) -> Mapping[str, Any]:
-        """The world's observed state; a finding (and an empty state) if observing raised."""
+        """The world's observed state; a finding (and an empty state) if observing raised,
+        or returned what the results file cannot hold as it is."""
         try:
-            return dict(self.scenario.observe(self._world_view(world)))
+            state = dict(self.scenario.observe(self._world_view(world)))
         except Exception:
             findings.append(
                 Finding("observe", "observing the world raised:\n" + traceback.format_exc())
             )
             return {}
+        problem = _not_plain(state)
+        if problem:
+            findings.append(
+                Finding(
+                    "observe",
+                    f"observe returned {problem}, which JSON cannot hold: states are compared "
+                    "and stored as plain data; return str, int, float, bool, None, lists and "
+                    "dicts with str keys (e.g. a sorted list for a set, .isoformat() for a "
+                    "datetime, .hex() for bytes)",
+                )
+            )
+            return {}
+        return state
 
     def _world_view(self, world: Path) -> World:
         return World(world, self.variant, self.env)
@@ -481,6 +495,24 @@ def _escaped(folder: Path) -> list[Finding]:
             "inside the world (world.path(...)), or point the program there",
         )
     ]
+
+
+def _not_plain(value: Any, where: str = "the state") -> str | None:
+    """Where ``value`` holds something that is not plain JSON data, and what (None: all is)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return None
+    if isinstance(value, list | tuple):
+        inside = (_not_plain(item, f"{where}[{n}]") for n, item in enumerate(value))
+        return next((problem for problem in inside if problem), None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"a {type(key).__name__} key {key!r} in {where}"
+            problem = _not_plain(item, f"{where}[{key!r}]")
+            if problem:
+                return problem
+        return None
+    return f"a {type(value).__name__} at {where}"
 
 
 #: The fixture values of the point running in this thread (see :meth:`Explorer.run_point`).

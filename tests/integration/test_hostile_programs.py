@@ -78,3 +78,8 @@ def test_the_bundled_engine_changes_nothing_outside_its_world():
     scenarios = load_scenarios([TOYS.parent.parent / "scenarios"], ["conflict"])
     summaries = Sweep(scenarios, variants=["correct"], sample=1, jobs=2).run()
     assert all(s.by_invariant["isolated"] == 0 for s in summaries)
+
+
+def test_an_observe_returning_what_json_cannot_hold_is_named_not_an_endless_re_merge():
+    summary = _summary("odd_observe")
+    assert summary.by_invariant["observe"] >= 1 and summary.by_invariant["converges"] == 0

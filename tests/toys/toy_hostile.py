@@ -47,3 +47,16 @@ def logs_outside(world):
 
 
 outside = _scenario("outside", logs_outside)
+
+
+def observe_objects(world):
+    return {"rows": set(observe(world)["rows"]), "stamp": b"\x00"}
+
+
+odd_observe = Scenario(
+    name="odd_observe",
+    setup=setup,
+    workload=nothing,
+    restart=nothing,
+    observe=observe_objects,
+)
