@@ -14,7 +14,9 @@ TOYS = pathlib.Path(__file__).parents[1] / "toys" / "toy_store.py"
 
 def test_run_sweeps_prints_a_summary_and_writes_results(tmp_path, capsys):
     results = tmp_path / "results.jsonl"
-    code = main(["run", str(TOYS), "-s", "store", "-s", "raises", "--results", str(results), "-q"])
+    outputs = ["--report", str(tmp_path / "index.html"), "--artifacts", str(tmp_path / "a")]
+    argv = ["run", str(TOYS), "-s", "store", "-s", "raises", "--results", str(results), "-q"]
+    code = main([*argv, *outputs])  # no output outside tmp_path: not the project's report
     out = capsys.readouterr().out
     assert code == 0, out  # the only findings are in variants known to be buggy
     assert "clean" in out and "caught (known bug)" in out
@@ -28,19 +30,9 @@ def test_run_sweeps_prints_a_summary_and_writes_results(tmp_path, capsys):
 
 
 def test_run_exits_non_zero_when_a_correct_variant_has_findings(tmp_path, capsys):
-    code = main(
-        [
-            "run",
-            str(TOYS),
-            "-s",
-            "ignores_wal",
-            "-V",
-            "ignore-wal",
-            "--results",
-            str(tmp_path / "r.jsonl"),
-            "-q",
-        ]
-    )
+    outputs = ["--report", str(tmp_path / "index.html"), "--artifacts", str(tmp_path / "a")]
+    argv = ["run", str(TOYS), "-s", "ignores_wal", "-V", "ignore-wal", "-q", *outputs]
+    code = main([*argv, "--results", str(tmp_path / "r.jsonl")])
     assert code == 0  # known bug: expected
     scenario = tmp_path / "test_strict.py"
     scenario.write_text(
@@ -48,7 +40,7 @@ def test_run_exits_non_zero_when_a_correct_variant_has_findings(tmp_path, capsys
         "import toy_store\n"
         "strict = toy_store.toy('strict', 'ignore-wal', expect_findings=[])\n"
     )
-    code = main(["run", str(scenario), "--results", str(tmp_path / "r2.jsonl"), "-q"])
+    code = main(["run", str(scenario), "--results", str(tmp_path / "r2.jsonl"), "-q", *outputs])
     assert code == 1
     assert "FINDINGS" in capsys.readouterr().out
 
