@@ -21,6 +21,7 @@ takes too long to send one request, is closed without an answer.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -50,6 +51,10 @@ POLL_INTERVAL = 0.05
 #: The remote's error answer for a status and a message; used for refusals made before a
 #: request reaches the remote (``FakeRemote.error``).
 Refuse = Callable[[int, str], Response]
+
+_SILENT = logging.getLogger("crashkit.remotes.server.queue")
+_SILENT.addHandler(logging.NullHandler())
+_SILENT.propagate = False
 
 #: WSGI's start_response and environ, as waitress passes them.
 _StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -123,6 +128,10 @@ class _Channel(HTTPChannel):  # type: ignore[misc]
 
 class _Dispatcher(ThreadedTaskDispatcher):  # type: ignore[misc]
     """waitress's worker pool, with threads named after the remote."""
+
+    #: waitress warns on every request that waits for a worker; with a fixed pool that is
+    #: the design, and the warnings would flood the output of the program under test.
+    queue_logger = _SILENT
 
     def __init__(self, name: str) -> None:
         super().__init__()
