@@ -21,7 +21,7 @@ import respx
 
 from crashkit.remotes.exchange import Request, Response
 from crashkit.remotes.mount import Mount
-from crashkit.remotes.server import LoopbackServer
+from crashkit.remotes.server import Limits, LoopbackServer
 from crashkit.remotes.store import Store, Trigger, TxT
 
 __all__ = ["DEFAULT_TOKEN", "FakeRemote"]
@@ -118,13 +118,22 @@ class FakeRemote(ABC, Generic[TxT]):
         """
         return self._mount().transport()
 
-    def serve(self, port: int = 0) -> LoopbackServer:
+    def serve(self, port: int = 0, limits: Limits | None = None) -> LoopbackServer:
         """Start a real HTTP server for this fake on 127.0.0.1 (``with fake.serve() as server``).
+
+        Every refusal, including the server's own (a malformed request, a body over
+        ``limits.max_body``), is answered with :meth:`error`.
 
         Args:
             port: the port to bind; 0 picks a free one (read it from ``server.url``).
+            limits: the server's threads, connections, timeouts and sizes; the defaults
+                of :class:`~crashkit.remotes.server.Limits` if None.
+
+        Raises:
+            OSError: the port cannot be bound (e.g. it is in use).
         """
-        return LoopbackServer(self._handle_or_fail, port, self.name)
+        return LoopbackServer(self._handle_or_fail, port, self.name, refuse=self.error,
+                              limits=limits)  # fmt: skip
 
     def _respond(self, tx: TxT, request: Request, trigger: Trigger | None) -> Response:
         if trigger is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sqlite3
 import ssl
 import threading
@@ -24,6 +25,7 @@ from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
 from crashkit.probes import quiet as _quiet
 from crashkit.remotes.notion.fake import FakeNotion
+from crashkit.remotes.server import Limits, LoopbackServer
 
 TOKEN = "secret_crashkit"
 
@@ -388,6 +390,71 @@ def test_missing_notion_version_header(fake: FakeNotion) -> None:
     assert answer.json()["object"] == "error"
 
 
+def test_unsupported_notion_version_is_refused_naming_the_supported_ones(
+    fake: FakeNotion,
+) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Notion-Version": "2021-05-13"}
+    with httpx.Client(verify=TLS, transport=fake.transport(), base_url=fake.base_url) as http:
+        answer = http.get("/v1/pages/" + str(uuid.uuid4()), headers=headers)
+    assert (answer.status_code, answer.json()["code"]) == (400, "validation_error")
+    assert "`2021-05-13`" in answer.json()["message"]
+    assert "`2022-06-28`, `2025-09-03`" in answer.json()["message"]
+
+
+def raw_exchange(server: LoopbackServer, data: bytes) -> tuple[int, dict[str, Any]]:
+    """Send raw bytes to the server; its status and JSON body."""
+    with socket.create_connection(server.address, timeout=5) as conn:
+        conn.sendall(data)
+        conn.shutdown(socket.SHUT_WR)
+        answer = b"".join(iter(lambda: conn.recv(65536), b""))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "code"),
+    [
+        (b"NOT HTTP AT ALL\r\n\r\n", 400, "validation_error"),
+        (b"POST /v1/pages HTTP/1.1\r\nContent-Length: 2048\r\n\r\n" + b"{" * 2048,
+         413, "validation_error"),
+        (b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n", 431, "validation_error"),
+        (b"GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "invalid_request"),
+        (b"POST /v1/pages HTTP/1.1\r\nAuthorization: Bearer secret_crashkit\r\n"
+         b"Notion-Version: 2025-09-03\r\nContent-Length: 3\r\n\r\n{x}", 400, "invalid_json"),
+    ],
+)  # fmt: skip
+def test_server_refusals_are_notion_errors(
+    fake: FakeNotion, data: bytes, status: int, code: str
+) -> None:
+    with fake.serve(limits=Limits(max_body=1024, max_header=4096)) as server:
+        answer = raw_exchange(server, data)
+    assert answer[0] == status
+    assert answer[1]["object"] == "error"
+    assert (answer[1]["status"], answer[1]["code"]) == (status, code)
+    assert answer[1]["message"]
+
+
+def test_a_failing_fake_answers_500_without_a_traceback(
+    fake: FakeNotion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(tx: object, request: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(fake, "answer", broken)
+    with fake.serve() as server:
+        status, body = raw_exchange(server, b"GET /v1/pages/x HTTP/1.1\r\n\r\n")
+    assert (status, body["code"]) == (500, "internal_server_error")
+    assert "Traceback" not in body["message"]
+
+
+def test_server_closes_a_silent_connection(fake: FakeNotion) -> None:
+    limits = Limits(idle_timeout=0.2, request_timeout=0.2)
+    with fake.serve(limits=limits) as server, socket.create_connection(server.address) as conn:
+        conn.settimeout(5)
+        conn.sendall(b"GET /v1/pa")  # and nothing more
+        assert conn.recv(1) == b""  # closed by the server, long before the socket timeout
+
+
 def test_unknown_route_is_invalid_request_url(fake: FakeNotion) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}", "Notion-Version": "2025-09-03"}
     with httpx.Client(verify=TLS, transport=fake.transport(), base_url=fake.base_url) as http:
@@ -491,7 +558,7 @@ def test_direct_api_misuse_raises_value_error(fake: FakeNotion) -> None:
 def test_server_binds_loopback_only(fake: FakeNotion) -> None:
     with fake.serve() as server:
         assert server.url.startswith("http://127.0.0.1:")
-        assert server._server.server_address[0] == "127.0.0.1"
+        assert server.address[0] == "127.0.0.1"
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.url + "/v1/pages/x", verify=TLS)  # closed with the block
 

@@ -12,6 +12,7 @@ page and block objects, the ``list`` object of paginated endpoints, rich text wi
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import uuid
@@ -23,6 +24,7 @@ from crashkit.remotes.exchange import Request, Response
 from crashkit.remotes.notion.store import ID_NAMESPACE, Node, NotionTx, format_time
 
 __all__ = [
+    "SUPPORTED_VERSIONS",
     "ApiError",
     "NewBlock",
     "answer",
@@ -49,6 +51,10 @@ MAX_TEXT = 2000
 MAX_RICH_TEXT_ITEMS = 100
 MAX_PAGE_SIZE = 100
 
+#: The Notion-Version header values the fake answers (the official SDK's defaults before
+#: and since 2.5: https://developers.notion.com/reference/versioning); others are refused.
+SUPPORTED_VERSIONS = ("2022-06-28", "2025-09-03")
+
 #: The integration (bot user) every object is created and edited by.
 BOT_USER = {"object": "user", "id": str(uuid.uuid5(ID_NAMESPACE, "bot"))}
 
@@ -64,6 +70,11 @@ DEFAULT_CODES = {
     502: "bad_gateway",
     503: "service_unavailable",
     504: "gateway_timeout",
+    # Only the fake's loopback server answers these (a request over its limits, or one it
+    # cannot parse); Notion's own front end refuses such requests before the API sees them.
+    413: "validation_error",
+    431: "validation_error",
+    501: "invalid_request",
 }
 
 DEFAULT_MESSAGES = {
@@ -77,6 +88,7 @@ DEFAULT_MESSAGES = {
     "bad_gateway": "Bad gateway.",
     "service_unavailable": "Notion is unavailable, please try again later.",
     "gateway_timeout": "Gateway timeout.",
+    "invalid_request": "This request is not supported.",
 }
 
 ARCHIVED_MESSAGE = "Can't edit block that is archived. You must unarchive the block before editing."
@@ -179,19 +191,37 @@ def answer(tx: NotionTx, token: str, request: Request) -> Response:
 
 
 def _route(tx: NotionTx, token: str, request: Request) -> dict[str, Any]:
-    if request.headers.get("authorization") != f"Bearer {token}":
-        raise ApiError(401, "unauthorized", "API token is invalid.")
-    if not request.headers.get("notion-version"):
-        message = (
-            "Notion-Version header failed validation: "
-            "Notion-Version header should be defined, instead was `undefined`."
-        )
-        raise ApiError(400, "missing_version", message)
+    _check_token(request, token)
+    _check_version(request)
     for method, pattern, handler in _ROUTES:
         match = pattern.fullmatch(request.path)
         if match and method == request.method.upper():
             return handler(tx, request, match.groups())
     raise ApiError(400, "invalid_request_url", "Invalid request URL.")
+
+
+def _check_token(request: Request, token: str) -> None:
+    sent = request.headers.get("authorization", "")
+    # compare_digest: the answer's timing tells nothing about how much of the token was right.
+    if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+        raise ApiError(401, "unauthorized", "API token is invalid.")
+
+
+def _check_version(request: Request) -> None:
+    version = request.headers.get("notion-version")
+    if not version:
+        message = (
+            "Notion-Version header failed validation: "
+            "Notion-Version header should be defined, instead was `undefined`."
+        )
+        raise ApiError(400, "missing_version", message)
+    if version not in SUPPORTED_VERSIONS:
+        supported = ", ".join(f"`{known}`" for known in SUPPORTED_VERSIONS)
+        message = (
+            "Notion-Version header failed validation: Notion-Version header should be one of "
+            f"{supported} (the versions this fake supports), instead was `{version}`."
+        )
+        raise ApiError(400, "validation_error", message)
 
 
 # -- parsing ---------------------------------------------------------------------------------
