@@ -42,6 +42,9 @@ def main(argv: list[str]) -> None:
         os.environ[orphans.TAG] = "job"
         _child.run(job)  # never returns
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launcher decides what stops
+    # The launcher stops a hung child with SIGTERM: kill it, then bury what it left while
+    # this process, their subreaper, is still there to adopt them.
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
     _, status = os.waitpid(pid, 0)
     _bury()
     _end_as(status)

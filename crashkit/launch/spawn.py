@@ -41,9 +41,24 @@ class SpawnLauncher(LauncherBase):
                 timed_out = False
             except subprocess.TimeoutExpired:
                 timed_out = True
+                _stop(process)
             kill_group(process.pid, leader=timed_out)  # a hang, or what the program left
             status = process.wait()
         finally:
             self._untrack(process.pid)
         self._stopping()
         return ChildExit(status, timed_out, time.monotonic() - started)
+
+
+#: Seconds a hung child's supervisor gets to kill it and what it left, before SIGKILL.
+_BURIAL = 5.0
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a hung child through its supervisor (:mod:`crashkit.child.spawned`), which
+    kills it and then what it started outside its process group; SIGKILL if it cannot."""
+    process.terminate()
+    try:
+        process.wait(_BURIAL)
+    except subprocess.TimeoutExpired:
+        kill_group(process.pid)

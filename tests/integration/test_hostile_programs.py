@@ -28,12 +28,17 @@ def _running(mark: str) -> list[int]:
 
 
 @pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
-def test_a_grandchild_in_a_session_of_its_own_dies_with_its_point(monkeypatch, launcher):
+@pytest.mark.parametrize("name", ["daemon", "hung"])
+def test_a_grandchild_in_a_session_of_its_own_dies_with_its_point(monkeypatch, launcher, name):
+    """Whether its job ends (daemon) or hangs and is stopped at its timeout (hung)."""
     mark = f"crashkit-toy-daemon-{uuid.uuid4().hex}"
     monkeypatch.setenv("TOY_DAEMON_MARK", mark)
-    sweep = Sweep(load_scenarios([TOYS / "toy_daemon.py"]), launcher=launcher, jobs=2)
-    summaries = sweep.run()
-    assert summaries[0].points > 0 and summaries[0].error is None
+    scenarios = load_scenarios([TOYS / "toy_daemon.py"], [name])
+    summaries = Sweep(scenarios, launcher=launcher, jobs=2).run()
+    if name == "daemon":
+        assert summaries[0].points > 0 and summaries[0].error is None
+    else:
+        assert "did not finish within 2" in (summaries[0].error or "")
     deadline = time.monotonic() + 10
     while _running(mark) and time.monotonic() < deadline:
         time.sleep(0.05)

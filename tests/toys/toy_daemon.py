@@ -36,3 +36,16 @@ def observe(world):
 
 
 daemon = Scenario(name="daemon", setup=setup, workload=workload, restart=restart, observe=observe)
+
+
+def hangs(world):
+    """Starts its daemon, then never ends: the child is stopped at its timeout."""
+    workload(world)
+    import time
+
+    time.sleep(300)
+
+
+hung = Scenario(
+    name="hung", setup=setup, workload=hangs, restart=restart, observe=observe, timeout=2
+)
