@@ -1,4 +1,13 @@
-"""Hostile programs leave nothing behind: every process they start dies with its point."""
+"""The catalog of hostile programs: each is named rightly (a finding, or a broken
+scenario with the fix), and none leaves anything behind: no process, no work folder.
+
+Hostile input has its catalog in ``tests/integration/test_usage_errors.py`` (command
+lines, scenario files, output paths, the fake's port and store) and
+``tests/unit/test_results_file.py`` (results files); the loopback fake under load is
+``tests/integration/test_remote_load.py``; a sweep killed by SIGTERM, SIGINT or SIGKILL
+and resumed is in ``tests/integration/test_runner.py``; hostile text in every field of
+the report in ``tests/integration/test_report.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +19,39 @@ import uuid
 import pytest
 
 from crashkit import LAUNCHERS, Sweep, load_scenarios
+from crashkit.engine.workdir import default_work_base
 
 TOYS = pathlib.Path(__file__).parents[1] / "toys"
+
+
+def _work_folders() -> set[pathlib.Path]:
+    """This process's sweep folders (see crashkit.engine.workdir)."""
+    return set(default_work_base().glob(f"crashkit-{os.getpid()}-*"))
+
+
+def _children() -> set[int]:
+    """This process's child processes, the shared fork servers aside."""
+    pids = set()
+    for task in pathlib.Path("/proc/self/task").glob("*/children"):
+        for pid in task.read_text().split():
+            try:
+                command = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"crashkit.child.forkserver" not in command:
+                pids.add(int(pid))
+    return pids
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind():
+    folders, children = _work_folders(), _children()
+    yield
+    assert _work_folders() <= folders, "a sweep left its work folder"
+    deadline = time.monotonic() + 5
+    while _children() - children and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _children() - children, "a sweep left a child process running"
 
 
 def _running(mark: str) -> list[int]:
@@ -88,3 +128,20 @@ def test_the_bundled_engine_changes_nothing_outside_its_world():
 def test_an_observe_returning_what_json_cannot_hold_is_named_not_an_endless_re_merge():
     summary = _summary("odd_observe")
     assert summary.by_invariant["observe"] >= 1 and summary.by_invariant["converges"] == 0
+
+
+def test_a_setup_that_raises_breaks_its_variant_with_the_traceback():
+    summary = _summary("broken_setup")
+    assert "setup raised" in summary.error and "the fixture file is missing" in summary.error
+    assert "fix:" in summary.error and summary.points == 0
+
+
+def test_a_recovery_that_hangs_is_a_no_hang_finding_and_is_killed():
+    summary = _summary("hung_restart")
+    assert summary.error is None
+    assert summary.by_invariant["no-hang"] == summary.points == summary.failed > 0
+
+
+def test_an_invariant_that_raises_instead_of_asserting_is_named_as_broken():
+    summary = _summary("raising_invariant")
+    assert summary.by_invariant["invariant_raises"] >= 1

@@ -60,3 +60,42 @@ odd_observe = Scenario(
     restart=nothing,
     observe=observe_objects,
 )
+
+
+def setup_raises(world):
+    raise ValueError("the fixture file is missing")
+
+
+def restart_hangs(world):
+    import time
+
+    time.sleep(300)
+
+
+def invariant_raises(world):
+    return {}["no such key"]
+
+
+def writes_a_row(world):
+    world.path("rows", "a").write_text("a")
+
+
+broken_setup = Scenario(
+    name="broken_setup", setup=setup_raises, workload=nothing, restart=nothing, observe=observe
+)
+hung_restart = Scenario(
+    name="hung_restart",
+    setup=setup,
+    workload=writes_a_row,
+    restart=restart_hangs,
+    observe=observe,
+    timeout=2,
+)
+raising_invariant = Scenario(
+    name="raising_invariant",
+    setup=setup,
+    workload=writes_a_row,
+    restart=nothing,
+    observe=observe,
+    invariants=[invariant_raises],
+)
