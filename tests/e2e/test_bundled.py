@@ -150,3 +150,14 @@ def test_recorded_kill_states_find_what_a_child_killed_at_each_point_finds(tmp_p
     assert outcomes[False] == outcomes[True]
     failing = {variant for variant, _, invariants in outcomes[False] if invariants}
     assert failing == set(variants) - {"correct"}
+
+
+def test_crashkit_s_own_results_file_survives_every_kill_tear_and_power_cut():
+    """The self-sweep: ResultsWriter and --resume crashed at every point; the resume of
+    old, which kept a torn tail, is caught by the torn fault."""
+    scenarios = load_scenarios([SCENARIOS], ["results_file"])
+    faults = ["kill", "torn", "powerloss"]
+    summaries = {s.variant: s for s in Sweep(scenarios, faults=faults, jobs=2).run()}
+    correct = summaries["correct"]
+    assert correct.failed == 0 and correct.points > 0 and correct.error is None
+    assert summaries["no-repair"].by_fault["torn"] >= 1
