@@ -128,10 +128,8 @@ class _Server:
 
     def kill_children(self) -> None:
         for pid in list(self.children):
-            for kill in (os.killpg, os.kill):
-                with contextlib.suppress(OSError):
-                    kill(pid, signal.SIGKILL)
-        orphans.kill_orphans((), ())
+            orphans.kill(pid)
+        orphans.kill_orphans((), ())  # and whatever the server adopted
 
 
 def main(argv: list[str]) -> None:

@@ -21,7 +21,7 @@ import signal
 from collections.abc import Collection
 from pathlib import Path
 
-__all__ = ["TAG", "become_subreaper", "kill_orphans"]
+__all__ = ["TAG", "become_subreaper", "kill", "kill_orphans"]
 
 #: The environment variable naming the job a process belongs to.
 TAG = "CRASHKIT_JOB"
@@ -44,11 +44,16 @@ def kill_orphans(jobs: Collection[int], running: Collection[str]) -> list[int]:
     for pid in _children():
         if pid in jobs or _tag(pid) in running:
             continue
-        for kill in (os.killpg, os.kill):
-            with contextlib.suppress(OSError):
-                kill(pid, signal.SIGKILL)
+        kill(pid)
         killed.append(pid)
     return killed
+
+
+def kill(pid: int) -> None:
+    """SIGKILL ``pid``'s process group, and ``pid`` itself (it may lead none)."""
+    for send in (os.killpg, os.kill):
+        with contextlib.suppress(OSError):
+            send(pid, signal.SIGKILL)
 
 
 def _children() -> list[int]:

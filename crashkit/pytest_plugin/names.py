@@ -11,8 +11,3 @@ SHARD = "--crashkit-shard"
 TIMEOUT = "--crashkit-timeout"
 MAX_ROUNDS = "--crashkit-max-rounds"
 LAUNCHER = "--crashkit-launcher"
-
-
-def dest(flag: str) -> str:
-    """The option's ``dest`` and ini key: ``--crashkit-max-rounds`` -> ``crashkit_max_rounds``."""
-    return flag.removeprefix("--").replace("-", "_")

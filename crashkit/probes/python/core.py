@@ -197,8 +197,14 @@ class Probe:
                 return absolute[len(root) + 1 :]
         return None
 
-    def fd_path(self, fd: int) -> str | None:
-        """The absolute path an open descriptor refers to (Linux ``/proc``), if any."""
+    def fd_path(self, fd: Any) -> str | None:
+        """The absolute path an open descriptor (or object with ``fileno()``) refers to,
+        through Linux's ``/proc``, if it has one."""
+        if not isinstance(fd, int):
+            try:
+                fd = fd.fileno()
+            except (AttributeError, OSError, ValueError):
+                return None
         try:
             target = _Real.readlink(f"/proc/self/fd/{fd}")
         except OSError:
@@ -207,11 +213,6 @@ class Probe:
 
     def fd_target(self, fd: Any) -> str | None:
         """The world-relative path of a descriptor (or object with ``fileno()``)."""
-        if not isinstance(fd, int):
-            try:
-                fd = fd.fileno()
-            except (AttributeError, OSError, ValueError):
-                return None
         path = self.fd_path(fd)
         return None if path is None else self.relative(path)
 

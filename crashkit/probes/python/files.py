@@ -37,14 +37,7 @@ def _record_fd(kind: str, fd: Any, **detail: Any) -> None:
     if target is not None:
         probe.record(kind, target, detail or None)
     elif kind != "fs.fsync" and kind != "fs.fdatasync":  # syncing changes nothing
-        probe.outside(kind, _fd_path(probe, fd))
-
-
-def _fd_path(probe: Any, fd: Any) -> str | None:
-    try:
-        return probe.fd_path(fd if isinstance(fd, int) else fd.fileno())  # type: ignore[no-any-return]
-    except (AttributeError, OSError, ValueError):
-        return None
+        probe.outside(kind, probe.fd_path(fd))
 
 
 def _record_write(fd: int, data: Any, offset: int | None = None) -> None:
@@ -54,7 +47,7 @@ def _record_write(fd: int, data: Any, offset: int | None = None) -> None:
         return
     target = probe.fd_target(fd)
     if target is None:
-        probe.outside("fs.write", _fd_path(probe, fd))
+        probe.outside("fs.write", probe.fd_path(fd))
         return
     view = memoryview(data)
     payload = None
