@@ -39,6 +39,8 @@ if _TYPE_CHECKING:  # for type checkers and editors; at run time see __getattr__
     from crashkit.remotes.notion.fake import FakeNotion
     from crashkit.scenario import (
         Check,
+        Command,
+        CommandFailed,
         Invariant,
         Journal,
         Scenario,
@@ -79,6 +81,8 @@ _EXPORTS = {
     "Invariant": "crashkit.scenario",
     "Journal": "crashkit.scenario",
     "Scenario": "crashkit.scenario",
+    "Command": "crashkit.scenario",
+    "CommandFailed": "crashkit.scenario",
     "Uncovered": "crashkit.scenario",
     "World": "crashkit.scenario",
     "diff_states": "crashkit.scenario",
@@ -94,6 +98,8 @@ __all__ = [
     "LAUNCHERS",
     "Check",
     "ChildError",
+    "Command",
+    "CommandFailed",
     "CrashkitError",
     "Explorer",
     "FakeNotion",

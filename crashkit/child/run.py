@@ -30,6 +30,9 @@ from crashkit.model.worlds import copy_world
 from crashkit.probes import PROBES, Probe
 from crashkit.probes import python as _probe
 from crashkit.probes.quiet import quiet
+from crashkit.probes.syscall import SYSCALL_PROBE, WARNING_PREFIX
+from crashkit.probes.syscall.namespace import stable_world
+from crashkit.scenario.command import is_command
 from crashkit.scenario.scenario import Scenario, ScenarioRef, World
 
 
@@ -210,20 +213,27 @@ def run(job: ChildJob) -> None:
 
 
 def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path, probe: Probe | None) -> None:
-    os.chdir(job.world)
-    _seed_tempfile()
-    world = World(Path(job.world), job.variant, dict(job.env))
     phase = getattr(scenario, job.phase)
+    root = Path(job.world)
+    if is_command(phase):
+        root = _stable_root(job)
+        if probe is not None:
+            probe = PROBES[SYSCALL_PROBE.name]
+    os.chdir(root)
+    _seed_tempfile()
+    world = World(root, job.variant, dict(job.env))
     if probe is None:
         phase(world)
         return
     trace = _Lines(run_dir / process.TRACE)
-    fault = ChildFault(fault_kind(job.fault), job.crash_at, run_dir, Path(job.world))
+    fault = ChildFault(
+        fault_kind(job.fault), job.crash_at, run_dir, Path(job.world), black_box=is_command(phase)
+    )
     recorder = _Recorder(job, run_dir)
     context: Any = scenario.context(world) if scenario.context else nullcontext()
     with context:
         recording = probe.start(
-            job.world,
+            root,
             trace,
             _decide(job, scenario, run_dir, fault, recorder),
             program=scenario.program,
@@ -242,6 +252,21 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path, probe: Probe | 
         trace(end_operation(count + 1))
         fault.at_end(count)
     recorder(count + 1)
+
+
+def _stable_root(job: ChildJob) -> Path:
+    """Where a command sees its world: the sweep's stable path in a private mount
+    namespace, or its own path where namespaces are not allowed (said once, on the output)."""
+    world = Path(job.world)
+    if job.stable_world is None:
+        return world
+    root, why = stable_world(world, Path(job.stable_world))
+    if why is not None:
+        sys.stderr.write(
+            f"{WARNING_PREFIX}no stable world path ({why}): the program sees its world at "
+            "another path in each run, so absolute paths it stores differ between runs\n"
+        )
+    return root
 
 
 def _exit(status: int) -> NoReturn:

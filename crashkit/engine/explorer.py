@@ -90,6 +90,8 @@ class Explorer:
             )
         self.env = dict(self.scenario.variants[self.variant])
         self.snapshot = self.work_dir / "snapshot" / "world"
+        #: Where every command phase of this variant sees its world (a mount point).
+        self.stable_world = self.work_dir / "stable"
         self.recordings = Recordings(self)
 
     @property
@@ -117,6 +119,7 @@ class Explorer:
             self.variant,
             self.env,
             project_root=self.project_root,
+            stable_world=str(self.stable_world) if self.scenario.commands else None,
             **job,
         )
         return read_run(run_dir, self.launcher.run(child, timeout or self.child_timeout))
@@ -148,6 +151,7 @@ class Explorer:
     def _prepare(self) -> Golden:
         started = time.monotonic()
         self.snapshot.mkdir(parents=True)
+        self.stable_world.mkdir()
         setup_dir = self.work_dir / "snapshot" / "run"
         setup = self.run_child(self.snapshot, setup_dir, "setup", probe=None)
         self._require_ok(setup, "setup")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from crashkit.faults.disk import PowerLossModel
+from crashkit.faults.disk import PowerLossModel, default_ignore
 from crashkit.model.operation import Operation
 from crashkit.model.outcome import Finding, Round
 from crashkit.model.process import ChildRun
@@ -108,6 +108,10 @@ class FaultKind:
     recordable: ClassVar[bool] = False
     #: Whether the probe must capture written bytes for it.
     wants_data: ClassVar[bool] = False
+    #: Whether it strikes only at SQLite transaction boundaries, not inside a transaction
+    #: (the syscall probe marks the operations inside one: a kill there leaves what a kill
+    #: at the transaction's start leaves).
+    boundaries_only: ClassVar[bool] = False
 
     def points(self, trace: Sequence[Operation]) -> list[int]:
         """The crash points this kind offers on ``trace`` (1-based operation indices)."""
@@ -115,6 +119,8 @@ class FaultKind:
         return [*chosen, len(trace) + 1] if self.after_last else chosen
 
     def applies(self, op: Operation) -> bool:
+        if self.boundaries_only and op.detail.get("inside"):
+            return False
         if self.kinds is not None:
             return op.kind in self.kinds
         return self.crashes or op.kind != "mark"
@@ -149,11 +155,24 @@ class ChildFault:
     """The child's driver of a fault: strikes at the crash point, and before it feeds the
     power-loss model every file operation (for kinds that model the disk)."""
 
-    def __init__(self, kind: FaultKind, crash_at: int | None, run_dir: Path, world: Path) -> None:
+    def __init__(
+        self,
+        kind: FaultKind,
+        crash_at: int | None,
+        run_dir: Path,
+        world: Path,
+        *,
+        black_box: bool = False,
+    ) -> None:
         self.kind = kind
         self.crash_at = crash_at
         self.run_dir = run_dir
-        self.model = PowerLossModel(world) if crash_at and kind.models_disk() else None
+        # The Python probe sees SQLite's statements, not its files: the model takes its
+        # databases as durable at commit. The syscall probe sees every page write and
+        # fsync SQLite makes, so the model follows those (and so the program's settings).
+        ignore = _nothing if black_box else default_ignore
+        model = crash_at and kind.models_disk()
+        self.model = PowerLossModel(world, ignore=ignore) if model else None
         #: Whether the probe must capture written bytes.
         self.want_data = crash_at is not None and kind.wants_data
 
@@ -181,9 +200,15 @@ def _ignore(model: PowerLossModel, op: Operation, payload: Any) -> None:
     """Operations the model does not need (SQLite statements, HTTP, markers)."""
 
 
+def _nothing(path: str) -> bool:
+    return False
+
+
 def _write(model: PowerLossModel, op: Operation, payload: _probe.Payload | None) -> None:
     if payload is not None and payload.data is not None:
         model.write(op.target, payload.offset, payload.data)
+        if op.detail.get("flags", "").startswith(("O_SYNC", "O_DSYNC")):
+            model.fsync(op.target)  # a write on an O_SYNC descriptor is durable when it returns
 
 
 def _rename(model: PowerLossModel, op: Operation, payload: Any) -> None:
@@ -202,4 +227,5 @@ _FEEDERS: dict[str, Any] = {
     "fs.rmdir": lambda m, op, p: m.rmdir(op.target),
     "fs.fsync": lambda m, op, p: m.fsync(op.target),
     "fs.fdatasync": lambda m, op, p: m.fsync(op.target),
+    "fs.syncfs": lambda m, op, p: m.sync_all(),
 }

@@ -289,6 +289,12 @@ class PowerLossModel:
         if where is not None and where.child is not None:
             self._nodes[where.child].sync()
 
+    def sync_all(self) -> None:
+        """``sync``/``syncfs`` is about to run: everything written so far becomes durable."""
+        self._label("sync", "everything")
+        for node in self._nodes.values():
+            node.sync()
+
     # -- states ------------------------------------------------------------------
 
     def states(self, limit: int = 8, seed: int = 0) -> list[PowerCut]:

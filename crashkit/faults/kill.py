@@ -19,3 +19,4 @@ class Kill(FaultKind):
     injection = "killed right before it"
     after_last = True
     recordable = True
+    boundaries_only = True

@@ -54,7 +54,9 @@ class Operation:
 
     @property
     def where(self) -> str:
-        """``function, file:line`` for messages."""
+        """``function, file:line`` for messages (``process, syscall`` for the syscall probe)."""
+        if self.line == 0 and self.detail.get("probe") == "syscall":
+            return f"{self.function}, {self.file}"
         return f"{self.function}, {self.file}:{self.line}"
 
     def to_json(self) -> dict[str, Any]:

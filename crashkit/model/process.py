@@ -89,6 +89,9 @@ class ChildJob:
     #: Record the crash state a kill right before each of these operations would leave
     #: (N+1: after the last one), into ``run_dir/states``; the child itself runs on.
     record_at: tuple[int, ...] = ()
+    #: Where a command phase sees its world (a private mount namespace binds it there),
+    #: the same for every child of the sweep; None: at its own path.
+    stable_world: str | None = None
 
 
 @dataclass(frozen=True)

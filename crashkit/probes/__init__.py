@@ -8,12 +8,13 @@ Each probe is a package behind the small :class:`Probe` protocol, listed in
 :data:`PROBES` under the name a child job asks for:
 
 * ``python`` (:mod:`crashkit.probes.python`): patches a Python program's own
-  interpreter.
+  interpreter;
+* ``syscall`` (:mod:`crashkit.probes.syscall`): stops the system calls of a command's
+  whole process tree, in any language (black-box mode; a child uses it for every
+  phase that is a :class:`crashkit.Command`).
 
-A probe for programs in any language, seeing their system calls, would be
-``crashkit/probes/syscall/``, registered in :data:`PROBES`: one new package and
-one line. :mod:`crashkit.probes.quiet` is the switch that hides crashkit's own
-writes from every probe.
+A new probe is one new package and one line here. :mod:`crashkit.probes.quiet` is
+the switch that hides crashkit's own writes from every probe.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 from crashkit.model.operation import Operation
 from crashkit.probes.python.inprocess import PYTHON_PROBE
+from crashkit.probes.syscall import SYSCALL_PROBE
 
 __all__ = ["PROBES", "Probe", "Recording"]
 
@@ -85,4 +87,4 @@ class Probe(Protocol):
 
 
 #: Every probe, by name (a child job's ``probe``).
-PROBES: dict[str, Probe] = {PYTHON_PROBE.name: PYTHON_PROBE}
+PROBES: dict[str, Probe] = {probe.name: probe for probe in (PYTHON_PROBE, SYSCALL_PROBE)}

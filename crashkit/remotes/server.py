@@ -22,6 +22,7 @@ takes too long to send one request, is closed without an answer.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -32,12 +33,16 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 
+from crashkit.probes import syscall as _syscall_vars
+from crashkit.probes.python import core as _probe
+from crashkit.probes.syscall import session as _syscall
 from crashkit.remotes.exchange import CONTENT_TYPE, Handle, Request, Response
 
 __all__ = ["HOST", "Limits", "LoopbackServer", "Refuse"]
@@ -214,6 +219,7 @@ class LoopbackServer:
         self._server = _Server(self._application, sock, self.limits, refuse, dispatcher)
         dispatcher.set_thread_count(self.limits.threads)
         self._stopping = threading.Event()
+        self._previous_url: str | None = None
         self._thread = threading.Thread(target=self._serve, name=f"crashkit-fake-{name}",
                                         daemon=True)  # fmt: skip
         self._thread.start()
@@ -247,17 +253,32 @@ class LoopbackServer:
 
     def _application(self, environ: dict[str, Any], start: _StartResponse) -> Iterable[bytes]:
         """The WSGI application: the request to ``respond``, its answer back."""
+        request = _request(environ)
+        lose = False
         try:
-            response = self._respond(_request(environ))
+            _probed(request, self.url)
+        except _probe.InjectedResponse as injected:
+            return _answer(injected.response.status_code, injected.response.json(),
+                           dict(injected.response.headers), start)  # fmt: skip
+        except _probe.LoseResponse:
+            lose = True
+        except httpx.TimeoutException:
+            raise _Lost from None  # a connect timeout: nothing was applied
+        try:
+            response = self._respond(request)
         except Exception as error:  # a bug must still answer like the remote's 500
             response = self._refuse(500, f"the fake failed: {type(error).__name__}")
-        if response.lost:
+        if response.lost or lose:
             raise _Lost
         content = response.content()
         start(f"{response.status} {_phrase(response.status)}", _headers(response, content))
         return [content]
 
     def __enter__(self) -> LoopbackServer:
+        # A command phase of a scenario whose context serves this fake finds it here
+        # (``{remote}`` in its arguments and environment).
+        self._previous_url = os.environ.get(_syscall_vars.REMOTE_VARIABLE)
+        os.environ[_syscall_vars.REMOTE_VARIABLE] = self.url
         return self
 
     def __exit__(
@@ -267,9 +288,35 @@ class LoopbackServer:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+        if self._previous_url is None:
+            os.environ.pop(_syscall_vars.REMOTE_VARIABLE, None)
+        else:
+            os.environ[_syscall_vars.REMOTE_VARIABLE] = self._previous_url
 
     def __repr__(self) -> str:
         return f"<LoopbackServer {self.url}>"
+
+
+_MUTATING = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+_PASSED = ("content-length", "content-type")
+
+
+def _probed(request: Request, base: str) -> None:
+    """In black-box mode the fake is the probe of requests: a mutating request is a
+    point, recorded (and struck at) before it is applied."""
+    session = _syscall.active()
+    if session is not None and request.method in _MUTATING:
+        session.request(request.method, request.path, base + request.path)
+
+
+def _answer(
+    status: int, body: Any, headers: dict[str, str], start: _StartResponse
+) -> Iterable[bytes]:
+    """An answer a fault made up (an injected error) instead of the remote's."""
+    response = Response(status, body, {k: v for k, v in headers.items() if k not in _PASSED})
+    content = response.content()
+    start(f"{status} {_phrase(status)}", _headers(response, content))
+    return [content]
 
 
 def _bound(port: int) -> socket.socket:

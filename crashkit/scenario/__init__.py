@@ -8,6 +8,7 @@ their phases), so this package imports only :mod:`crashkit.model`,
 :mod:`crashkit.errors`.
 """
 
+from crashkit.scenario.command import Command, CommandFailed
 from crashkit.scenario.invariants import (
     Check,
     Invariant,
@@ -30,6 +31,8 @@ from crashkit.scenario.scenario import (
 
 __all__ = [
     "Check",
+    "Command",
+    "CommandFailed",
     "Invariant",
     "Journal",
     "Scenario",

@@ -17,6 +17,7 @@ from typing import Any
 
 from crashkit.errors import ScenarioError
 from crashkit.faults import FAULT_KINDS
+from crashkit.scenario.command import is_command
 from crashkit.scenario.journal import Journal
 
 __all__ = ["Scenario", "ScenarioRef", "World", "load_scenarios"]
@@ -120,6 +121,11 @@ class Scenario:
     journal: Journal | None = None
     #: Where the scenario was loaded from, so children can import it again (set by the loader).
     source: ScenarioRef | None = None
+
+    @property
+    def commands(self) -> bool:
+        """Whether any phase is a :class:`~crashkit.scenario.command.Command` (black-box)."""
+        return any(is_command(getattr(self, p)) for p in ("setup", "workload", "restart"))
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):

