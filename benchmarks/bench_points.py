@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "scenarios"
 #: (name, fresh_interpreter)
 MODES = (("fork server", False), ("fresh interpreter", True))
+BLACK_BOX = "black box"
 FORK, FRESH = MODES[0][0], MODES[1][0]
 #: What DESIGN.md section 7 measured, for comparison.
 DESIGN_FORK_MS = 4
@@ -409,6 +410,12 @@ def parse(argv: Sequence[str], kinds: Sequence[str]) -> argparse.Namespace:
         "--children", type=int, default=10, help="samples per raw child measurement (default 10)"
     )
     parser.add_argument(
+        "--no-black-box",
+        dest="black_box",
+        action="store_false",
+        help="skip the black-box row (kasten as a command under the syscall probe)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="2 samples per raw child measurement (a smoke test)",
@@ -580,6 +587,10 @@ def run(bench: Bench, args: argparse.Namespace, faults: list[str], skipped: dict
     ):
         print("warning: a correct variant had findings; those points may not be typical")
 
+    if args.black_box:
+        print()
+        black_box(bench, args, first, fork)
+
     print()
     print(f"where a point's time goes (the 1-job run, {first}, mean per point):")
     print_steps(by[(FORK, 1)])
@@ -629,6 +640,69 @@ def run(bench: Bench, args: argparse.Namespace, faults: list[str], skipped: dict
         + " ".join(f"{x:.2f}" for x in os.getloadavg())
         + " (the numbers move with the machine's load)"
     )
+
+
+def black_box(bench: Bench, args: argparse.Namespace, fault: str, inprocess: Timing) -> None:
+    """The same kasten scenarios in black-box mode (``scenarios/kasten_blackbox.py``: kasten
+    run as a command under the syscall probe), side by side with the in-process run; and
+    the probe's own cost on one kasten sync (the same command with and without it)."""
+    try:
+        import kasten_blackbox  # beside the bundled scenarios, on the path once they loaded
+    except ImportError as error:
+        print(f"black box: skipped ({error})")
+        return
+    scenarios = [kasten_blackbox.black_box(s) for s in bench.scenarios if "kasten" in s.program]
+    if not scenarios:
+        print("black box: skipped (no kasten scenario among these)")
+        return
+    launcher = make_launcher("forkserver", [])
+    timing = Timing(BLACK_BOX, fault, args.jobs, 0)
+    plain: list[float] = []
+    probed: list[float] = []
+    try:
+        explorers = []
+        for number, scenario in enumerate(scenarios):
+            folder = bench.work / f"bb{number:02d}-{scenario.name}"
+            explorer = Explorer(scenario, args.variant, launcher, folder, str(ROOT))
+            explorer.prepare()
+            explorers.append(explorer)
+        chosen = [
+            (e, p) for e in explorers for p in sample(e.points_for(fault), args.points, args.seed)
+        ]
+        timing.points = len(chosen)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.jobs, thread_name_prefix="bench-bb") as pool:
+            for explorer in explorers:
+                explorer.plan_kills([p for e, p in chosen if e is explorer])
+            futures = [pool.submit(e.run_point, p, fault) for e, p in chosen]
+            for future in futures:
+                try:
+                    timing.findings += not future.result().passed
+                except Exception as error:  # keep measuring; printed below
+                    timing.errors.append(f"{type(error).__name__}: {error}")
+        timing.seconds = time.perf_counter() - started
+        for explorer in explorers[:2]:
+            for repeat in range(max(3, args.children // 2)):
+                for probe, times in ((None, plain), ("python", probed)):
+                    world = explorer.fresh_world(f"overhead{repeat}-{probe}")
+                    run = explorer.run_child(world, world.parent / "run", "workload", probe=probe)
+                    times.append(run.exit.duration)
+    finally:
+        launcher.close()
+    rows = [["mode", "fault", "jobs", "points", "seconds", "points/s", "findings"]]
+    for t in (inprocess, timing):
+        rows.append([t.mode, t.fault, str(t.jobs), str(t.points), f"{t.seconds:.2f}",
+                     f"{t.rate:.2f}", str(t.findings)])  # fmt: skip
+    print(f"black box: kasten as a command (`kasten --dir notes sync`), {fault}:")
+    print_table(rows, [False, False, True, True, True, True, True])
+    print(f"ratio in-process / black box (points/s): {ratio(inprocess.rate, timing.rate)}")
+    print(
+        f"syscall probe overhead, one kasten sync command (median of {len(plain)}): without "
+        f"{ms(statistics.median(plain))}, under the probe {ms(statistics.median(probed))} "
+        f"({ratio(statistics.median(probed), statistics.median(plain))})"
+    )
+    for problem in dict.fromkeys(timing.errors):
+        print(f"error (black box): {problem}")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,10 @@ class _Server:
         os._exit(EXIT_BAD_JOB)
 
     def reap(self) -> None:
-        while self.children:
+        # Not only while jobs run: a process adopted after its job was reaped (a
+        # grandchild of a command, orphaned when its parent died last) is reaped here too,
+        # and so kills what it left.
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:

@@ -153,7 +153,13 @@ class Probe:
             self.count += 1
             function, file, line, stack = self._caller()
             op = Operation(
-                self.count, kind, target, function, file, line, {**(detail or {}), "stack": stack}
+                self.count,
+                kind,
+                target,
+                function,
+                file,
+                line,
+                {**(detail or {}), "stack": stack, "probe": "python"},
             )
             self.sink(op)
             if self.decide is not None:

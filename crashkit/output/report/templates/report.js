@@ -333,7 +333,8 @@
     var dl = el("dl");
     fact(dl, "operation", opText(op));
     fact(dl, "caller", op[2]);
-    fact(dl, "location", op[3] && op[3] !== "?" ? op[3] + ":" + op[4] : "");
+    // A syscall point's "file" is its system call and has no line.
+    fact(dl, "location", op[3] && op[3] !== "?" ? (op[4] ? op[3] + ":" + op[4] : op[3]) : "");
     fact(dl, "fault injected", injection);
     if (detail) {
       Object.keys(detail.opDetail).forEach(function (key) {
