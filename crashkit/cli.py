@@ -447,6 +447,11 @@ def _print_summary(console: Console, summaries: list[VariantSummary], results: s
                 f"be explored:[/] {escape(s.error)}"
             )
     for s in summaries:
+        for note in s.warnings:
+            console.print(
+                f"[bold yellow]warning[/] {escape(f'{s.scenario.name}[{s.variant}]: {note}')}"
+            )
+    for s in summaries:
         if s.uncovered:
             console.print(
                 f"[bold yellow]journal audit[/] {escape(s.scenario.name)}"

@@ -25,12 +25,12 @@ from typing import Any, NoReturn
 from crashkit.faults import ChildFault, fault_kind
 from crashkit.model import process
 from crashkit.model.operation import Operation, end_operation
-from crashkit.model.process import EXIT_BROKEN, EXIT_RAISED, ChildJob
+from crashkit.model.process import EXIT_BROKEN, EXIT_RAISED, WARNING_PREFIX, ChildJob
 from crashkit.model.worlds import copy_world
 from crashkit.probes import PROBES, Probe
 from crashkit.probes import python as _probe
 from crashkit.probes.quiet import quiet
-from crashkit.probes.syscall import SYSCALL_PROBE, WARNING_PREFIX
+from crashkit.probes.syscall import SYSCALL_PROBE
 from crashkit.probes.syscall.namespace import stable_world
 from crashkit.scenario.command import is_command
 from crashkit.scenario.scenario import Scenario, ScenarioRef, World

@@ -39,6 +39,7 @@ from crashkit.model.process import (
     EXIT_BROKEN,
     EXIT_RAISED,
     OUTSIDE,
+    WARNING_PREFIX,
     ChildJob,
     ChildRun,
     read_lines,
@@ -169,7 +170,10 @@ class Explorer:
             plain, _ = self.scenario.split_invariants()
             findings = run_invariants(plain, self._check(world, state, rounds))
         duration = time.monotonic() - started
-        self.golden = Golden(run.trace, state, rounds, findings, duration, run.output, uncovered)
+        warnings = probe_warnings(run.output)
+        self.golden = Golden(
+            run.trace, state, rounds, findings, duration, run.output, uncovered, warnings
+        )
         if not self.keep_worlds and not self.scenario.fixture_names():
             shutil.rmtree(world.parent)
         return self.golden
@@ -477,6 +481,13 @@ class Explorer:
             nested=nested,
             injection=kind.describe(op),
         )
+
+
+def probe_warnings(output: str) -> list[str]:
+    """The probe's warnings a child wrote on its output, once each, in order."""
+    lines = (line.strip() for line in output.splitlines())
+    found = (line.removeprefix(WARNING_PREFIX) for line in lines if line.startswith(WARNING_PREFIX))
+    return list(dict.fromkeys(found))
 
 
 def _escaped(folder: Path) -> list[Finding]:

@@ -44,4 +44,5 @@ def trace_record(explorer: Explorer, fault: str) -> dict[str, Any]:
         "operations": [op.to_json() for op in golden.trace],
         "golden_rounds": [r.to_json() for r in golden.rounds],
         "golden_state": golden.state,
+        **({"warnings": golden.warnings} if golden.warnings else {}),
     }

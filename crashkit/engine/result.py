@@ -27,6 +27,9 @@ class Golden:
     output: str = ""
     #: The journal audit: mutations of the dry run no open journal entry covered.
     uncovered: list[Uncovered] = field(default_factory=list)
+    #: What the probe could not see in the dry run (a shared writable mapping of a world
+    #: file, io_uring, no stable world path), one line each.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -46,6 +46,8 @@ class VariantSummary:
     error: str | None = None
     #: The journal audit's uncovered mutations (one line each).
     uncovered: list[str] = field(default_factory=list)
+    #: What the probe could not see in the dry run (one line each).
+    warnings: list[str] = field(default_factory=list)
     #: Failed points per fault kind.
     by_fault: Counter[str] = field(default_factory=Counter)
     #: The fault kinds swept.
@@ -204,6 +206,7 @@ class Sweep:
             if explorer.scenario.journal is not None:
                 self._write(audit_record(explorer))
             summaries[id(explorer)].uncovered = [u.describe() for u in explorer.prepare().uncovered]
+            summaries[id(explorer)].warnings = list(explorer.prepare().warnings)
             if self.on_prepared is not None:
                 self.on_prepared(explorer)
             ready.append(explorer)

@@ -40,6 +40,10 @@ __all__ = [
     "read_trace",
 ]
 
+#: How a child's output line starts when the probe warns of what it cannot see (a shared
+#: writable mapping of a world file, io_uring, no stable world path); the golden run's
+#: warnings go to the report.
+WARNING_PREFIX = "crashkit: warning: "
 #: Exit status of a child whose phase raised an exception.
 EXIT_RAISED = 70
 #: Exit status of a child that could not even load its scenario.

@@ -61,6 +61,8 @@ class Row:
     #: The variant's verdict, over all its rows (see :func:`_judge`).
     outcome: Verdict = Verdict.CLEAN
     uncovered: list[Record] = field(default_factory=list)
+    #: What the probe could not see in the dry run (see the syscall probe), one line each.
+    warnings: list[str] = field(default_factory=list)
     error: str | None = None
     index: int = 0
     #: The enumerated points, sorted (see :meth:`settle`).
@@ -82,6 +84,7 @@ class Row:
         self.meant |= frozenset(record.get("expected_faults") or ())
         if record["type"] == "trace":
             self.operations = list(record.get("operations") or [])
+            self.warnings = [str(w) for w in record.get("warnings") or []]
             offered = record.get("points")
             self.offered = None if offered is None else [int(k) for k in offered]
         else:

@@ -34,6 +34,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from crashkit.model.operation import Operation
+from crashkit.model.process import WARNING_PREFIX
 from crashkit.probes.python.core import Decide
 from crashkit.probes.syscall.session import ProbeUnavailable, Session, active
 
@@ -95,10 +96,6 @@ class SyscallProbe:
         if self._session is not None:
             self._session.__exit__(None, None, None)
             self._session = None
-
-
-#: Where a child's probe warnings go: its output, one line each (see the report).
-WARNING_PREFIX = "crashkit: warning: "
 
 
 def _warn(note: str) -> None:

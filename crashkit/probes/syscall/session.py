@@ -245,9 +245,12 @@ class Session:
         paths = call.paths
         if call.fd is not None:
             path = process.fd_path(call.pid, call.fd)
-            if path is None:
-                return None  # a pipe, a socket, an anonymous file
-            paths = (path.removesuffix(" (deleted)"),)
+            if path is None or path.endswith(" (deleted)"):
+                # A pipe, a socket, an anonymous file; or one with no name left (removed,
+                # or O_TMPFILE not yet linked: it is seen when linked). /proc names such a
+                # file after its inode, which would differ in every run.
+                return None
+            paths = (path,)
         if call.kind in ("mmap", "io_uring"):
             self._blind_spot(call, paths)
             return None
