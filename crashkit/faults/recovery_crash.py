@@ -9,7 +9,7 @@ from dataclasses import replace
 from crashkit.faults.base import FaultKind, Nested, Recovered, Recovery, Struck
 from crashkit.model.operation import Operation, end_operation
 from crashkit.model.outcome import Finding, Round
-from crashkit.model.sampling import select_points
+from crashkit.model.sampling import sample_points
 
 __all__ = ["NESTED_BUDGET", "RecoveryCrash"]
 
@@ -22,6 +22,7 @@ class RecoveryCrash(FaultKind):
     summary = "a kill, then the first restart killed at each of its own operations"
     injection = "killed right before it, then killed again inside recovery"
     after_last = True
+    boundaries_only = True
 
     def recover(self, recovery: Recovery, struck: Struck) -> Recovered:
         """Crash the first restart at each of its operations (a budgeted sample), recover."""
@@ -30,7 +31,10 @@ class RecoveryCrash(FaultKind):
         findings: list[Finding] = []
         if recovery.round_exit(first, 1, findings) != "ok":
             return Recovered(findings, [])
-        chosen = select_points(len(first.trace) + 1, NESTED_BUDGET, seed=struck.point)[1:]
+        # The restart's own kill points: not inside an SQLite transaction (see
+        # FaultKind.boundaries_only), and after its last operation.
+        offered = [op.index for op in first.trace if not op.detail.get("inside")]
+        chosen = sample_points([*offered, len(first.trace) + 1], NESTED_BUDGET, struck.point)
         nested = [_nested(recovery, struck, r, first.trace) for r in chosen]
         aggregate = [
             replace(f, message=f"p{struck.point:02d}/r{n.nested:02d}: {f.message}")

@@ -168,6 +168,8 @@ def _rename(c: Call, m: process.Memory, od: int, old: int, nd: int, new: int, fl
     source, dest = _path(c, m, od, old), _path(c, m, nd, new)
     if fl & _RENAME_NOREPLACE and dest is not None and os.path.lexists(dest):
         return  # refused (EEXIST): ``mv`` tries this first, then a plain rename
+    if source is not None and not os.path.lexists(source):
+        return  # refused (ENOENT): changes nothing, as an unlink of a missing name
     if source is not None and dest is not None:
         c.kind, c.paths = "fs.rename", (source, dest)
         if fl & _RENAME_EXCHANGE:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import select
 import signal
@@ -42,7 +43,11 @@ from crashkit.probes.syscall.seccomp import (
 )
 from crashkit.probes.syscall.sqlite import Transactions
 
-__all__ = ["ProbeUnavailable", "Session", "active", "kill_tree"]
+__all__ = ["TREE_VARIABLE", "ProbeUnavailable", "Session", "active", "kill_command", "kill_tree"]
+
+#: In a command's environment: which run of a command a process belongs to, so that its
+#: orphans (adopted by the supervisor) are told from the supervisor's other children.
+TREE_VARIABLE = "CRASHKIT_COMMAND"
 
 Sink = Callable[[Operation], None]
 Decide = Callable[[Operation, Payload | None], None]
@@ -111,6 +116,9 @@ class Session:
         self._warned: set[str] = set()
         self._filter = build_filter(self.arch)
         self._failure: BaseException | None = None
+        self._tag_value, self.tag = new_tag()
+        #: The running command's first process (None between commands).
+        self.root: int | None = None
 
     # -- lifetime ---------------------------------------------------------------
 
@@ -146,18 +154,20 @@ class Session:
         try:
             child = subprocess.Popen(
                 list(argv),
-                env=dict(env),
+                env={**env, TREE_VARIABLE: self._tag_value},
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 preexec_fn=_installer(self._filter, theirs),
                 pass_fds=(theirs.fileno(),),
             )
+            self.root = child.pid
             theirs.close()
             status = child.wait()
         finally:
             theirs.close()
             done.set()
-            kill_descendants()
+            kill_command(self.tag, self.root)
+            self.root = None
             ours.shutdown(socket.SHUT_RDWR)
             thread.join()
             ours.close()
@@ -204,7 +214,7 @@ class Session:
                 error = self._handle(listener, notification)
             except BaseException as failure:  # crashkit's own bug: the program must not run on
                 self._failure = failure
-                kill_descendants(reap=False)
+                kill_command(self.tag, self.root, reap=False)
                 return
             answer(listener, notification, error)
 
@@ -400,15 +410,28 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def kill_descendants(exclude: Sequence[int] = (), *, reap: bool = True) -> None:
-    """SIGKILL every descendant of this process (the program's whole tree), then reap."""
+def _tagged(pid: int, tag: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            return tag in environ.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def kill_command(tag: bytes, root: int | None, *, reap: bool = True) -> None:
+    """SIGKILL a command's processes: its first process's tree, and every process carrying
+    ``tag`` in its environment that this process adopted (orphans come here: it is their
+    subreaper); then reap those that were this process's children. Nothing else of this
+    process's is touched (under pytest, say, other children live beside the command)."""
     seen: set[int] = set()
+    ours: set[int] = set()
     for _ in range(3):  # a tree that forks while it is killed: look again
-        pending = _children(os.getpid())
+        pending = [p for p in _children(os.getpid()) if p == root or _tagged(p, tag)]
+        ours.update(pending)
         killed = False
         while pending:
             pid = pending.pop()
-            if pid in seen or pid in exclude:
+            if pid in seen:
                 continue
             seen.add(pid)
             pending += _children(pid)
@@ -418,25 +441,37 @@ def kill_descendants(exclude: Sequence[int] = (), *, reap: bool = True) -> None:
         if not killed:
             break
     if reap:
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
+        for pid in ours:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
 def kill_tree() -> None:
     """Before this process kills itself at a crash point: the program's tree first, so
     that no call it waits in runs once the supervisor is gone (a killed caller never
     returns to run it)."""
-    if _active is not None:
-        kill_descendants(reap=False)
+    session = _active
+    if session is not None:
+        kill_command(session.tag, session.root, reap=False)
+
+
+_tags = itertools.count(1)
+
+
+def new_tag() -> tuple[str, bytes]:
+    """A fresh value for :data:`TREE_VARIABLE`, and its ``NAME=value`` form."""
+    value = f"{os.getpid()}-{next(_tags)}"
+    return value, f"{TREE_VARIABLE}={value}".encode()
 
 
 def run_plain(argv: Sequence[str], env: Mapping[str, str], cwd: str) -> int:
     """Run a command without the probe (setup): its exit status."""
     _become_subreaper()
+    value, tag = new_tag()
+    child = subprocess.Popen(
+        list(argv), env={**env, TREE_VARIABLE: value}, cwd=cwd, stdin=subprocess.DEVNULL
+    )
     try:
-        return subprocess.run(
-            list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL
-        ).returncode
+        return child.wait()
     finally:
-        kill_descendants()
+        kill_command(tag, child.pid)
