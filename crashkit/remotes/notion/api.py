@@ -5,9 +5,8 @@ inside its store transaction and returns Notion's answer (status, headers, JSON 
 fake remote around it (:mod:`crashkit.remotes.base`) adds the fault triggers and the log.
 
 The shapes follow Notion's public API reference (https://developers.notion.com/reference):
-page and block objects, the ``list`` object of paginated endpoints, rich text with
-``plain_text`` / ``annotations`` / ``href`` filled in, and error objects
-``{"object": "error", "status": ..., "code": ..., "message": ...}`` with Notion's messages.
+page and block objects and the ``list`` object of paginated endpoints; the vocabulary every
+route shares (error objects, ids, rich text) is in :mod:`~crashkit.remotes.notion.wire`.
 """
 
 from __future__ import annotations
@@ -15,13 +14,28 @@ from __future__ import annotations
 import hmac
 import json
 import re
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from crashkit.remotes.exchange import Request, Response
-from crashkit.remotes.notion.store import ID_NAMESPACE, Node, NotionTx, format_time
+from crashkit.remotes.notion.store import Node, NotionTx
+from crashkit.remotes.notion.wire import (
+    ARCHIVED_MESSAGE,
+    ApiError,
+    at_most,
+    flag,
+    invalid,
+    json_body,
+    list_of,
+    normalize_id,
+    not_found,
+    page_size,
+    parse_id,
+    plain,
+    rich_text,
+    stamps,
+)
 
 __all__ = [
     "SUPPORTED_VERSIONS",
@@ -47,60 +61,11 @@ __all__ = [
 MAX_CHILDREN = 100
 MAX_BLOCKS_PER_REQUEST = 1000
 MAX_NESTING = 2
-MAX_TEXT = 2000
-MAX_RICH_TEXT_ITEMS = 100
-MAX_PAGE_SIZE = 100
 
 #: The Notion-Version header values the fake answers (the official SDK's defaults before
 #: and since 2.5: https://developers.notion.com/reference/versioning); others are refused.
 SUPPORTED_VERSIONS = ("2022-06-28", "2025-09-03")
 
-#: The integration (bot user) every object is created and edited by.
-BOT_USER = {"object": "user", "id": str(uuid.uuid5(ID_NAMESPACE, "bot"))}
-
-#: Notion's code for each error status (https://developers.notion.com/reference/status-codes).
-DEFAULT_CODES = {
-    400: "validation_error",
-    401: "unauthorized",
-    403: "restricted_resource",
-    404: "object_not_found",
-    409: "conflict_error",
-    429: "rate_limited",
-    500: "internal_server_error",
-    502: "bad_gateway",
-    503: "service_unavailable",
-    504: "gateway_timeout",
-    # Only the fake's loopback server answers these (a request over its limits, or one it
-    # cannot parse); Notion's own front end refuses such requests before the API sees them.
-    413: "validation_error",
-    431: "validation_error",
-    501: "invalid_request",
-}
-
-DEFAULT_MESSAGES = {
-    "validation_error": "body failed validation.",
-    "unauthorized": "API token is invalid.",
-    "restricted_resource": "API token does not have access to this resource.",
-    "object_not_found": "Could not find the requested object.",
-    "conflict_error": "Conflict occurred while saving. Please try again.",
-    "rate_limited": "You have been rate limited. Please try again in a few minutes.",
-    "internal_server_error": "Unexpected error occurred.",
-    "bad_gateway": "Bad gateway.",
-    "service_unavailable": "Notion is unavailable, please try again later.",
-    "gateway_timeout": "Gateway timeout.",
-    "invalid_request": "This request is not supported.",
-}
-
-ARCHIVED_MESSAGE = "Can't edit block that is archived. You must unarchive the block before editing."
-
-_ANNOTATIONS = {
-    "bold": False,
-    "italic": False,
-    "strikethrough": False,
-    "underline": False,
-    "code": False,
-    "color": "default",
-}
 
 #: Fields Notion fills in when a block of these types is created without them.
 _BLOCK_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -116,60 +81,7 @@ _BLOCK_DEFAULTS: dict[str, dict[str, Any]] = {
     "callout": {"color": "default"},
 }
 
-_ID_PATTERN = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
-
-
-# -- errors ---------------------------------------------------------------------------------
-
-
-class ApiError(Exception):
-    """A Notion error answer, raised anywhere inside a handler (the request is undone).
-
-    Args:
-        status: the HTTP status.
-        code: Notion's error code; the usual one for ``status`` when omitted.
-        message: Notion's message; a generic one for the code when omitted.
-        retry_after: seconds for a ``Retry-After`` header, if any.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        code: str | None = None,
-        message: str | None = None,
-        retry_after: int | None = None,
-    ) -> None:
-        code = code or DEFAULT_CODES.get(status, "internal_server_error")
-        message = message or DEFAULT_MESSAGES.get(code, f"Request failed with status {status}.")
-        super().__init__(status, code, message, retry_after)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.code}: {self.message}"
-
-    def response(self) -> Response:
-        """The error object Notion answers with."""
-        body = {"object": "error", "status": self.status, "code": self.code}
-        headers = {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
-        return Response(self.status, {**body, "message": self.message}, headers)
-
-
-def invalid(where: str, problem: str) -> ApiError:
-    """A 400 validation_error in Notion's wording: ``body failed validation: body.x ...``."""
-    part = where.split(".", 1)[0].split("[", 1)[0]
-    return ApiError(400, "validation_error", f"{part} failed validation: {where} {problem}.")
-
-
-def _not_found(kind: str, object_id: str) -> ApiError:
-    message = (
-        f"Could not find {kind} with ID: {object_id}. "
-        "Make sure the relevant pages and databases are shared with your integration."
-    )
-    return ApiError(404, "object_not_found", message)
 
 
 # -- entry point ------------------------------------------------------------------------------
@@ -227,97 +139,6 @@ def _check_version(request: Request) -> None:
 # -- parsing ---------------------------------------------------------------------------------
 
 
-def parse_id(raw: object, where: str) -> str:
-    """Notion's dashed form of an id given with or without dashes."""
-    if not isinstance(raw, str) or not _ID_PATTERN.fullmatch(raw):
-        raise invalid(where, f"should be a valid uuid, instead was `{json.dumps(raw)}`")
-    return str(uuid.UUID(raw))
-
-
-def _json_body(request: Request) -> dict[str, Any]:
-    if not request.body.strip():
-        return {}
-    try:
-        body = json.loads(request.body)
-    except ValueError:
-        raise ApiError(400, "invalid_json", "Error parsing JSON body.") from None
-    if not isinstance(body, dict):
-        raise invalid("body", "should be an object")
-    return body
-
-
-def _flag(body: Mapping[str, Any]) -> bool | None:
-    """The requested archive state: ``archived`` and ``in_trash`` are synonyms."""
-    flags = {key: body[key] for key in ("archived", "in_trash") if key in body}
-    for key, value in flags.items():
-        if not isinstance(value, bool):
-            raise invalid(f"body.{key}", f"should be a boolean, instead was `{json.dumps(value)}`")
-    if len(set(flags.values())) > 1:
-        raise invalid("body.in_trash", "should equal body.archived when both are given")
-    return next(iter(flags.values()), None)
-
-
-def rich_text(items: object, where: str) -> list[dict[str, Any]]:
-    """Rich text as Notion returns it, with ``plain_text``, ``annotations`` and ``href``.
-
-    Raises:
-        ApiError: 400 validation_error, e.g. a ``text.content`` over 2000 characters.
-    """
-    if not isinstance(items, list):
-        raise invalid(where, "should be an array")
-    if len(items) > MAX_RICH_TEXT_ITEMS:
-        raise invalid(f"{where}.length", _at_most(MAX_RICH_TEXT_ITEMS, len(items)))
-    return [_rich_item(item, f"{where}[{i}]") for i, item in enumerate(items)]
-
-
-def _at_most(limit: int, actual: int) -> str:
-    return f"should be ≤ `{limit}`, instead was `{actual}`"
-
-
-def _rich_item(item: object, where: str) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        raise invalid(where, "should be an object")
-    kind = item.get("type") or next((k for k in ("text", "equation", "mention") if k in item), "")
-    annotations = item.get("annotations") or {}
-    if not isinstance(annotations, dict):
-        raise invalid(f"{where}.annotations", "should be an object")
-    if kind == "text":
-        value, text, href = _text(item.get("text"), f"{where}.text")
-    elif kind == "equation":
-        text = _string(item.get("equation"), "expression", f"{where}.equation")
-        value, href = {"expression": text}, None
-    elif kind == "mention" and isinstance(item.get("mention"), dict):
-        value, text, href = item["mention"], item.get("plain_text", ""), item.get("href")
-    else:
-        raise invalid(f"{where}.text", "should be defined, instead was `undefined`")
-    annotations = {**_ANNOTATIONS, **annotations}
-    # Notion's key order, so that dumps of the fake read like dumps of Notion.
-    return {"type": kind, kind: value, "annotations": annotations, "plain_text": text, "href": href}
-
-
-def _string(parent: object, key: str, where: str) -> str:
-    value = parent.get(key) if isinstance(parent, dict) else None
-    if not isinstance(value, str):
-        raise invalid(f"{where}.{key}", f"should be a string, instead was `{json.dumps(value)}`")
-    return value
-
-
-def _text(text: object, where: str) -> tuple[dict[str, Any], str, str | None]:
-    """The ``text`` object, its plain text and its link."""
-    content = _string(text, "content", where)
-    if len(content) > MAX_TEXT:
-        raise invalid(f"{where}.content.length", _at_most(MAX_TEXT, len(content)))
-    link = text.get("link") if isinstance(text, dict) else None
-    href = None if link is None else _string(link, "url", f"{where}.link")
-    value = {"content": content, "link": None if href is None else {"url": href}}
-    return value, content, href
-
-
-def plain(title: Sequence[Mapping[str, Any]]) -> str:
-    """The plain text of a rich-text array."""
-    return "".join(str(item.get("plain_text", "")) for item in title)
-
-
 @dataclass(frozen=True)
 class NewBlock:
     """A validated block of a request, before it has an id."""
@@ -348,11 +169,11 @@ def parse_blocks(
     if not isinstance(items, list):
         raise invalid(where, "should be an array")
     if limit is not None and len(items) > limit:
-        raise invalid(f"{where}.length", _at_most(limit, len(items)))
+        raise invalid(f"{where}.length", at_most(limit, len(items)))
     blocks = [_parse_block(item, f"{where}[{i}]", depth) for i, item in enumerate(items)]
     total = sum(block.count() for block in blocks)
     if depth == 0 and limit is not None and total > MAX_BLOCKS_PER_REQUEST:
-        raise invalid(where, _at_most(MAX_BLOCKS_PER_REQUEST, total) + " blocks in all")
+        raise invalid(where, at_most(MAX_BLOCKS_PER_REQUEST, total) + " blocks in all")
     return blocks
 
 
@@ -436,22 +257,13 @@ def _page_url(node: Node) -> str:
     return f"https://www.notion.so/{slug}"
 
 
-def _stamps(node: Node) -> dict[str, Any]:
-    return {
-        "created_time": format_time(node.created),
-        "last_edited_time": format_time(node.edited),
-        "created_by": BOT_USER,
-        "last_edited_by": BOT_USER,
-    }
-
-
 def render_page(node: Node) -> dict[str, Any]:
     """The page object Notion returns for a page (keys in Notion's order)."""
     title = node.payload.get("title", [])
     return {
         "object": "page",
         "id": node.id,
-        **_stamps(node),
+        **stamps(node),
         "cover": node.payload.get("cover"),
         "icon": node.payload.get("icon"),
         "parent": _parent(node),
@@ -470,23 +282,12 @@ def render_block(tx: NotionTx, node: Node) -> dict[str, Any]:
         "object": "block",
         "id": node.id,
         "parent": _parent(node),
-        **_stamps(node),
+        **stamps(node),
         "has_children": tx.has_children(node.id),
         "archived": node.archived,
         "in_trash": node.archived,
         "type": node.type,
         node.type: payload,
-    }
-
-
-def _list(results: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "results": results,
-        "next_cursor": next_cursor,
-        "has_more": next_cursor is not None,
-        "type": "block",
-        "block": {},
     }
 
 
@@ -501,7 +302,7 @@ def find_page(tx: NotionTx, page_id: str) -> Node:
     """
     node = tx.node(page_id)
     if node is None or not node.is_page:
-        raise _not_found("page", page_id)
+        raise not_found("page", page_id)
     return node
 
 
@@ -513,7 +314,7 @@ def find_block(tx: NotionTx, block_id: str) -> Node:
     """
     node = tx.node(block_id)
     if node is None:
-        raise _not_found("block", block_id)
+        raise not_found("block", block_id)
     return node
 
 
@@ -610,7 +411,7 @@ def _get_page(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str,
 
 
 def _post_page(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
-    body = _json_body(request)
+    body = json_body(request)
     parent_id = _parse_parent(body.get("parent"))
     title = parse_title(body.get("properties"))
     blocks = parse_blocks(body.get("children", []), "body.children")
@@ -633,8 +434,8 @@ def _parse_parent(parent: object) -> str | None:
 
 def _patch_page(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     node = find_page(tx, parse_id(ids[0], "path.page_id"))
-    body = _json_body(request)
-    archived = _flag(body)
+    body = json_body(request)
+    archived = flag(body)
     payload = dict(node.payload)
     if "properties" in body:
         payload["title"] = parse_title(body["properties"])
@@ -650,8 +451,8 @@ def _get_block(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str
 
 def _patch_block(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     node = find_block(tx, parse_id(ids[0], "path.block_id"))
-    body = _json_body(request)
-    archived = _flag(body)
+    body = json_body(request)
+    archived = flag(body)
     payload = dict(node.payload)
     for key in body.keys() - {"archived", "in_trash", "type"}:
         if key != node.type or node.is_page or not isinstance(body[key], dict):
@@ -670,20 +471,11 @@ def _delete_block(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[
 
 def _list_children(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     parent = find_block(tx, parse_id(ids[0], "path.block_id"))
-    size = _page_size(request.query.get("page_size"))
+    size = page_size(request.query.get("page_size"))
     start = _cursor(tx, parent, request.query.get("start_cursor"))
     rows = tx.children(parent.id, from_ord=start, limit=size + 1)
     next_cursor = rows[size].id if len(rows) > size else None
-    return _list([render_block(tx, row) for row in rows[:size]], next_cursor)
-
-
-def _page_size(raw: str | None) -> int:
-    if raw is None:
-        return MAX_PAGE_SIZE
-    size = int(raw) if raw.isdigit() else 0
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise invalid("query.page_size", f"should be a number from 1 to 100, instead was `{raw}`")
-    return size
+    return list_of([render_block(tx, row) for row in rows[:size]], next_cursor)
 
 
 def _cursor(tx: NotionTx, parent: Node, raw: str | None) -> int | None:
@@ -697,20 +489,15 @@ def _cursor(tx: NotionTx, parent: Node, raw: str | None) -> int | None:
     return tx.ord_of(node.id)
 
 
-def normalize_id(raw: str) -> str | None:
-    """Notion's dashed form of an id given with or without dashes; None if it is no id."""
-    return str(uuid.UUID(raw)) if _ID_PATTERN.fullmatch(raw) else None
-
-
 def _append_children(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     parent = find_block(tx, parse_id(ids[0], "path.block_id"))
-    body = _json_body(request)
+    body = json_body(request)
     if "children" not in body:
         raise invalid("body.children", "should be defined, instead was `undefined`")
     blocks = parse_blocks(body["children"], "body.children")
     nodes = append(tx, parent, blocks, _position(tx, parent, body))
     # Notion answers with the newly created first-level blocks, not all of the parent's.
-    return _list([render_block(tx, node) for node in nodes], None)
+    return list_of([render_block(tx, node) for node in nodes], None)
 
 
 #: An insertion point before every possible sibling position (``position: start``).
