@@ -11,6 +11,7 @@ route shares (error objects, ids, rich text) is in :mod:`~crashkit.remotes.notio
 
 from __future__ import annotations
 
+import copy
 import hmac
 import json
 import re
@@ -19,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from crashkit.remotes.exchange import Request, Response
+from crashkit.remotes.notion import databases as db
 from crashkit.remotes.notion.store import Node, NotionTx
 from crashkit.remotes.notion.wire import (
     ARCHIVED_MESSAGE,
@@ -43,14 +45,20 @@ __all__ = [
     "NewBlock",
     "answer",
     "change",
+    "create_database",
     "create_page",
+    "create_row",
     "find_block",
+    "find_data_source",
+    "find_database",
     "find_page",
     "normalize_id",
     "parse_blocks",
     "parse_id",
     "parse_title",
     "render_block",
+    "render_data_source",
+    "render_database",
     "render_page",
     "replace_blocks",
     "rich_text",
@@ -134,6 +142,12 @@ def _check_version(request: Request) -> None:
             f"{supported} (the versions this fake supports), instead was `{version}`."
         )
         raise ApiError(400, "validation_error", message)
+    if request.path.startswith(_DATA_SOURCE_PATHS) and version != "2025-09-03":
+        message = (
+            "This fake serves databases and data sources as Notion-Version `2025-09-03` "
+            f"shapes them (a database holds data sources), instead was `{version}`."
+        )
+        raise ApiError(400, "invalid_request", message)
 
 
 # -- parsing ---------------------------------------------------------------------------------
@@ -248,6 +262,9 @@ def text_block(content: str) -> dict[str, Any]:
 def _parent(node: Node) -> dict[str, Any]:
     if node.parent_type == "workspace":
         return {"type": "workspace", "workspace": True}
+    if node.parent_type == "data_source_id":  # a row: its data source and that one's database
+        database = node.payload["database_id"]
+        return {"type": node.parent_type, node.parent_type: node.parent_id, "database_id": database}
     return {"type": node.parent_type, node.parent_type: node.parent_id}
 
 
@@ -260,6 +277,10 @@ def _page_url(node: Node) -> str:
 def render_page(node: Node) -> dict[str, Any]:
     """The page object Notion returns for a page (keys in Notion's order)."""
     title = node.payload.get("title", [])
+    if "properties" in node.payload:  # a row of a data source
+        properties = db.render_values(node)
+    else:
+        properties = {"title": {"id": "title", "type": "title", "title": title}}
     return {
         "object": "page",
         "id": node.id,
@@ -269,21 +290,25 @@ def render_page(node: Node) -> dict[str, Any]:
         "parent": _parent(node),
         "archived": node.archived,
         "in_trash": node.archived,
-        "properties": {"title": {"id": "title", "type": "title", "title": title}},
+        "properties": properties,
         "url": _page_url(node),
         "public_url": None,
     }
 
 
 def render_block(tx: NotionTx, node: Node) -> dict[str, Any]:
-    """The block object Notion returns for a block (a page is a ``child_page`` block)."""
-    payload = {"title": plain(node.payload.get("title", []))} if node.is_page else node.payload
+    """The block object Notion returns for a block (a page is a ``child_page`` block, a
+    database a ``child_database`` block)."""
+    titled = node.is_page or node.type == db.DATABASE
+    payload = {"title": plain(node.payload.get("title", []))} if titled else node.payload
+    # A database's children are its data sources, which are no blocks.
+    children = node.type != db.DATABASE and tx.has_children(node.id)
     return {
         "object": "block",
         "id": node.id,
         "parent": _parent(node),
         **stamps(node),
-        "has_children": tx.has_children(node.id),
+        "has_children": children,
         "archived": node.archived,
         "in_trash": node.archived,
         "type": node.type,
@@ -313,7 +338,7 @@ def find_block(tx: NotionTx, block_id: str) -> Node:
         ApiError: 404 object_not_found.
     """
     node = tx.node(block_id)
-    if node is None:
+    if node is None or node.type == db.DATA_SOURCE:
         raise not_found("block", block_id)
     return node
 
@@ -392,13 +417,112 @@ def change(tx: NotionTx, node: Node, payload: dict[str, Any], archived: bool) ->
 
 
 def replace_blocks(tx: NotionTx, page: Node, blocks: Sequence[NewBlock]) -> None:
-    """Archive a page's blocks (its sub-pages stay) and append ``blocks``, as one edit."""
+    """Archive a page's blocks (its sub-pages and databases stay) and append ``blocks``, as
+    one edit."""
     at = tx.tick()
     for child in tx.children(page.id):
-        if not child.is_page:
+        if not child.is_page and child.type != db.DATABASE:
             tx.update(child.id, payload=child.payload, archived=True, at=at)
     _insert(tx, page, blocks, None, at)
     tx.touch(page.id, at)
+
+
+def find_database(tx: NotionTx, database_id: str) -> Node:
+    """The database with this id, trashed or not.
+
+    Raises:
+        ApiError: 404 object_not_found.
+    """
+    node = tx.node(database_id)
+    if node is None or node.type != db.DATABASE:
+        raise not_found("database", database_id)
+    return node
+
+
+def find_data_source(tx: NotionTx, source_id: str) -> Node:
+    """The data source with this id; trashed with its database.
+
+    Raises:
+        ApiError: 404 object_not_found.
+    """
+    node = tx.node(source_id)
+    if node is None or node.type != db.DATA_SOURCE:
+        raise not_found("data_source", source_id)
+    database = find_database(tx, str(node.parent_id))
+    return replace(node, archived=node.archived or database.archived)
+
+
+def create_row(
+    tx: NotionTx,
+    source: Node,
+    properties: object,
+    blocks: Sequence[NewBlock],
+    extra: Mapping[str, Any] | None = None,
+) -> Node:
+    """Create a page in a data source, with property values checked against its schema.
+
+    Raises:
+        ApiError: 400 for a value that does not fit the schema or a trashed data source.
+    """
+    _writable(source)
+    schema = copy.deepcopy(source.payload["properties"])
+    values = {**db.default_values(schema), **db.parse_values(schema, properties,
+                                                             "body.properties")}  # fmt: skip
+    at = tx.tick()
+    payload = {"title": values[db.title_name(schema)]["title"], "icon": None, "cover": None,
+               **(extra or {}), "database_id": source.parent_id, "properties": values}  # fmt: skip
+    node = Node(tx.new_id(), True, "data_source_id", source.id, "child_page", payload, False,
+                at, at)  # fmt: skip
+    tx.insert(node, tx.make_room(source.id, None, 1))
+    _insert(tx, node, blocks, None, at)
+    _keep_schema(tx, source, schema, at)
+    tx.touch(source.id, at)
+    return node
+
+
+def _keep_schema(tx: NotionTx, source: Node, schema: dict[str, Any], at: int) -> None:
+    """Store a data source's schema if a request grew it (a new select option)."""
+    stored = tx.node(source.id)  # its own archive state, not its database's
+    if stored is not None and schema != stored.payload["properties"]:
+        payload = {**stored.payload, "properties": schema}
+        tx.update(source.id, payload=payload, archived=stored.archived, at=at)
+
+
+def create_database(
+    tx: NotionTx,
+    parent_id: str | None,
+    payload: dict[str, Any],
+    schema: dict[str, Any],
+) -> Node:
+    """Create a database with one data source (named as the database) holding ``schema``.
+
+    Raises:
+        ApiError: 404 for an unknown parent page, 400 for an archived one.
+    """
+    if parent_id is not None:
+        _writable(find_page(tx, parent_id))
+    at = tx.tick()
+    parent_type = "workspace" if parent_id is None else "page_id"
+    database = Node(tx.new_id(), False, parent_type, parent_id, db.DATABASE, payload, False,
+                    at, at)  # fmt: skip
+    tx.insert(database, tx.make_room(parent_id, None, 1))
+    source_payload = {"title": payload["title"], "description": [], "properties": schema}
+    source = Node(tx.new_id(), False, "database_id", database.id, db.DATA_SOURCE,
+                  source_payload, False, at, at)  # fmt: skip
+    tx.insert(source, 0)
+    tx.touch(parent_id, at)
+    return database
+
+
+def render_database(tx: NotionTx, node: Node) -> dict[str, Any]:
+    """The database object, listing its data sources."""
+    return db.render_database(node, _parent(node), tx.children(node.id))
+
+
+def render_data_source(tx: NotionTx, node: Node) -> dict[str, Any]:
+    """The data source object, with its schema."""
+    database = find_database(tx, str(node.parent_id))
+    return db.render_data_source(node, database, _parent(database))
 
 
 # -- routes ----------------------------------------------------------------------------------
@@ -412,11 +536,32 @@ def _get_page(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str,
 
 def _post_page(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     body = json_body(request)
-    parent_id = _parse_parent(body.get("parent"))
-    title = parse_title(body.get("properties"))
+    source = _source_parent(tx, body.get("parent"))
+    parent_id = None if source else _parse_parent(body.get("parent"))
     blocks = parse_blocks(body.get("children", []), "body.children")
     extra: dict[str, Any] = {key: body[key] for key in ("icon", "cover") if key in body}
+    if source is not None:
+        return render_page(create_row(tx, source, body.get("properties") or {}, blocks, extra))
+    title = parse_title(body.get("properties"))
     return render_page(create_page(tx, parent_id, title, blocks, extra))
+
+
+def _source_parent(tx: NotionTx, parent: object) -> Node | None:
+    """The data source a new page is a row of, if its parent names one: ``data_source_id``,
+    or ``database_id`` of a database with one data source (as before 2025-09-03)."""
+    if not isinstance(parent, dict):
+        return None
+    if "data_source_id" in parent:
+        return find_data_source(tx, parse_id(parent["data_source_id"],
+                                             "body.parent.data_source_id"))  # fmt: skip
+    if "database_id" not in parent:
+        return None
+    database = find_database(tx, parse_id(parent["database_id"], "body.parent.database_id"))
+    sources = tx.children(database.id)
+    if len(sources) != 1:
+        problem = f"should be a database with one data source, instead had {len(sources)}"
+        raise invalid("body.parent.database_id", f"{problem}; name one with data_source_id")
+    return sources[0]
 
 
 def _parse_parent(parent: object) -> str | None:
@@ -437,12 +582,22 @@ def _patch_page(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[st
     body = json_body(request)
     archived = flag(body)
     payload = dict(node.payload)
-    if "properties" in body:
+    schema = None
+    if "properties" in body and "properties" in payload:  # a row: any property of its schema
+        source = find_data_source(tx, str(node.parent_id))
+        schema = copy.deepcopy(source.payload["properties"])
+        values = db.parse_values(schema, body["properties"], "body.properties")
+        payload["properties"] = {**payload["properties"], **values}
+        payload["title"] = payload["properties"][db.title_name(schema)]["title"]
+    elif "properties" in body:
         payload["title"] = parse_title(body["properties"])
     payload.update({key: body[key] for key in ("icon", "cover") if key in body})
     if node.archived and archived is not False and payload != node.payload:
         raise ApiError(400, "validation_error", ARCHIVED_MESSAGE)
-    return render_page(change(tx, node, payload, node.archived if archived is None else archived))
+    node = change(tx, node, payload, node.archived if archived is None else archived)
+    if schema is not None:
+        _keep_schema(tx, find_data_source(tx, str(node.parent_id)), schema, node.edited)
+    return render_page(node)
 
 
 def _get_block(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
@@ -471,6 +626,8 @@ def _delete_block(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[
 
 def _list_children(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     parent = find_block(tx, parse_id(ids[0], "path.block_id"))
+    if parent.type == db.DATABASE:
+        return list_of([], None)
     size = page_size(request.query.get("page_size"))
     start = _cursor(tx, parent, request.query.get("start_cursor"))
     rows = tx.children(parent.id, from_ord=start, limit=size + 1)
@@ -495,6 +652,9 @@ def _append_children(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> di
     if "children" not in body:
         raise invalid("body.children", "should be defined, instead was `undefined`")
     blocks = parse_blocks(body["children"], "body.children")
+    if parent.type == db.DATABASE:
+        raise invalid("path.block_id", "should be a block that can have children, instead was "
+                      "a database; add its rows with POST /v1/pages")  # fmt: skip
     nodes = append(tx, parent, blocks, _position(tx, parent, body))
     # Notion answers with the newly created first-level blocks, not all of the parent's.
     return list_of([render_block(tx, node) for node in nodes], None)
@@ -527,6 +687,73 @@ def _sibling(tx: NotionTx, parent: Node, raw: object, where: str) -> int:
     return tx.ord_of(node.id) or 0  # never None: the node was just found
 
 
+def _post_database(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
+    body = json_body(request)
+    parent_id = _parse_parent(body.get("parent"))
+    initial = body.get("initial_data_source") or {}
+    if not isinstance(initial, dict):
+        raise invalid("body.initial_data_source", "should be an object")
+    where = "body.initial_data_source.properties"
+    schema = db.parse_schema(initial.get("properties"), where)
+    payload = {**_database_fields(body, {"title": [], "description": [], "is_inline": False}),
+               "icon": body.get("icon"), "cover": body.get("cover")}  # fmt: skip
+    return render_database(tx, create_database(tx, parent_id, payload, schema))
+
+
+def _database_fields(body: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """A database's title, description and is_inline, from a request or as they were."""
+    fields = dict(current)
+    for key in ("title", "description"):
+        if key in body:
+            fields[key] = rich_text(body[key], f"body.{key}")
+    if "is_inline" in body:
+        if not isinstance(body["is_inline"], bool):
+            raise invalid("body.is_inline", "should be a boolean, instead was "
+                          f"`{json.dumps(body['is_inline'])}`")  # fmt: skip
+        fields["is_inline"] = body["is_inline"]
+    return fields
+
+
+def _get_database(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
+    return render_database(tx, find_database(tx, parse_id(ids[0], "path.database_id")))
+
+
+def _patch_database(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
+    node = find_database(tx, parse_id(ids[0], "path.database_id"))
+    body = json_body(request)
+    archived = flag(body)
+    payload = {**node.payload, **_database_fields(body, node.payload)}
+    payload.update({key: body[key] for key in ("icon", "cover") if key in body})
+    if node.archived and archived is not False and payload != node.payload:
+        raise ApiError(400, "validation_error", ARCHIVED_MESSAGE)
+    archived = node.archived if archived is None else archived
+    return render_database(tx, change(tx, node, payload, archived))
+
+
+def _get_data_source(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
+    source = find_data_source(tx, parse_id(ids[0], "path.data_source_id"))
+    return render_data_source(tx, source)
+
+
+def _query_data_source(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
+    source = find_data_source(tx, parse_id(ids[0], "path.data_source_id"))
+    body = json_body(request)
+    size = page_size(body.get("page_size"), "body.page_size")
+    rows = [render_page(node) for node in tx.children(source.id)]
+    rows = db.select_rows(source.payload["properties"], rows, body)
+    start = 0
+    if body.get("start_cursor") is not None:
+        cursor = body["start_cursor"]
+        ids_ = [row["id"] for row in rows]
+        if not isinstance(cursor, str) or normalize_id(cursor) not in ids_:
+            raise invalid("body.start_cursor", "should be a cursor from this query, instead was "
+                          f"`{json.dumps(cursor)}`")  # fmt: skip
+        start = ids_.index(normalize_id(cursor))
+    page = rows[start : start + size]
+    next_cursor = rows[start + size]["id"] if len(rows) > start + size else None
+    return list_of(page, next_cursor, "page_or_data_source")
+
+
 _ID = r"([^/]+)"
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(rf"/v1/pages/{_ID}"), _get_page),
@@ -537,4 +764,12 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(rf"/v1/blocks/{_ID}"), _get_block),
     ("PATCH", re.compile(rf"/v1/blocks/{_ID}"), _patch_block),
     ("DELETE", re.compile(rf"/v1/blocks/{_ID}"), _delete_block),
+    ("POST", re.compile(r"/v1/databases"), _post_database),
+    ("GET", re.compile(rf"/v1/databases/{_ID}"), _get_database),
+    ("PATCH", re.compile(rf"/v1/databases/{_ID}"), _patch_database),
+    ("GET", re.compile(rf"/v1/data_sources/{_ID}"), _get_data_source),
+    ("POST", re.compile(rf"/v1/data_sources/{_ID}/query"), _query_data_source),
 ]
+
+#: Paths whose objects only API version 2025-09-03 shapes as this fake does.
+_DATA_SOURCE_PATHS = ("/v1/databases", "/v1/data_sources")
