@@ -458,7 +458,7 @@ def test_server_closes_a_silent_connection(fake: FakeNotion) -> None:
 def test_unknown_route_is_invalid_request_url(fake: FakeNotion) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}", "Notion-Version": "2025-09-03"}
     with httpx.Client(verify=TLS, transport=fake.transport(), base_url=fake.base_url) as http:
-        answer = http.get("/v1/databases/x", headers=headers)
+        answer = http.get("/v1/comments/x", headers=headers)
     assert (answer.status_code, answer.json()["code"]) == (400, "invalid_request_url")
 
 
