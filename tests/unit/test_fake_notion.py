@@ -268,6 +268,215 @@ def test_archive_and_restore_page(remote: Remote, notion: notion_client.Client) 
     assert children(notion, parent["id"])[0]["child_page"] == {"title": "Back"}
 
 
+# -- databases and data sources (API version 2025-09-03) -------------------------------------
+
+SCHEMA = {
+    "Name": {"title": {}},
+    "Status": {"select": {"options": [{"name": "todo"}, {"name": "done"}]}},
+    "Priority": {"number": {}},
+    "Done": {"checkbox": {}},
+    "Due": {"date": {}},
+    "Edited": {"last_edited_time": {}},
+}
+
+
+def new_database(notion: notion_client.Client, parent_id: str) -> tuple[dict[str, Any], str]:
+    database: dict[str, Any] = notion.databases.create(
+        parent={"type": "page_id", "page_id": parent_id},
+        title=[{"text": {"content": "Tasks"}}],
+        initial_data_source={"properties": SCHEMA},
+    )
+    return database, database["data_sources"][0]["id"]
+
+
+def row(
+    notion: notion_client.Client, source_id: str, name: str, priority: int | None, **more: Any
+) -> dict[str, Any]:
+    properties = {"Name": title(name)["title"], "Priority": {"number": priority}, **more}
+    properties["Name"] = {"title": properties["Name"]}
+    page: dict[str, Any] = notion.pages.create(
+        parent={"type": "data_source_id", "data_source_id": source_id}, properties=properties
+    )
+    return page
+
+
+def names(result: dict[str, Any]) -> list[str]:
+    return [p["properties"]["Name"]["title"][0]["plain_text"] for p in result["results"]]
+
+
+def test_database_holds_one_data_source_with_the_schema(notion: notion_client.Client) -> None:
+    parent = new_page(notion, "Home")
+    database, source_id = new_database(notion, parent["id"])
+
+    assert database["object"] == "database"
+    assert database["parent"] == {"type": "page_id", "page_id": parent["id"]}
+    assert database["data_sources"] == [{"id": source_id, "name": "Tasks"}]
+    assert (database["in_trash"], database["is_inline"]) == (False, False)
+    assert notion.databases.retrieve(database["id"]) == database
+    source = notion.data_sources.retrieve(source_id)
+    assert source["object"] == "data_source"
+    assert source["parent"] == {"type": "database_id", "database_id": database["id"]}
+    assert source["database_parent"] == database["parent"]
+    assert {name: p["type"] for name, p in source["properties"].items()} == {
+        "Name": "title", "Status": "select", "Priority": "number", "Done": "checkbox",
+        "Due": "date", "Edited": "last_edited_time",
+    }  # fmt: skip
+    assert source["properties"]["Name"]["id"] == "title"
+    (block,) = children(notion, parent["id"])
+    assert (block["id"], block["type"], block["child_database"]) == (
+        database["id"], "child_database", {"title": "Tasks"},
+    )  # fmt: skip
+    assert block["has_children"] is False
+    assert notion.blocks.children.list(database["id"])["results"] == []
+
+
+def test_rows_carry_typed_properties(notion: notion_client.Client) -> None:
+    _, source_id = new_database(notion, new_page(notion)["id"])
+
+    page = row(notion, source_id, "spec", 3, Status={"select": {"name": "todo"}},
+               Due={"date": {"start": "2026-02-01"}})  # fmt: skip
+
+    database_id = notion.data_sources.retrieve(source_id)["parent"]["database_id"]
+    assert page["parent"] == {"type": "data_source_id", "data_source_id": source_id,
+                              "database_id": database_id}  # fmt: skip
+    values = page["properties"]
+    assert values["Name"]["title"][0]["plain_text"] == "spec"
+    assert values["Priority"] == {"id": values["Priority"]["id"], "type": "number", "number": 3}
+    assert values["Status"]["select"]["name"] == "todo"
+    assert values["Done"]["checkbox"] is False  # unset values are the type's empty value
+    assert values["Due"]["date"] == {"start": "2026-02-01", "end": None, "time_zone": None}
+    assert values["Edited"]["last_edited_time"] == page["last_edited_time"]
+    assert notion.pages.retrieve(page["id"]) == page
+
+    updated = notion.pages.update(page["id"], properties={"Done": {"checkbox": True},
+                                                          "Status": {"select": {"name": "new"}}})
+    assert updated["properties"]["Done"]["checkbox"] is True
+    assert updated["properties"]["Name"] == values["Name"]
+    options = notion.data_sources.retrieve(source_id)["properties"]["Status"]["select"]["options"]
+    assert [o["name"] for o in options] == ["todo", "done", "new"]
+
+
+def test_query_filters_sorts_and_pages(notion: notion_client.Client) -> None:
+    _, source_id = new_database(notion, new_page(notion)["id"])
+    for name, priority in [("b", 2), ("a", 5), ("c", None), ("d", 1)]:
+        row(notion, source_id, name, priority, Done={"checkbox": priority == 1})
+
+    everything = notion.data_sources.query(source_id)
+    assert (everything["object"], everything["type"]) == ("list", "page_or_data_source")
+    assert names(everything) == ["b", "a", "c", "d"]  # creation order without sorts
+    by_priority = notion.data_sources.query(
+        source_id, sorts=[{"property": "Priority", "direction": "descending"}]
+    )
+    assert names(by_priority) == ["a", "b", "d", "c"]  # empty values last
+    kept = notion.data_sources.query(source_id, filter={"and": [
+        {"property": "Done", "checkbox": {"equals": False}},
+        {"property": "Priority", "number": {"is_not_empty": True}},
+    ]}, sorts=[{"property": "Name", "direction": "ascending"}])  # fmt: skip
+    assert names(kept) == ["a", "b"]
+    newest = notion.data_sources.query(
+        source_id, sorts=[{"timestamp": "created_time", "direction": "descending"}], page_size=3
+    )
+    assert (names(newest), newest["has_more"]) == (["d", "c", "a"], True)
+    rest = notion.data_sources.query(
+        source_id, sorts=[{"timestamp": "created_time", "direction": "descending"}],
+        start_cursor=newest["next_cursor"],
+    )  # fmt: skip
+    assert (names(rest), rest["has_more"], rest["next_cursor"]) == (["b"], False, None)
+
+
+def test_trashed_rows_and_databases(notion: notion_client.Client) -> None:
+    database, source_id = new_database(notion, new_page(notion)["id"])
+    keep, drop = row(notion, source_id, "keep", 1), row(notion, source_id, "drop", 2)
+
+    assert notion.pages.update(drop["id"], in_trash=True)["in_trash"] is True
+    assert names(notion.data_sources.query(source_id)) == ["keep"]
+    trashed = notion.databases.update(database["id"], in_trash=True)
+    assert (trashed["in_trash"], trashed["archived"]) == (True, True)
+    assert notion.data_sources.retrieve(source_id)["in_trash"] is True
+    with pytest.raises(APIResponseError, match="archived"):
+        row(notion, source_id, "late", 3)
+    notion.databases.update(database["id"], archived=False)
+    assert names(notion.data_sources.query(source_id)) == ["keep"]
+    assert notion.pages.retrieve(keep["id"])["in_trash"] is False
+
+
+def test_a_database_parent_names_its_only_data_source(notion: notion_client.Client) -> None:
+    database, source_id = new_database(notion, new_page(notion)["id"])
+    page = notion.pages.create(parent={"database_id": database["id"]},
+                               properties={"Name": title("via database")})  # fmt: skip
+    assert page["parent"]["data_source_id"] == source_id
+
+
+def test_a_new_row_is_no_edit_of_the_page_holding_the_database(fake: FakeNotion,
+                                                                 notion: notion_client.Client
+                                                                 ) -> None:  # fmt: skip
+    parent = new_page(notion, "Home")
+    _, source_id = new_database(notion, parent["id"])
+    edited = notion.pages.retrieve(parent["id"])["last_edited_time"]
+    row(notion, source_id, "row", 1)
+    assert notion.pages.retrieve(parent["id"])["last_edited_time"] == edited
+    fake.set_blocks(parent["id"], ["replaced"])  # an edit in the app keeps the database
+    assert [b["type"] for b in children(notion, parent["id"])] == ["child_database", "paragraph"]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda n, p, s: n.databases.create(parent={"page_id": p}, initial_data_source={
+            "properties": {"Note": {"rich_text": {}}}}), "exactly one title property"),
+        (lambda n, p, s: n.databases.create(parent={"page_id": p}, initial_data_source={
+            "properties": {"Name": {"title": {}}, "R": {"relation": {}}}}), "`\"relation\"`"),
+        (lambda n, p, s: row(n, s, "x", 1, Nope={"number": 1}), "Nope is not a property"),
+        (lambda n, p, s: row(n, s, "x", True), "should be a number"),  # type: ignore[arg-type]
+        (lambda n, p, s: row(n, s, "x", 1, Due={"date": {"start": "soon"}}), "ISO 8601"),
+        (lambda n, p, s: row(n, s, "x", 1, Edited={"last_edited_time": "x"}), "read-only"),
+        (lambda n, p, s: n.data_sources.query(s, filter={"property": "Priority", "number": {
+            "about": 1}}), "greater_than"),
+        (lambda n, p, s: n.data_sources.query(s, sorts=[{"property": "Size"}]),
+         "Could not find property with name or id: Size"),
+        (lambda n, p, s: n.data_sources.query(s, start_cursor=str(uuid.uuid4())),
+         "body.start_cursor should be a cursor"),
+        (lambda n, p, s: n.data_sources.query(s, page_size=101), "body.page_size"),
+    ],
+    ids=["no-title", "relation", "unknown-property", "wrong-type", "bad-date", "read-only",
+         "bad-condition", "unknown-sort", "bad-cursor", "page-size"],
+)  # fmt: skip
+def test_bad_schemas_values_and_queries_are_validation_errors(
+    notion: notion_client.Client, call: Callable[..., Any], message: str
+) -> None:
+    parent = new_page(notion)
+    _, source_id = new_database(notion, parent["id"])
+    with pytest.raises(APIResponseError) as caught:
+        call(notion, parent["id"], source_id)
+    assert (caught.value.status, caught.value.code) == (400, APIErrorCode.ValidationError)
+    assert message in str(caught.value)
+
+
+def test_unknown_databases_and_data_sources_are_not_found(notion: notion_client.Client) -> None:
+    unknown = str(uuid.uuid4())
+    page = new_page(notion)
+    calls: list[Callable[[], Any]] = [
+        lambda: notion.databases.retrieve(unknown),
+        lambda: notion.data_sources.retrieve(unknown),
+        lambda: notion.data_sources.query(unknown),
+        lambda: notion.data_sources.retrieve(page["id"]),  # a page is no data source
+        lambda: notion.pages.create(parent={"data_source_id": unknown}, properties={}),
+    ]
+    for call in calls:
+        with pytest.raises(APIResponseError) as caught:
+            call()
+        assert (caught.value.status, caught.value.code) == (404, APIErrorCode.ObjectNotFound)
+
+
+def test_databases_need_api_version_2025_09_03(remote: Remote) -> None:
+    old = sdk(auth=TOKEN, base_url=remote.url, notion_version="2022-06-28")
+    with pytest.raises(APIResponseError) as caught:
+        old.databases.retrieve(str(uuid.uuid4()))
+    old.close()
+    assert (caught.value.status, caught.value.code) == (400, APIErrorCode.InvalidRequest)
+    assert "2025-09-03" in str(caught.value)
+
+
 # -- errors ----------------------------------------------------------------------------------
 
 
