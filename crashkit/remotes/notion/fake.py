@@ -57,7 +57,7 @@ class FakeNotion(FakeRemote[NotionTx]):
     """
 
     name = "notion"
-    summary = "the Notion API's pages and blocks (what a sync engine uses)"
+    summary = "the Notion API's pages, blocks, databases and data sources (a sync engine's)"
     default_base_url = "https://api.notion.com"
 
     def open_store(self, path: str) -> Store[NotionTx]:
