@@ -743,6 +743,22 @@ def test_direct_api(fake: FakeNotion) -> None:
     assert fake.request_log() == []
 
 
+def test_direct_api_databases(fake: FakeNotion) -> None:
+    home = fake.create_page("Home")
+    database_id, source_id = fake.create_database("Tasks", SCHEMA, parent=home)
+    with fake.mock():
+        notion = sdk(base_url=fake.base_url)
+        assert notion.databases.retrieve(database_id)["data_sources"][0]["id"] == source_id
+        made = row(notion, source_id, "first", 1)
+        notion.close()
+    assert [r["id"] for r in fake.rows(source_id)] == [made["id"]]
+    assert fake.rows(source_id)[0]["properties"]["Priority"]["number"] == 1
+    with pytest.raises(ValueError, match="exactly one title"):
+        fake.create_database("Bad", {"Note": {"rich_text": {}}}, parent=home)
+    with pytest.raises(ValueError, match="Could not find data_source"):
+        fake.rows(database_id)
+
+
 def test_direct_api_has_no_block_limit(fake: FakeNotion) -> None:
     page_id = fake.create_page("Long", blocks=[f"line {i}" for i in range(150)])
     assert len(fake.blocks(page_id)) == 150
