@@ -20,10 +20,13 @@ import httpx
 import notion_client
 import pytest
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from notion_client import APIErrorCode, APIResponseError
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
 from crashkit.probes import quiet as _quiet
+from crashkit.remotes.exchange import Request
 from crashkit.remotes.notion.fake import FakeNotion
 from crashkit.remotes.server import Limits, LoopbackServer
 
@@ -432,6 +435,10 @@ def test_a_new_row_is_no_edit_of_the_page_holding_the_database(fake: FakeNotion,
         (lambda n, p, s: row(n, s, "x", 1, Edited={"last_edited_time": "x"}), "read-only"),
         (lambda n, p, s: n.data_sources.query(s, filter={"property": "Priority", "number": {
             "about": 1}}), "greater_than"),
+        (lambda n, p, s: n.data_sources.query(s, filter={"property": "Priority", "number": {
+            "greater_than": None}}), "should be a number value"),
+        (lambda n, p, s: n.data_sources.query(s, filter={"or": [{"and": [{"or": []}]}]}),
+         "nested two levels at most"),
         (lambda n, p, s: n.data_sources.query(s, sorts=[{"property": "Size"}]),
          "Could not find property with name or id: Size"),
         (lambda n, p, s: n.data_sources.query(s, start_cursor=str(uuid.uuid4())),
@@ -439,7 +446,7 @@ def test_a_new_row_is_no_edit_of_the_page_holding_the_database(fake: FakeNotion,
         (lambda n, p, s: n.data_sources.query(s, page_size=101), "body.page_size"),
     ],
     ids=["no-title", "relation", "unknown-property", "wrong-type", "bad-date", "read-only",
-         "bad-condition", "unknown-sort", "bad-cursor", "page-size"],
+         "bad-condition", "null-operand", "deep-filter", "unknown-sort", "bad-cursor", "page-size"],
 )  # fmt: skip
 def test_bad_schemas_values_and_queries_are_validation_errors(
     notion: notion_client.Client, call: Callable[..., Any], message: str
@@ -450,6 +457,79 @@ def test_bad_schemas_values_and_queries_are_validation_errors(
         call(notion, parent["id"], source_id)
     assert (caught.value.status, caught.value.code) == (400, APIErrorCode.ValidationError)
     assert message in str(caught.value)
+
+
+#: Any JSON, leaning on the names the query and the schema use, to reach deep branches.
+_NAMES = st.sampled_from(["Name", "Priority", "Status", "Done", "Due", "Edited", "title",
+                          "and", "or", "property", "timestamp", "created_time", "equals",
+                          "contains", "before", "is_empty", "number", "select", "date",
+                          "checkbox", "rich_text", "direction", "descending", "start", "name"])
+_SCALARS = (st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False)
+            | _NAMES | st.sampled_from(["2026-01-01", "2026-01-01T00:03:00Z", "x", "todo"]))
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_NAMES, inner, max_size=3),
+    max_leaves=12,
+)  # fmt: skip
+#: Filters of the right shape with any property, type key, condition and operand.
+_CONDITIONS = st.sampled_from(["equals", "does_not_equal", "contains", "does_not_contain",
+                               "starts_with", "ends_with", "is_empty", "is_not_empty",
+                               "greater_than", "less_than_or_equal_to", "before", "after",
+                               "on_or_after", "nope"])
+_KINDS = st.sampled_from(["title", "rich_text", "number", "checkbox", "select", "date",
+                          "multi_select", "last_edited_time", "created_time"])
+_LEAF = st.builds(
+    lambda prop, kind, condition, operand, timestamp: (
+        {"timestamp": kind, kind: {condition: operand}} if timestamp
+        else {"property": prop, kind: {condition: operand}}
+    ),
+    st.sampled_from(["Name", "Priority", "Status", "Done", "Due", "Edited", "title", "x"]),
+    _KINDS, _CONDITIONS, _SCALARS, st.booleans(),
+)
+_FILTERS = st.recursive(_LEAF, lambda inner: st.builds(
+    lambda joint, parts: {joint: parts}, st.sampled_from(["and", "or"]),
+    st.lists(inner, max_size=3)), max_leaves=6)  # fmt: skip
+_SORTS = st.lists(st.fixed_dictionaries(
+    {"direction": st.sampled_from(["ascending", "descending"])},
+    optional={"property": st.sampled_from(["Name", "Priority", "Status", "Done", "Due"]),
+              "timestamp": st.sampled_from(["created_time", "last_edited_time"])},
+), max_size=3)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> tuple[FakeNotion, str]:
+    """A fake with a database and two rows, shared by the examples (which only add rows)."""
+    fake = FakeNotion(tmp_path_factory.mktemp("fuzz") / "notion.sqlite3")
+    _, source_id = fake.create_database("Fuzz", SCHEMA, parent=fake.create_page("Home"))
+    with fake.mock():
+        notion = sdk(base_url=fake.base_url)
+        row(notion, source_id, "one", 1, Due={"date": {"start": "2026-01-02"}})
+        row(notion, source_id, "two", None, Status={"select": {"name": "todo"}})
+        notion.close()
+    return fake, source_id
+
+
+@settings(max_examples=100, deadline=None)
+@given(filter_=_JSON, sorts=_JSON, properties=_JSON, shaped=_FILTERS, ordered=_SORTS)
+def test_any_query_or_row_body_is_answered_without_a_server_error(
+    fuzzed: tuple[FakeNotion, str], filter_: Any, sorts: Any, properties: Any,
+    shaped: dict[str, Any], ordered: list[dict[str, Any]],
+) -> None:  # fmt: skip
+    fake, source_id = fuzzed
+    headers = {"authorization": f"Bearer {fake.token}", "notion-version": "2025-09-03"}
+    query = f"/v1/data_sources/{source_id}/query"
+    parent = {"data_source_id": source_id}
+    bodies = [
+        (query, {"filter": filter_, "sorts": sorts}),
+        (query, {"filter": shaped, "sorts": ordered}),
+        ("/v1/pages", {"parent": parent, "properties": properties}),
+        ("/v1/pages", {"parent": parent, "properties": {"Priority": properties}}),
+    ]
+    for path, body in bodies:
+        answer = fake.handle(Request("POST", path, {}, headers, json.dumps(body).encode()))
+        assert answer.status in (200, 400), (path, body, answer.body)
+        if answer.status == 400:
+            assert answer.body["code"] == "validation_error", answer.body
 
 
 def test_unknown_databases_and_data_sources_are_not_found(notion: notion_client.Client) -> None:

@@ -371,7 +371,9 @@ def _sort(schema: Mapping[str, Mapping[str, Any]], sort: object, where: str
     if "timestamp" in sort:
         get = _timestamp(sort["timestamp"], f"{where}.timestamp")
         return (lambda row: _moment(get(row))), sign
-    name, kind = _property(schema, sort.get("property"), f"{where}.property")
+    if "property" not in sort:
+        raise invalid(where, "should have `property` or `timestamp`")
+    name, kind = _property(schema, sort["property"], f"{where}.property")
     return _sort_key(schema[name], name, kind), sign
 
 
@@ -435,6 +437,8 @@ def _filter(schema: Mapping[str, Mapping[str, Any]], raw: object, where: str, de
         kind = raw["timestamp"]
         get = _timestamp(kind, f"{where}.timestamp")
         return _condition(kind, get, raw.get(kind), f"{where}.{kind}")
+    if "property" not in raw:
+        raise invalid(where, "should have `property`, `timestamp`, `and` or `or`")
     name, kind = _property(schema, raw.get("property"), f"{where}.property")
     # A title is filtered with text conditions under either key.
     key = "title" if kind == "title" and "title" in raw else "rich_text" if kind == "title" \
@@ -466,6 +470,8 @@ def _test(kind: str, name: str, operand: Any, where: str) -> Callable[[Any], boo
     if kind == "multi_select":
         return lambda value: any(o["name"] == operand for o in value) == (name == "contains")
     if kind in ("number", "checkbox"):
+        if operand is None:  # only a value can be compared with
+            raise invalid(f"{where}.{name}", f"should be a {kind} value, instead was `null`")
         _scalar(kind, operand, f"{where}.{name}")
         return _compare_test(name, operand)
     return _text_test(name, operand if isinstance(operand, str) else str(operand))
