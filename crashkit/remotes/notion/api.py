@@ -466,13 +466,19 @@ def create_row(
     """
     _writable(source)
     schema = copy.deepcopy(source.payload["properties"])
-    values = {**db.default_values(schema), **db.parse_values(schema, properties,
-                                                             "body.properties")}  # fmt: skip
+    values = {**db.default_values(schema), **db.parse_values(schema, properties, "body.properties")}
     at = tx.tick()
-    payload = {"title": values[db.title_name(schema)]["title"], "icon": None, "cover": None,
-               **(extra or {}), "database_id": source.parent_id, "properties": values}  # fmt: skip
-    node = Node(tx.new_id(), True, "data_source_id", source.id, "child_page", payload, False,
-                at, at)  # fmt: skip
+    payload = {
+        "title": values[db.title_name(schema)]["title"],
+        "icon": None,
+        "cover": None,
+        **(extra or {}),
+        "database_id": source.parent_id,
+        "properties": values,
+    }
+    node = Node(
+        tx.new_id(), True, "data_source_id", source.id, "child_page", payload, False, at, at
+    )
     tx.insert(node, tx.make_room(source.id, None, 1))
     _insert(tx, node, blocks, None, at)
     _keep_schema(tx, source, schema, at)
@@ -503,12 +509,20 @@ def create_database(
         _writable(find_page(tx, parent_id))
     at = tx.tick()
     parent_type = "workspace" if parent_id is None else "page_id"
-    database = Node(tx.new_id(), False, parent_type, parent_id, db.DATABASE, payload, False,
-                    at, at)  # fmt: skip
+    database = Node(tx.new_id(), False, parent_type, parent_id, db.DATABASE, payload, False, at, at)
     tx.insert(database, tx.make_room(parent_id, None, 1))
     source_payload = {"title": payload["title"], "description": [], "properties": schema}
-    source = Node(tx.new_id(), False, "database_id", database.id, db.DATA_SOURCE,
-                  source_payload, False, at, at)  # fmt: skip
+    source = Node(
+        tx.new_id(),
+        False,
+        "database_id",
+        database.id,
+        db.DATA_SOURCE,
+        source_payload,
+        False,
+        at,
+        at,
+    )
     tx.insert(source, 0)
     tx.touch(parent_id, at)
     return database
@@ -552,8 +566,9 @@ def _source_parent(tx: NotionTx, parent: object) -> Node | None:
     if not isinstance(parent, dict):
         return None
     if "data_source_id" in parent:
-        return find_data_source(tx, parse_id(parent["data_source_id"],
-                                             "body.parent.data_source_id"))  # fmt: skip
+        return find_data_source(
+            tx, parse_id(parent["data_source_id"], "body.parent.data_source_id")
+        )
     if "database_id" not in parent:
         return None
     database = find_database(tx, parse_id(parent["database_id"], "body.parent.database_id"))
@@ -653,8 +668,11 @@ def _append_children(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> di
         raise invalid("body.children", "should be defined, instead was `undefined`")
     blocks = parse_blocks(body["children"], "body.children")
     if parent.type == db.DATABASE:
-        raise invalid("path.block_id", "should be a block that can have children, instead was "
-                      "a database; add its rows with POST /v1/pages")  # fmt: skip
+        raise invalid(
+            "path.block_id",
+            "should be a block that can have children, instead was "
+            "a database; add its rows with POST /v1/pages",
+        )
     nodes = append(tx, parent, blocks, _position(tx, parent, body))
     # Notion answers with the newly created first-level blocks, not all of the parent's.
     return list_of([render_block(tx, node) for node in nodes], None)
@@ -695,8 +713,11 @@ def _post_database(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict
         raise invalid("body.initial_data_source", "should be an object")
     where = "body.initial_data_source.properties"
     schema = db.parse_schema(initial.get("properties"), where)
-    payload = {**_database_fields(body, {"title": [], "description": [], "is_inline": False}),
-               "icon": body.get("icon"), "cover": body.get("cover")}  # fmt: skip
+    payload = {
+        **_database_fields(body, {"title": [], "description": [], "is_inline": False}),
+        "icon": body.get("icon"),
+        "cover": body.get("cover"),
+    }
     return render_database(tx, create_database(tx, parent_id, payload, schema))
 
 
@@ -708,8 +729,10 @@ def _database_fields(body: Mapping[str, Any], current: Mapping[str, Any]) -> dic
             fields[key] = rich_text(body[key], f"body.{key}")
     if "is_inline" in body:
         if not isinstance(body["is_inline"], bool):
-            raise invalid("body.is_inline", "should be a boolean, instead was "
-                          f"`{json.dumps(body['is_inline'])}`")  # fmt: skip
+            raise invalid(
+                "body.is_inline",
+                f"should be a boolean, instead was `{json.dumps(body['is_inline'])}`",
+            )
         fields["is_inline"] = body["is_inline"]
     return fields
 
@@ -746,8 +769,10 @@ def _query_data_source(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> 
         cursor = body["start_cursor"]
         ids_ = [row["id"] for row in rows]
         if not isinstance(cursor, str) or normalize_id(cursor) not in ids_:
-            raise invalid("body.start_cursor", "should be a cursor from this query, instead was "
-                          f"`{json.dumps(cursor)}`")  # fmt: skip
+            raise invalid(
+                "body.start_cursor",
+                f"should be a cursor from this query, instead was `{json.dumps(cursor)}`",
+            )
         start = ids_.index(normalize_id(cursor))
     page = rows[start : start + size]
     next_cursor = rows[start + size]["id"] if len(rows) > start + size else None

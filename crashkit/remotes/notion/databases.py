@@ -60,23 +60,40 @@ PROPERTY_TYPES: dict[str, Any] = {
 
 _READ_ONLY = ("created_time", "last_edited_time")
 _TEXT = ("title", "rich_text", "url", "email", "phone_number")
-_COLORS = ("default", "gray", "brown", "orange", "yellow", "green", "blue", "purple", "pink",
-           "red")  # fmt: skip
+_COLORS = ("default", "gray", "brown", "orange", "yellow", "green", "blue", "purple", "pink", "red")
 
 #: The conditions of a property filter, by the property types they apply to
 #: (https://developers.notion.com/reference/filter-data-source-entries).
-_TEXT_CONDITIONS = ("equals", "does_not_equal", "contains", "does_not_contain", "starts_with",
-                    "ends_with", "is_empty", "is_not_empty")  # fmt: skip
+_TEXT_CONDITIONS = (
+    "equals",
+    "does_not_equal",
+    "contains",
+    "does_not_contain",
+    "starts_with",
+    "ends_with",
+    "is_empty",
+    "is_not_empty",
+)
 _CONDITIONS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(_TEXT, _TEXT_CONDITIONS),
-    "number": ("equals", "does_not_equal", "greater_than", "less_than",
-               "greater_than_or_equal_to", "less_than_or_equal_to", "is_empty", "is_not_empty"),
+    "number": (
+        "equals",
+        "does_not_equal",
+        "greater_than",
+        "less_than",
+        "greater_than_or_equal_to",
+        "less_than_or_equal_to",
+        "is_empty",
+        "is_not_empty",
+    ),
     "checkbox": ("equals", "does_not_equal"),
     "select": ("equals", "does_not_equal", "is_empty", "is_not_empty"),
     "multi_select": ("contains", "does_not_contain", "is_empty", "is_not_empty"),
-    **dict.fromkeys(("date", *_READ_ONLY), ("equals", "before", "after", "on_or_before",
-                                             "on_or_after", "is_empty", "is_not_empty")),
-}  # fmt: skip
+    **dict.fromkeys(
+        ("date", *_READ_ONLY),
+        ("equals", "before", "after", "on_or_before", "on_or_after", "is_empty", "is_not_empty"),
+    ),
+}
 
 
 # -- schemas -----------------------------------------------------------------------------------
@@ -111,8 +128,11 @@ def _config(name: str, value: object, where: str) -> dict[str, Any]:
     kind = value.get("type", keys[0] if len(keys) == 1 else None)
     if kind not in PROPERTY_TYPES:
         served = ", ".join(PROPERTY_TYPES)
-        raise invalid(where, f"should be a property of a type this fake serves ({served}), "
-                      f"instead was `{json.dumps(kind)}`")  # fmt: skip
+        raise invalid(
+            where,
+            f"should be a property of a type this fake serves ({served}), "
+            f"instead was `{json.dumps(kind)}`",
+        )
     config = value.get(kind) or {}
     if not isinstance(config, dict):
         raise invalid(f"{where}.{kind}", "should be an object")
@@ -122,8 +142,11 @@ def _config(name: str, value: object, where: str) -> dict[str, Any]:
         options = config.get("options", [])
         if not isinstance(options, list):
             raise invalid(f"{where}.{kind}.options", "should be an array")
-        config = {"options": [_option(o, f"{where}.{kind}.options[{i}]", i)
-                              for i, o in enumerate(options)]}  # fmt: skip
+        config = {
+            "options": [
+                _option(o, f"{where}.{kind}.options[{i}]", i) for i, o in enumerate(options)
+            ]
+        }
     else:
         config = {}
     pid = "title" if kind == "title" else property_id(name)
@@ -133,11 +156,11 @@ def _config(name: str, value: object, where: str) -> dict[str, Any]:
 def _option(raw: object, where: str, index: int) -> dict[str, Any]:
     name = raw.get("name") if isinstance(raw, dict) else None
     if not isinstance(name, str) or not name or "," in name:
-        raise invalid(f"{where}.name", f"should be a name without commas, instead was "
-                      f"`{json.dumps(name)}`")  # fmt: skip
+        raise invalid(
+            f"{where}.name", f"should be a name without commas, instead was `{json.dumps(name)}`"
+        )
     color = raw.get("color", _COLORS[index % len(_COLORS)]) if isinstance(raw, dict) else None
-    return {"id": property_id(f"option:{name}"), "name": name, "color": color,
-            "description": None}  # fmt: skip
+    return {"id": property_id(f"option:{name}"), "name": name, "color": color, "description": None}
 
 
 def title_name(schema: Mapping[str, Mapping[str, Any]]) -> str:
@@ -151,9 +174,9 @@ def title_name(schema: Mapping[str, Mapping[str, Any]]) -> str:
 def default_values(schema: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """The property values of a page that sets none."""
     return {
-        name: _value(config, _copy(PROPERTY_TYPES[config["type"]])) for name, config in
-        schema.items()
-    }  # fmt: skip
+        name: _value(config, _copy(PROPERTY_TYPES[config["type"]]))
+        for name, config in schema.items()
+    }
 
 
 def _copy(value: Any) -> Any:
@@ -252,8 +275,9 @@ def _instant(raw: object, where: str) -> datetime:
             raise ValueError(raw)
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise invalid(where, f"should be an ISO 8601 date, instead was `{json.dumps(raw)}`") \
-            from None  # fmt: skip
+        raise invalid(
+            where, f"should be an ISO 8601 date, instead was `{json.dumps(raw)}`"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -359,14 +383,15 @@ def _compare(keys: list[tuple[Getter, int]], a: Mapping[str, Any], b: Mapping[st
     return 0
 
 
-def _sort(schema: Mapping[str, Mapping[str, Any]], sort: object, where: str
-          ) -> tuple[Getter, int]:  # fmt: skip
+def _sort(schema: Mapping[str, Mapping[str, Any]], sort: object, where: str) -> tuple[Getter, int]:
     if not isinstance(sort, dict):
         raise invalid(where, "should be an object")
     direction = sort.get("direction", "ascending")
     if direction not in ("ascending", "descending"):
-        raise invalid(f"{where}.direction", "should be `ascending` or `descending`, instead "
-                      f"was `{json.dumps(direction)}`")  # fmt: skip
+        raise invalid(
+            f"{where}.direction",
+            f"should be `ascending` or `descending`, instead was `{json.dumps(direction)}`",
+        )
     sign = 1 if direction == "ascending" else -1
     if "timestamp" in sort:
         get = _timestamp(sort["timestamp"], f"{where}.timestamp")
@@ -402,13 +427,14 @@ def _getter(name: str, kind: str) -> Getter:
 
 def _timestamp(raw: object, where: str) -> Getter:
     if raw not in _READ_ONLY:
-        raise invalid(where, f"should be `created_time` or `last_edited_time`, instead was "
-                      f"`{json.dumps(raw)}`")  # fmt: skip
+        raise invalid(
+            where,
+            f"should be `created_time` or `last_edited_time`, instead was `{json.dumps(raw)}`",
+        )
     return lambda row: row[raw]
 
 
-def _property(schema: Mapping[str, Mapping[str, Any]], raw: object, where: str
-              ) -> tuple[str, str]:  # fmt: skip
+def _property(schema: Mapping[str, Mapping[str, Any]], raw: object, where: str) -> tuple[str, str]:
     for name, config in schema.items():
         if raw in (name, config["id"]):
             return name, str(config["type"])
@@ -421,8 +447,9 @@ def _moment(value: Any) -> datetime | None:
     return None if value is None else _instant(value, "value")
 
 
-def _filter(schema: Mapping[str, Mapping[str, Any]], raw: object, where: str, depth: int
-            ) -> Callable[[Mapping[str, Any]], bool]:  # fmt: skip
+def _filter(
+    schema: Mapping[str, Mapping[str, Any]], raw: object, where: str, depth: int
+) -> Callable[[Mapping[str, Any]], bool]:
     if not isinstance(raw, dict):
         raise invalid(where, "should be an object")
     for joint, combine in (("and", all), ("or", any)):
@@ -430,8 +457,10 @@ def _filter(schema: Mapping[str, Mapping[str, Any]], raw: object, where: str, de
             parts = raw[joint]
             if not isinstance(parts, list) or depth >= 2:
                 raise invalid(f"{where}.{joint}", "should be an array, nested two levels at most")
-            tests = [_filter(schema, part, f"{where}.{joint}[{i}]", depth + 1)
-                     for i, part in enumerate(parts)]  # fmt: skip
+            tests = [
+                _filter(schema, part, f"{where}.{joint}[{i}]", depth + 1)
+                for i, part in enumerate(parts)
+            ]
             return lambda row: combine(test(row) for test in tests)
     if "timestamp" in raw:
         kind = raw["timestamp"]
@@ -441,20 +470,24 @@ def _filter(schema: Mapping[str, Mapping[str, Any]], raw: object, where: str, de
         raise invalid(where, "should have `property`, `timestamp`, `and` or `or`")
     name, kind = _property(schema, raw.get("property"), f"{where}.property")
     # A title is filtered with text conditions under either key.
-    key = "title" if kind == "title" and "title" in raw else "rich_text" if kind == "title" \
-        else kind  # fmt: skip
+    key = (
+        "title" if kind == "title" and "title" in raw else "rich_text" if kind == "title" else kind
+    )
     get = _getter(name, kind)
     if kind in ("title", "rich_text"):
         return _condition(kind, lambda row: plain(get(row)), raw.get(key), f"{where}.{key}")
     return _condition(kind, get, raw.get(key), f"{where}.{key}")
 
 
-def _condition(kind: str, get: Getter, raw: object, where: str
-               ) -> Callable[[Mapping[str, Any]], bool]:  # fmt: skip
+def _condition(
+    kind: str, get: Getter, raw: object, where: str
+) -> Callable[[Mapping[str, Any]], bool]:
     known = _CONDITIONS[kind]
     if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in known:
-        raise invalid(where, f"should be an object with one of {', '.join(known)}, instead was "
-                      f"`{json.dumps(raw)}`")  # fmt: skip
+        raise invalid(
+            where,
+            f"should be an object with one of {', '.join(known)}, instead was `{json.dumps(raw)}`",
+        )
     name, operand = next(iter(raw.items()))
     test = _test(kind, name, operand, where)
     return lambda row: test(get(row))

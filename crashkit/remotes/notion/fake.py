@@ -128,8 +128,13 @@ class FakeNotion(FakeRemote[NotionTx]):
             parent_id = self._page(tx, parent).id
             schema = parse_schema(dict(properties), "properties")
             text = rich_text([{"text": {"content": title}}], "title")
-            payload = {"title": text, "description": [], "is_inline": False, "icon": None,
-                       "cover": None}  # fmt: skip
+            payload = {
+                "title": text,
+                "description": [],
+                "is_inline": False,
+                "icon": None,
+                "cover": None,
+            }
             database = create_database(tx, parent_id, payload, schema)
             return database.id, tx.children(database.id)[0].id
 
