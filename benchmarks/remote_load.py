@@ -151,7 +151,7 @@ class _Client:
         return self._send("POST", "/v1/pages", raw=b'{"parent": {"page_id": ')
 
     def _unknown_route(self) -> tuple[int | None, Any]:
-        return self._send("GET", "/v1/databases/nope")
+        return self._send("GET", "/v1/comments/nope")
 
     def _too_large(self) -> tuple[int | None, Any]:
         # Declares 2 MiB but sends 1 KiB of it: the server refuses on the header, and a

@@ -219,6 +219,10 @@ class LoopbackServer:
         self._server = _Server(self._application, sock, self.limits, refuse, dispatcher)
         dispatcher.set_thread_count(self.limits.threads)
         self._stopping = threading.Event()
+        #: Held while the wake-up trigger is pulled or retired: once the serving loop has
+        #: closed its sockets the trigger's descriptor number may belong to another file.
+        self._trigger_lock = threading.Lock()
+        self._trigger_retired = False
         self._previous_url: str | None = None
         self._thread = threading.Thread(target=self._serve, name=f"crashkit-fake-{name}",
                                         daemon=True)  # fmt: skip
@@ -239,7 +243,9 @@ class LoopbackServer:
         """Stop serving, end the worker threads and free the port (idempotent)."""
         self._stopping.set()
         if self._thread.is_alive():
-            self._server.pull_trigger()  # wake the loop now rather than at its next poll
+            with self._trigger_lock:
+                if not self._trigger_retired:  # the loop may have ended at its own poll
+                    self._server.pull_trigger()  # wake it now rather than at its next poll
             self._thread.join()
 
     def _serve(self) -> None:
@@ -248,6 +254,8 @@ class LoopbackServer:
                 wasyncore.loop(timeout=POLL_INTERVAL, map=self._server._map, count=1)
                 self._server.maintenance(time.time())
         finally:
+            with self._trigger_lock:
+                self._trigger_retired = True
             self._server.task_dispatcher.shutdown(timeout=self.limits.request_timeout)
             wasyncore.close_all(self._server._map)
 

@@ -20,10 +20,13 @@ import httpx
 import notion_client
 import pytest
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from notion_client import APIErrorCode, APIResponseError
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
 from crashkit.probes import quiet as _quiet
+from crashkit.remotes.exchange import Request
 from crashkit.remotes.notion.fake import FakeNotion
 from crashkit.remotes.server import Limits, LoopbackServer
 
@@ -268,6 +271,292 @@ def test_archive_and_restore_page(remote: Remote, notion: notion_client.Client) 
     assert children(notion, parent["id"])[0]["child_page"] == {"title": "Back"}
 
 
+# -- databases and data sources (API version 2025-09-03) -------------------------------------
+
+SCHEMA = {
+    "Name": {"title": {}},
+    "Status": {"select": {"options": [{"name": "todo"}, {"name": "done"}]}},
+    "Priority": {"number": {}},
+    "Done": {"checkbox": {}},
+    "Due": {"date": {}},
+    "Edited": {"last_edited_time": {}},
+}
+
+
+def new_database(notion: notion_client.Client, parent_id: str) -> tuple[dict[str, Any], str]:
+    database: dict[str, Any] = notion.databases.create(
+        parent={"type": "page_id", "page_id": parent_id},
+        title=[{"text": {"content": "Tasks"}}],
+        initial_data_source={"properties": SCHEMA},
+    )
+    return database, database["data_sources"][0]["id"]
+
+
+def row(
+    notion: notion_client.Client, source_id: str, name: str, priority: int | None, **more: Any
+) -> dict[str, Any]:
+    properties = {"Name": title(name)["title"], "Priority": {"number": priority}, **more}
+    properties["Name"] = {"title": properties["Name"]}
+    page: dict[str, Any] = notion.pages.create(
+        parent={"type": "data_source_id", "data_source_id": source_id}, properties=properties
+    )
+    return page
+
+
+def names(result: dict[str, Any]) -> list[str]:
+    return [p["properties"]["Name"]["title"][0]["plain_text"] for p in result["results"]]
+
+
+def test_database_holds_one_data_source_with_the_schema(notion: notion_client.Client) -> None:
+    parent = new_page(notion, "Home")
+    database, source_id = new_database(notion, parent["id"])
+
+    assert database["object"] == "database"
+    assert database["parent"] == {"type": "page_id", "page_id": parent["id"]}
+    assert database["data_sources"] == [{"id": source_id, "name": "Tasks"}]
+    assert (database["in_trash"], database["is_inline"]) == (False, False)
+    assert notion.databases.retrieve(database["id"]) == database
+    source = notion.data_sources.retrieve(source_id)
+    assert source["object"] == "data_source"
+    assert source["parent"] == {"type": "database_id", "database_id": database["id"]}
+    assert source["database_parent"] == database["parent"]
+    assert {name: p["type"] for name, p in source["properties"].items()} == {
+        "Name": "title", "Status": "select", "Priority": "number", "Done": "checkbox",
+        "Due": "date", "Edited": "last_edited_time",
+    }  # fmt: skip
+    assert source["properties"]["Name"]["id"] == "title"
+    (block,) = children(notion, parent["id"])
+    assert (block["id"], block["type"], block["child_database"]) == (
+        database["id"], "child_database", {"title": "Tasks"},
+    )  # fmt: skip
+    assert block["has_children"] is False
+    assert notion.blocks.children.list(database["id"])["results"] == []
+
+
+def test_rows_carry_typed_properties(notion: notion_client.Client) -> None:
+    _, source_id = new_database(notion, new_page(notion)["id"])
+
+    page = row(notion, source_id, "spec", 3, Status={"select": {"name": "todo"}},
+               Due={"date": {"start": "2026-02-01"}})  # fmt: skip
+
+    database_id = notion.data_sources.retrieve(source_id)["parent"]["database_id"]
+    assert page["parent"] == {"type": "data_source_id", "data_source_id": source_id,
+                              "database_id": database_id}  # fmt: skip
+    values = page["properties"]
+    assert values["Name"]["title"][0]["plain_text"] == "spec"
+    assert values["Priority"] == {"id": values["Priority"]["id"], "type": "number", "number": 3}
+    assert values["Status"]["select"]["name"] == "todo"
+    assert values["Done"]["checkbox"] is False  # unset values are the type's empty value
+    assert values["Due"]["date"] == {"start": "2026-02-01", "end": None, "time_zone": None}
+    assert values["Edited"]["last_edited_time"] == page["last_edited_time"]
+    assert notion.pages.retrieve(page["id"]) == page
+
+    updated = notion.pages.update(page["id"], properties={"Done": {"checkbox": True},
+                                                          "Status": {"select": {"name": "new"}}})
+    assert updated["properties"]["Done"]["checkbox"] is True
+    assert updated["properties"]["Name"] == values["Name"]
+    options = notion.data_sources.retrieve(source_id)["properties"]["Status"]["select"]["options"]
+    assert [o["name"] for o in options] == ["todo", "done", "new"]
+
+
+def test_query_filters_sorts_and_pages(notion: notion_client.Client) -> None:
+    _, source_id = new_database(notion, new_page(notion)["id"])
+    for name, priority in [("b", 2), ("a", 5), ("c", None), ("d", 1)]:
+        row(notion, source_id, name, priority, Done={"checkbox": priority == 1})
+
+    everything = notion.data_sources.query(source_id)
+    assert (everything["object"], everything["type"]) == ("list", "page_or_data_source")
+    assert names(everything) == ["b", "a", "c", "d"]  # creation order without sorts
+    by_priority = notion.data_sources.query(
+        source_id, sorts=[{"property": "Priority", "direction": "descending"}]
+    )
+    assert names(by_priority) == ["a", "b", "d", "c"]  # empty values last
+    kept = notion.data_sources.query(source_id, filter={"and": [
+        {"property": "Done", "checkbox": {"equals": False}},
+        {"property": "Priority", "number": {"is_not_empty": True}},
+    ]}, sorts=[{"property": "Name", "direction": "ascending"}])  # fmt: skip
+    assert names(kept) == ["a", "b"]
+    newest = notion.data_sources.query(
+        source_id, sorts=[{"timestamp": "created_time", "direction": "descending"}], page_size=3
+    )
+    assert (names(newest), newest["has_more"]) == (["d", "c", "a"], True)
+    rest = notion.data_sources.query(
+        source_id, sorts=[{"timestamp": "created_time", "direction": "descending"}],
+        start_cursor=newest["next_cursor"],
+    )  # fmt: skip
+    assert (names(rest), rest["has_more"], rest["next_cursor"]) == (["b"], False, None)
+
+
+def test_trashed_rows_and_databases(notion: notion_client.Client) -> None:
+    database, source_id = new_database(notion, new_page(notion)["id"])
+    keep, drop = row(notion, source_id, "keep", 1), row(notion, source_id, "drop", 2)
+
+    assert notion.pages.update(drop["id"], in_trash=True)["in_trash"] is True
+    assert names(notion.data_sources.query(source_id)) == ["keep"]
+    trashed = notion.databases.update(database["id"], in_trash=True)
+    assert (trashed["in_trash"], trashed["archived"]) == (True, True)
+    assert notion.data_sources.retrieve(source_id)["in_trash"] is True
+    with pytest.raises(APIResponseError, match="archived"):
+        row(notion, source_id, "late", 3)
+    notion.databases.update(database["id"], archived=False)
+    assert names(notion.data_sources.query(source_id)) == ["keep"]
+    assert notion.pages.retrieve(keep["id"])["in_trash"] is False
+
+
+def test_a_database_parent_names_its_only_data_source(notion: notion_client.Client) -> None:
+    database, source_id = new_database(notion, new_page(notion)["id"])
+    page = notion.pages.create(parent={"database_id": database["id"]},
+                               properties={"Name": title("via database")})  # fmt: skip
+    assert page["parent"]["data_source_id"] == source_id
+
+
+def test_a_new_row_is_no_edit_of_the_page_holding_the_database(fake: FakeNotion,
+                                                                 notion: notion_client.Client
+                                                                 ) -> None:  # fmt: skip
+    parent = new_page(notion, "Home")
+    _, source_id = new_database(notion, parent["id"])
+    edited = notion.pages.retrieve(parent["id"])["last_edited_time"]
+    row(notion, source_id, "row", 1)
+    assert notion.pages.retrieve(parent["id"])["last_edited_time"] == edited
+    fake.set_blocks(parent["id"], ["replaced"])  # an edit in the app keeps the database
+    assert [b["type"] for b in children(notion, parent["id"])] == ["child_database", "paragraph"]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda n, p, s: n.databases.create(parent={"page_id": p}, initial_data_source={
+            "properties": {"Note": {"rich_text": {}}}}), "exactly one title property"),
+        (lambda n, p, s: n.databases.create(parent={"page_id": p}, initial_data_source={
+            "properties": {"Name": {"title": {}}, "R": {"relation": {}}}}), "`\"relation\"`"),
+        (lambda n, p, s: row(n, s, "x", 1, Nope={"number": 1}), "Nope is not a property"),
+        (lambda n, p, s: row(n, s, "x", True), "should be a number"),  # type: ignore[arg-type]
+        (lambda n, p, s: row(n, s, "x", 1, Due={"date": {"start": "soon"}}), "ISO 8601"),
+        (lambda n, p, s: row(n, s, "x", 1, Edited={"last_edited_time": "x"}), "read-only"),
+        (lambda n, p, s: n.data_sources.query(s, filter={"property": "Priority", "number": {
+            "about": 1}}), "greater_than"),
+        (lambda n, p, s: n.data_sources.query(s, filter={"property": "Priority", "number": {
+            "greater_than": None}}), "should be a number value"),
+        (lambda n, p, s: n.data_sources.query(s, filter={"or": [{"and": [{"or": []}]}]}),
+         "nested two levels at most"),
+        (lambda n, p, s: n.data_sources.query(s, sorts=[{"property": "Size"}]),
+         "Could not find property with name or id: Size"),
+        (lambda n, p, s: n.data_sources.query(s, start_cursor=str(uuid.uuid4())),
+         "body.start_cursor should be a cursor"),
+        (lambda n, p, s: n.data_sources.query(s, page_size=101), "body.page_size"),
+    ],
+    ids=["no-title", "relation", "unknown-property", "wrong-type", "bad-date", "read-only",
+         "bad-condition", "null-operand", "deep-filter", "unknown-sort", "bad-cursor", "page-size"],
+)  # fmt: skip
+def test_bad_schemas_values_and_queries_are_validation_errors(
+    notion: notion_client.Client, call: Callable[..., Any], message: str
+) -> None:
+    parent = new_page(notion)
+    _, source_id = new_database(notion, parent["id"])
+    with pytest.raises(APIResponseError) as caught:
+        call(notion, parent["id"], source_id)
+    assert (caught.value.status, caught.value.code) == (400, APIErrorCode.ValidationError)
+    assert message in str(caught.value)
+
+
+#: Any JSON, leaning on the names the query and the schema use, to reach deep branches.
+_NAMES = st.sampled_from(["Name", "Priority", "Status", "Done", "Due", "Edited", "title",
+                          "and", "or", "property", "timestamp", "created_time", "equals",
+                          "contains", "before", "is_empty", "number", "select", "date",
+                          "checkbox", "rich_text", "direction", "descending", "start", "name"])
+_SCALARS = (st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False)
+            | _NAMES | st.sampled_from(["2026-01-01", "2026-01-01T00:03:00Z", "x", "todo"]))
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_NAMES, inner, max_size=3),
+    max_leaves=12,
+)  # fmt: skip
+#: Filters of the right shape with any property, type key, condition and operand.
+_CONDITIONS = st.sampled_from(["equals", "does_not_equal", "contains", "does_not_contain",
+                               "starts_with", "ends_with", "is_empty", "is_not_empty",
+                               "greater_than", "less_than_or_equal_to", "before", "after",
+                               "on_or_after", "nope"])
+_KINDS = st.sampled_from(["title", "rich_text", "number", "checkbox", "select", "date",
+                          "multi_select", "last_edited_time", "created_time"])
+_LEAF = st.builds(
+    lambda prop, kind, condition, operand, timestamp: (
+        {"timestamp": kind, kind: {condition: operand}} if timestamp
+        else {"property": prop, kind: {condition: operand}}
+    ),
+    st.sampled_from(["Name", "Priority", "Status", "Done", "Due", "Edited", "title", "x"]),
+    _KINDS, _CONDITIONS, _SCALARS, st.booleans(),
+)
+_FILTERS = st.recursive(_LEAF, lambda inner: st.builds(
+    lambda joint, parts: {joint: parts}, st.sampled_from(["and", "or"]),
+    st.lists(inner, max_size=3)), max_leaves=6)  # fmt: skip
+_SORTS = st.lists(st.fixed_dictionaries(
+    {"direction": st.sampled_from(["ascending", "descending"])},
+    optional={"property": st.sampled_from(["Name", "Priority", "Status", "Done", "Due"]),
+              "timestamp": st.sampled_from(["created_time", "last_edited_time"])},
+), max_size=3)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> tuple[FakeNotion, str]:
+    """A fake with a database and two rows, shared by the examples (which only add rows)."""
+    fake = FakeNotion(tmp_path_factory.mktemp("fuzz") / "notion.sqlite3")
+    _, source_id = fake.create_database("Fuzz", SCHEMA, parent=fake.create_page("Home"))
+    with fake.mock():
+        notion = sdk(base_url=fake.base_url)
+        row(notion, source_id, "one", 1, Due={"date": {"start": "2026-01-02"}})
+        row(notion, source_id, "two", None, Status={"select": {"name": "todo"}})
+        notion.close()
+    return fake, source_id
+
+
+@settings(max_examples=100, deadline=None)
+@given(filter_=_JSON, sorts=_JSON, properties=_JSON, shaped=_FILTERS, ordered=_SORTS)
+def test_any_query_or_row_body_is_answered_without_a_server_error(
+    fuzzed: tuple[FakeNotion, str], filter_: Any, sorts: Any, properties: Any,
+    shaped: dict[str, Any], ordered: list[dict[str, Any]],
+) -> None:  # fmt: skip
+    fake, source_id = fuzzed
+    headers = {"authorization": f"Bearer {fake.token}", "notion-version": "2025-09-03"}
+    query = f"/v1/data_sources/{source_id}/query"
+    parent = {"data_source_id": source_id}
+    bodies = [
+        (query, {"filter": filter_, "sorts": sorts}),
+        (query, {"filter": shaped, "sorts": ordered}),
+        ("/v1/pages", {"parent": parent, "properties": properties}),
+        ("/v1/pages", {"parent": parent, "properties": {"Priority": properties}}),
+    ]
+    for path, body in bodies:
+        answer = fake.handle(Request("POST", path, {}, headers, json.dumps(body).encode()))
+        assert answer.status in (200, 400), (path, body, answer.body)
+        if answer.status == 400:
+            assert answer.body["code"] == "validation_error", answer.body
+
+
+def test_unknown_databases_and_data_sources_are_not_found(notion: notion_client.Client) -> None:
+    unknown = str(uuid.uuid4())
+    page = new_page(notion)
+    calls: list[Callable[[], Any]] = [
+        lambda: notion.databases.retrieve(unknown),
+        lambda: notion.data_sources.retrieve(unknown),
+        lambda: notion.data_sources.query(unknown),
+        lambda: notion.data_sources.retrieve(page["id"]),  # a page is no data source
+        lambda: notion.pages.create(parent={"data_source_id": unknown}, properties={}),
+    ]
+    for call in calls:
+        with pytest.raises(APIResponseError) as caught:
+            call()
+        assert (caught.value.status, caught.value.code) == (404, APIErrorCode.ObjectNotFound)
+
+
+def test_databases_need_api_version_2025_09_03(remote: Remote) -> None:
+    old = sdk(auth=TOKEN, base_url=remote.url, notion_version="2022-06-28")
+    with pytest.raises(APIResponseError) as caught:
+        old.databases.retrieve(str(uuid.uuid4()))
+    old.close()
+    assert (caught.value.status, caught.value.code) == (400, APIErrorCode.InvalidRequest)
+    assert "2025-09-03" in str(caught.value)
+
+
 # -- errors ----------------------------------------------------------------------------------
 
 
@@ -458,7 +747,7 @@ def test_server_closes_a_silent_connection(fake: FakeNotion) -> None:
 def test_unknown_route_is_invalid_request_url(fake: FakeNotion) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}", "Notion-Version": "2025-09-03"}
     with httpx.Client(verify=TLS, transport=fake.transport(), base_url=fake.base_url) as http:
-        answer = http.get("/v1/databases/x", headers=headers)
+        answer = http.get("/v1/comments/x", headers=headers)
     assert (answer.status_code, answer.json()["code"]) == (400, "invalid_request_url")
 
 
@@ -532,6 +821,22 @@ def test_direct_api(fake: FakeNotion) -> None:
     assert [p["id"] for p in fake.pages()] == [parent]
     assert fake.blocks(parent) == []
     assert fake.request_log() == []
+
+
+def test_direct_api_databases(fake: FakeNotion) -> None:
+    home = fake.create_page("Home")
+    database_id, source_id = fake.create_database("Tasks", SCHEMA, parent=home)
+    with fake.mock():
+        notion = sdk(base_url=fake.base_url)
+        assert notion.databases.retrieve(database_id)["data_sources"][0]["id"] == source_id
+        made = row(notion, source_id, "first", 1)
+        notion.close()
+    assert [r["id"] for r in fake.rows(source_id)] == [made["id"]]
+    assert fake.rows(source_id)[0]["properties"]["Priority"]["number"] == 1
+    with pytest.raises(ValueError, match="exactly one title"):
+        fake.create_database("Bad", {"Note": {"rich_text": {}}}, parent=home)
+    with pytest.raises(ValueError, match="Could not find data_source"):
+        fake.rows(database_id)
 
 
 def test_direct_api_has_no_block_limit(fake: FakeNotion) -> None:

@@ -5,23 +5,39 @@ inside its store transaction and returns Notion's answer (status, headers, JSON 
 fake remote around it (:mod:`crashkit.remotes.base`) adds the fault triggers and the log.
 
 The shapes follow Notion's public API reference (https://developers.notion.com/reference):
-page and block objects, the ``list`` object of paginated endpoints, rich text with
-``plain_text`` / ``annotations`` / ``href`` filled in, and error objects
-``{"object": "error", "status": ..., "code": ..., "message": ...}`` with Notion's messages.
+page and block objects and the ``list`` object of paginated endpoints; the vocabulary every
+route shares (error objects, ids, rich text) is in :mod:`~crashkit.remotes.notion.wire`.
 """
 
 from __future__ import annotations
 
+import copy
 import hmac
 import json
 import re
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from crashkit.remotes.exchange import Request, Response
-from crashkit.remotes.notion.store import ID_NAMESPACE, Node, NotionTx, format_time
+from crashkit.remotes.notion import databases as db
+from crashkit.remotes.notion.store import Node, NotionTx
+from crashkit.remotes.notion.wire import (
+    ARCHIVED_MESSAGE,
+    ApiError,
+    at_most,
+    flag,
+    invalid,
+    json_body,
+    list_of,
+    normalize_id,
+    not_found,
+    page_size,
+    parse_id,
+    plain,
+    rich_text,
+    stamps,
+)
 
 __all__ = [
     "SUPPORTED_VERSIONS",
@@ -29,14 +45,20 @@ __all__ = [
     "NewBlock",
     "answer",
     "change",
+    "create_database",
     "create_page",
+    "create_row",
     "find_block",
+    "find_data_source",
+    "find_database",
     "find_page",
     "normalize_id",
     "parse_blocks",
     "parse_id",
     "parse_title",
     "render_block",
+    "render_data_source",
+    "render_database",
     "render_page",
     "replace_blocks",
     "rich_text",
@@ -47,60 +69,11 @@ __all__ = [
 MAX_CHILDREN = 100
 MAX_BLOCKS_PER_REQUEST = 1000
 MAX_NESTING = 2
-MAX_TEXT = 2000
-MAX_RICH_TEXT_ITEMS = 100
-MAX_PAGE_SIZE = 100
 
 #: The Notion-Version header values the fake answers (the official SDK's defaults before
 #: and since 2.5: https://developers.notion.com/reference/versioning); others are refused.
 SUPPORTED_VERSIONS = ("2022-06-28", "2025-09-03")
 
-#: The integration (bot user) every object is created and edited by.
-BOT_USER = {"object": "user", "id": str(uuid.uuid5(ID_NAMESPACE, "bot"))}
-
-#: Notion's code for each error status (https://developers.notion.com/reference/status-codes).
-DEFAULT_CODES = {
-    400: "validation_error",
-    401: "unauthorized",
-    403: "restricted_resource",
-    404: "object_not_found",
-    409: "conflict_error",
-    429: "rate_limited",
-    500: "internal_server_error",
-    502: "bad_gateway",
-    503: "service_unavailable",
-    504: "gateway_timeout",
-    # Only the fake's loopback server answers these (a request over its limits, or one it
-    # cannot parse); Notion's own front end refuses such requests before the API sees them.
-    413: "validation_error",
-    431: "validation_error",
-    501: "invalid_request",
-}
-
-DEFAULT_MESSAGES = {
-    "validation_error": "body failed validation.",
-    "unauthorized": "API token is invalid.",
-    "restricted_resource": "API token does not have access to this resource.",
-    "object_not_found": "Could not find the requested object.",
-    "conflict_error": "Conflict occurred while saving. Please try again.",
-    "rate_limited": "You have been rate limited. Please try again in a few minutes.",
-    "internal_server_error": "Unexpected error occurred.",
-    "bad_gateway": "Bad gateway.",
-    "service_unavailable": "Notion is unavailable, please try again later.",
-    "gateway_timeout": "Gateway timeout.",
-    "invalid_request": "This request is not supported.",
-}
-
-ARCHIVED_MESSAGE = "Can't edit block that is archived. You must unarchive the block before editing."
-
-_ANNOTATIONS = {
-    "bold": False,
-    "italic": False,
-    "strikethrough": False,
-    "underline": False,
-    "code": False,
-    "color": "default",
-}
 
 #: Fields Notion fills in when a block of these types is created without them.
 _BLOCK_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -116,60 +89,7 @@ _BLOCK_DEFAULTS: dict[str, dict[str, Any]] = {
     "callout": {"color": "default"},
 }
 
-_ID_PATTERN = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
-
-
-# -- errors ---------------------------------------------------------------------------------
-
-
-class ApiError(Exception):
-    """A Notion error answer, raised anywhere inside a handler (the request is undone).
-
-    Args:
-        status: the HTTP status.
-        code: Notion's error code; the usual one for ``status`` when omitted.
-        message: Notion's message; a generic one for the code when omitted.
-        retry_after: seconds for a ``Retry-After`` header, if any.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        code: str | None = None,
-        message: str | None = None,
-        retry_after: int | None = None,
-    ) -> None:
-        code = code or DEFAULT_CODES.get(status, "internal_server_error")
-        message = message or DEFAULT_MESSAGES.get(code, f"Request failed with status {status}.")
-        super().__init__(status, code, message, retry_after)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.code}: {self.message}"
-
-    def response(self) -> Response:
-        """The error object Notion answers with."""
-        body = {"object": "error", "status": self.status, "code": self.code}
-        headers = {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
-        return Response(self.status, {**body, "message": self.message}, headers)
-
-
-def invalid(where: str, problem: str) -> ApiError:
-    """A 400 validation_error in Notion's wording: ``body failed validation: body.x ...``."""
-    part = where.split(".", 1)[0].split("[", 1)[0]
-    return ApiError(400, "validation_error", f"{part} failed validation: {where} {problem}.")
-
-
-def _not_found(kind: str, object_id: str) -> ApiError:
-    message = (
-        f"Could not find {kind} with ID: {object_id}. "
-        "Make sure the relevant pages and databases are shared with your integration."
-    )
-    return ApiError(404, "object_not_found", message)
 
 
 # -- entry point ------------------------------------------------------------------------------
@@ -222,100 +142,15 @@ def _check_version(request: Request) -> None:
             f"{supported} (the versions this fake supports), instead was `{version}`."
         )
         raise ApiError(400, "validation_error", message)
+    if request.path.startswith(_DATA_SOURCE_PATHS) and version != "2025-09-03":
+        message = (
+            "This fake serves databases and data sources as Notion-Version `2025-09-03` "
+            f"shapes them (a database holds data sources), instead was `{version}`."
+        )
+        raise ApiError(400, "invalid_request", message)
 
 
 # -- parsing ---------------------------------------------------------------------------------
-
-
-def parse_id(raw: object, where: str) -> str:
-    """Notion's dashed form of an id given with or without dashes."""
-    if not isinstance(raw, str) or not _ID_PATTERN.fullmatch(raw):
-        raise invalid(where, f"should be a valid uuid, instead was `{json.dumps(raw)}`")
-    return str(uuid.UUID(raw))
-
-
-def _json_body(request: Request) -> dict[str, Any]:
-    if not request.body.strip():
-        return {}
-    try:
-        body = json.loads(request.body)
-    except ValueError:
-        raise ApiError(400, "invalid_json", "Error parsing JSON body.") from None
-    if not isinstance(body, dict):
-        raise invalid("body", "should be an object")
-    return body
-
-
-def _flag(body: Mapping[str, Any]) -> bool | None:
-    """The requested archive state: ``archived`` and ``in_trash`` are synonyms."""
-    flags = {key: body[key] for key in ("archived", "in_trash") if key in body}
-    for key, value in flags.items():
-        if not isinstance(value, bool):
-            raise invalid(f"body.{key}", f"should be a boolean, instead was `{json.dumps(value)}`")
-    if len(set(flags.values())) > 1:
-        raise invalid("body.in_trash", "should equal body.archived when both are given")
-    return next(iter(flags.values()), None)
-
-
-def rich_text(items: object, where: str) -> list[dict[str, Any]]:
-    """Rich text as Notion returns it, with ``plain_text``, ``annotations`` and ``href``.
-
-    Raises:
-        ApiError: 400 validation_error, e.g. a ``text.content`` over 2000 characters.
-    """
-    if not isinstance(items, list):
-        raise invalid(where, "should be an array")
-    if len(items) > MAX_RICH_TEXT_ITEMS:
-        raise invalid(f"{where}.length", _at_most(MAX_RICH_TEXT_ITEMS, len(items)))
-    return [_rich_item(item, f"{where}[{i}]") for i, item in enumerate(items)]
-
-
-def _at_most(limit: int, actual: int) -> str:
-    return f"should be ≤ `{limit}`, instead was `{actual}`"
-
-
-def _rich_item(item: object, where: str) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        raise invalid(where, "should be an object")
-    kind = item.get("type") or next((k for k in ("text", "equation", "mention") if k in item), "")
-    annotations = item.get("annotations") or {}
-    if not isinstance(annotations, dict):
-        raise invalid(f"{where}.annotations", "should be an object")
-    if kind == "text":
-        value, text, href = _text(item.get("text"), f"{where}.text")
-    elif kind == "equation":
-        text = _string(item.get("equation"), "expression", f"{where}.equation")
-        value, href = {"expression": text}, None
-    elif kind == "mention" and isinstance(item.get("mention"), dict):
-        value, text, href = item["mention"], item.get("plain_text", ""), item.get("href")
-    else:
-        raise invalid(f"{where}.text", "should be defined, instead was `undefined`")
-    annotations = {**_ANNOTATIONS, **annotations}
-    # Notion's key order, so that dumps of the fake read like dumps of Notion.
-    return {"type": kind, kind: value, "annotations": annotations, "plain_text": text, "href": href}
-
-
-def _string(parent: object, key: str, where: str) -> str:
-    value = parent.get(key) if isinstance(parent, dict) else None
-    if not isinstance(value, str):
-        raise invalid(f"{where}.{key}", f"should be a string, instead was `{json.dumps(value)}`")
-    return value
-
-
-def _text(text: object, where: str) -> tuple[dict[str, Any], str, str | None]:
-    """The ``text`` object, its plain text and its link."""
-    content = _string(text, "content", where)
-    if len(content) > MAX_TEXT:
-        raise invalid(f"{where}.content.length", _at_most(MAX_TEXT, len(content)))
-    link = text.get("link") if isinstance(text, dict) else None
-    href = None if link is None else _string(link, "url", f"{where}.link")
-    value = {"content": content, "link": None if href is None else {"url": href}}
-    return value, content, href
-
-
-def plain(title: Sequence[Mapping[str, Any]]) -> str:
-    """The plain text of a rich-text array."""
-    return "".join(str(item.get("plain_text", "")) for item in title)
 
 
 @dataclass(frozen=True)
@@ -348,11 +183,11 @@ def parse_blocks(
     if not isinstance(items, list):
         raise invalid(where, "should be an array")
     if limit is not None and len(items) > limit:
-        raise invalid(f"{where}.length", _at_most(limit, len(items)))
+        raise invalid(f"{where}.length", at_most(limit, len(items)))
     blocks = [_parse_block(item, f"{where}[{i}]", depth) for i, item in enumerate(items)]
     total = sum(block.count() for block in blocks)
     if depth == 0 and limit is not None and total > MAX_BLOCKS_PER_REQUEST:
-        raise invalid(where, _at_most(MAX_BLOCKS_PER_REQUEST, total) + " blocks in all")
+        raise invalid(where, at_most(MAX_BLOCKS_PER_REQUEST, total) + " blocks in all")
     return blocks
 
 
@@ -427,6 +262,9 @@ def text_block(content: str) -> dict[str, Any]:
 def _parent(node: Node) -> dict[str, Any]:
     if node.parent_type == "workspace":
         return {"type": "workspace", "workspace": True}
+    if node.parent_type == "data_source_id":  # a row: its data source and that one's database
+        database = node.payload["database_id"]
+        return {"type": node.parent_type, node.parent_type: node.parent_id, "database_id": database}
     return {"type": node.parent_type, node.parent_type: node.parent_id}
 
 
@@ -436,57 +274,45 @@ def _page_url(node: Node) -> str:
     return f"https://www.notion.so/{slug}"
 
 
-def _stamps(node: Node) -> dict[str, Any]:
-    return {
-        "created_time": format_time(node.created),
-        "last_edited_time": format_time(node.edited),
-        "created_by": BOT_USER,
-        "last_edited_by": BOT_USER,
-    }
-
-
 def render_page(node: Node) -> dict[str, Any]:
     """The page object Notion returns for a page (keys in Notion's order)."""
     title = node.payload.get("title", [])
+    if "properties" in node.payload:  # a row of a data source
+        properties = db.render_values(node)
+    else:
+        properties = {"title": {"id": "title", "type": "title", "title": title}}
     return {
         "object": "page",
         "id": node.id,
-        **_stamps(node),
+        **stamps(node),
         "cover": node.payload.get("cover"),
         "icon": node.payload.get("icon"),
         "parent": _parent(node),
         "archived": node.archived,
         "in_trash": node.archived,
-        "properties": {"title": {"id": "title", "type": "title", "title": title}},
+        "properties": properties,
         "url": _page_url(node),
         "public_url": None,
     }
 
 
 def render_block(tx: NotionTx, node: Node) -> dict[str, Any]:
-    """The block object Notion returns for a block (a page is a ``child_page`` block)."""
-    payload = {"title": plain(node.payload.get("title", []))} if node.is_page else node.payload
+    """The block object Notion returns for a block (a page is a ``child_page`` block, a
+    database a ``child_database`` block)."""
+    titled = node.is_page or node.type == db.DATABASE
+    payload = {"title": plain(node.payload.get("title", []))} if titled else node.payload
+    # A database's children are its data sources, which are no blocks.
+    children = node.type != db.DATABASE and tx.has_children(node.id)
     return {
         "object": "block",
         "id": node.id,
         "parent": _parent(node),
-        **_stamps(node),
-        "has_children": tx.has_children(node.id),
+        **stamps(node),
+        "has_children": children,
         "archived": node.archived,
         "in_trash": node.archived,
         "type": node.type,
         node.type: payload,
-    }
-
-
-def _list(results: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "results": results,
-        "next_cursor": next_cursor,
-        "has_more": next_cursor is not None,
-        "type": "block",
-        "block": {},
     }
 
 
@@ -501,7 +327,7 @@ def find_page(tx: NotionTx, page_id: str) -> Node:
     """
     node = tx.node(page_id)
     if node is None or not node.is_page:
-        raise _not_found("page", page_id)
+        raise not_found("page", page_id)
     return node
 
 
@@ -512,8 +338,8 @@ def find_block(tx: NotionTx, block_id: str) -> Node:
         ApiError: 404 object_not_found.
     """
     node = tx.node(block_id)
-    if node is None:
-        raise _not_found("block", block_id)
+    if node is None or node.type == db.DATA_SOURCE:
+        raise not_found("block", block_id)
     return node
 
 
@@ -591,13 +417,126 @@ def change(tx: NotionTx, node: Node, payload: dict[str, Any], archived: bool) ->
 
 
 def replace_blocks(tx: NotionTx, page: Node, blocks: Sequence[NewBlock]) -> None:
-    """Archive a page's blocks (its sub-pages stay) and append ``blocks``, as one edit."""
+    """Archive a page's blocks (its sub-pages and databases stay) and append ``blocks``, as
+    one edit."""
     at = tx.tick()
     for child in tx.children(page.id):
-        if not child.is_page:
+        if not child.is_page and child.type != db.DATABASE:
             tx.update(child.id, payload=child.payload, archived=True, at=at)
     _insert(tx, page, blocks, None, at)
     tx.touch(page.id, at)
+
+
+def find_database(tx: NotionTx, database_id: str) -> Node:
+    """The database with this id, trashed or not.
+
+    Raises:
+        ApiError: 404 object_not_found.
+    """
+    node = tx.node(database_id)
+    if node is None or node.type != db.DATABASE:
+        raise not_found("database", database_id)
+    return node
+
+
+def find_data_source(tx: NotionTx, source_id: str) -> Node:
+    """The data source with this id; trashed with its database.
+
+    Raises:
+        ApiError: 404 object_not_found.
+    """
+    node = tx.node(source_id)
+    if node is None or node.type != db.DATA_SOURCE:
+        raise not_found("data_source", source_id)
+    database = find_database(tx, str(node.parent_id))
+    return replace(node, archived=node.archived or database.archived)
+
+
+def create_row(
+    tx: NotionTx,
+    source: Node,
+    properties: object,
+    blocks: Sequence[NewBlock],
+    extra: Mapping[str, Any] | None = None,
+) -> Node:
+    """Create a page in a data source, with property values checked against its schema.
+
+    Raises:
+        ApiError: 400 for a value that does not fit the schema or a trashed data source.
+    """
+    _writable(source)
+    schema = copy.deepcopy(source.payload["properties"])
+    values = {**db.default_values(schema), **db.parse_values(schema, properties, "body.properties")}
+    at = tx.tick()
+    payload = {
+        "title": values[db.title_name(schema)]["title"],
+        "icon": None,
+        "cover": None,
+        **(extra or {}),
+        "database_id": source.parent_id,
+        "properties": values,
+    }
+    node = Node(
+        tx.new_id(), True, "data_source_id", source.id, "child_page", payload, False, at, at
+    )
+    tx.insert(node, tx.make_room(source.id, None, 1))
+    _insert(tx, node, blocks, None, at)
+    _keep_schema(tx, source, schema, at)
+    tx.touch(source.id, at)
+    return node
+
+
+def _keep_schema(tx: NotionTx, source: Node, schema: dict[str, Any], at: int) -> None:
+    """Store a data source's schema if a request grew it (a new select option)."""
+    stored = tx.node(source.id)  # its own archive state, not its database's
+    if stored is not None and schema != stored.payload["properties"]:
+        payload = {**stored.payload, "properties": schema}
+        tx.update(source.id, payload=payload, archived=stored.archived, at=at)
+
+
+def create_database(
+    tx: NotionTx,
+    parent_id: str | None,
+    payload: dict[str, Any],
+    schema: dict[str, Any],
+) -> Node:
+    """Create a database with one data source (named as the database) holding ``schema``.
+
+    Raises:
+        ApiError: 404 for an unknown parent page, 400 for an archived one.
+    """
+    if parent_id is not None:
+        _writable(find_page(tx, parent_id))
+    at = tx.tick()
+    parent_type = "workspace" if parent_id is None else "page_id"
+    database = Node(tx.new_id(), False, parent_type, parent_id, db.DATABASE, payload, False, at, at)
+    tx.insert(database, tx.make_room(parent_id, None, 1))
+    source_payload = {"title": payload["title"], "description": [], "properties": schema}
+    source = Node(
+        tx.new_id(),
+        False,
+        "database_id",
+        database.id,
+        db.DATA_SOURCE,
+        source_payload,
+        False,
+        at,
+        at,
+    )
+    tx.insert(source, 0)
+    tx.touch(parent_id, at)
+    return database
+
+
+def render_database(tx: NotionTx, node: Node) -> dict[str, Any]:
+    """The database object, listing its data sources."""
+    return db.render_database(node, _parent(node), tx.children(node.id))
+
+
+def render_data_source(tx: NotionTx, node: Node) -> dict[str, Any]:
+    """The data source object, with its schema."""
+    database = find_database(tx, str(node.parent_id))
+    return db.render_data_source(node, database, _parent(database))
 
 
 # -- routes ----------------------------------------------------------------------------------
@@ -610,12 +549,34 @@ def _get_page(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str,
 
 
 def _post_page(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
-    body = _json_body(request)
-    parent_id = _parse_parent(body.get("parent"))
-    title = parse_title(body.get("properties"))
+    body = json_body(request)
+    source = _source_parent(tx, body.get("parent"))
+    parent_id = None if source else _parse_parent(body.get("parent"))
     blocks = parse_blocks(body.get("children", []), "body.children")
     extra: dict[str, Any] = {key: body[key] for key in ("icon", "cover") if key in body}
+    if source is not None:
+        return render_page(create_row(tx, source, body.get("properties") or {}, blocks, extra))
+    title = parse_title(body.get("properties"))
     return render_page(create_page(tx, parent_id, title, blocks, extra))
+
+
+def _source_parent(tx: NotionTx, parent: object) -> Node | None:
+    """The data source a new page is a row of, if its parent names one: ``data_source_id``,
+    or ``database_id`` of a database with one data source (as before 2025-09-03)."""
+    if not isinstance(parent, dict):
+        return None
+    if "data_source_id" in parent:
+        return find_data_source(
+            tx, parse_id(parent["data_source_id"], "body.parent.data_source_id")
+        )
+    if "database_id" not in parent:
+        return None
+    database = find_database(tx, parse_id(parent["database_id"], "body.parent.database_id"))
+    sources = tx.children(database.id)
+    if len(sources) != 1:
+        problem = f"should be a database with one data source, instead had {len(sources)}"
+        raise invalid("body.parent.database_id", f"{problem}; name one with data_source_id")
+    return sources[0]
 
 
 def _parse_parent(parent: object) -> str | None:
@@ -633,15 +594,25 @@ def _parse_parent(parent: object) -> str | None:
 
 def _patch_page(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     node = find_page(tx, parse_id(ids[0], "path.page_id"))
-    body = _json_body(request)
-    archived = _flag(body)
+    body = json_body(request)
+    archived = flag(body)
     payload = dict(node.payload)
-    if "properties" in body:
+    schema = None
+    if "properties" in body and "properties" in payload:  # a row: any property of its schema
+        source = find_data_source(tx, str(node.parent_id))
+        schema = copy.deepcopy(source.payload["properties"])
+        values = db.parse_values(schema, body["properties"], "body.properties")
+        payload["properties"] = {**payload["properties"], **values}
+        payload["title"] = payload["properties"][db.title_name(schema)]["title"]
+    elif "properties" in body:
         payload["title"] = parse_title(body["properties"])
     payload.update({key: body[key] for key in ("icon", "cover") if key in body})
     if node.archived and archived is not False and payload != node.payload:
         raise ApiError(400, "validation_error", ARCHIVED_MESSAGE)
-    return render_page(change(tx, node, payload, node.archived if archived is None else archived))
+    node = change(tx, node, payload, node.archived if archived is None else archived)
+    if schema is not None:
+        _keep_schema(tx, find_data_source(tx, str(node.parent_id)), schema, node.edited)
+    return render_page(node)
 
 
 def _get_block(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
@@ -650,8 +621,8 @@ def _get_block(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str
 
 def _patch_block(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     node = find_block(tx, parse_id(ids[0], "path.block_id"))
-    body = _json_body(request)
-    archived = _flag(body)
+    body = json_body(request)
+    archived = flag(body)
     payload = dict(node.payload)
     for key in body.keys() - {"archived", "in_trash", "type"}:
         if key != node.type or node.is_page or not isinstance(body[key], dict):
@@ -670,20 +641,13 @@ def _delete_block(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[
 
 def _list_children(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     parent = find_block(tx, parse_id(ids[0], "path.block_id"))
-    size = _page_size(request.query.get("page_size"))
+    if parent.type == db.DATABASE:
+        return list_of([], None)
+    size = page_size(request.query.get("page_size"))
     start = _cursor(tx, parent, request.query.get("start_cursor"))
     rows = tx.children(parent.id, from_ord=start, limit=size + 1)
     next_cursor = rows[size].id if len(rows) > size else None
-    return _list([render_block(tx, row) for row in rows[:size]], next_cursor)
-
-
-def _page_size(raw: str | None) -> int:
-    if raw is None:
-        return MAX_PAGE_SIZE
-    size = int(raw) if raw.isdigit() else 0
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise invalid("query.page_size", f"should be a number from 1 to 100, instead was `{raw}`")
-    return size
+    return list_of([render_block(tx, row) for row in rows[:size]], next_cursor)
 
 
 def _cursor(tx: NotionTx, parent: Node, raw: str | None) -> int | None:
@@ -697,20 +661,21 @@ def _cursor(tx: NotionTx, parent: Node, raw: str | None) -> int | None:
     return tx.ord_of(node.id)
 
 
-def normalize_id(raw: str) -> str | None:
-    """Notion's dashed form of an id given with or without dashes; None if it is no id."""
-    return str(uuid.UUID(raw)) if _ID_PATTERN.fullmatch(raw) else None
-
-
 def _append_children(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
     parent = find_block(tx, parse_id(ids[0], "path.block_id"))
-    body = _json_body(request)
+    body = json_body(request)
     if "children" not in body:
         raise invalid("body.children", "should be defined, instead was `undefined`")
     blocks = parse_blocks(body["children"], "body.children")
+    if parent.type == db.DATABASE:
+        raise invalid(
+            "path.block_id",
+            "should be a block that can have children, instead was "
+            "a database; add its rows with POST /v1/pages",
+        )
     nodes = append(tx, parent, blocks, _position(tx, parent, body))
     # Notion answers with the newly created first-level blocks, not all of the parent's.
-    return _list([render_block(tx, node) for node in nodes], None)
+    return list_of([render_block(tx, node) for node in nodes], None)
 
 
 #: An insertion point before every possible sibling position (``position: start``).
@@ -740,6 +705,80 @@ def _sibling(tx: NotionTx, parent: Node, raw: object, where: str) -> int:
     return tx.ord_of(node.id) or 0  # never None: the node was just found
 
 
+def _post_database(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
+    body = json_body(request)
+    parent_id = _parse_parent(body.get("parent"))
+    initial = body.get("initial_data_source") or {}
+    if not isinstance(initial, dict):
+        raise invalid("body.initial_data_source", "should be an object")
+    where = "body.initial_data_source.properties"
+    schema = db.parse_schema(initial.get("properties"), where)
+    payload = {
+        **_database_fields(body, {"title": [], "description": [], "is_inline": False}),
+        "icon": body.get("icon"),
+        "cover": body.get("cover"),
+    }
+    return render_database(tx, create_database(tx, parent_id, payload, schema))
+
+
+def _database_fields(body: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """A database's title, description and is_inline, from a request or as they were."""
+    fields = dict(current)
+    for key in ("title", "description"):
+        if key in body:
+            fields[key] = rich_text(body[key], f"body.{key}")
+    if "is_inline" in body:
+        if not isinstance(body["is_inline"], bool):
+            raise invalid(
+                "body.is_inline",
+                f"should be a boolean, instead was `{json.dumps(body['is_inline'])}`",
+            )
+        fields["is_inline"] = body["is_inline"]
+    return fields
+
+
+def _get_database(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
+    return render_database(tx, find_database(tx, parse_id(ids[0], "path.database_id")))
+
+
+def _patch_database(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
+    node = find_database(tx, parse_id(ids[0], "path.database_id"))
+    body = json_body(request)
+    archived = flag(body)
+    payload = {**node.payload, **_database_fields(body, node.payload)}
+    payload.update({key: body[key] for key in ("icon", "cover") if key in body})
+    if node.archived and archived is not False and payload != node.payload:
+        raise ApiError(400, "validation_error", ARCHIVED_MESSAGE)
+    archived = node.archived if archived is None else archived
+    return render_database(tx, change(tx, node, payload, archived))
+
+
+def _get_data_source(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
+    source = find_data_source(tx, parse_id(ids[0], "path.data_source_id"))
+    return render_data_source(tx, source)
+
+
+def _query_data_source(tx: NotionTx, request: Request, ids: tuple[str, ...]) -> dict[str, Any]:
+    source = find_data_source(tx, parse_id(ids[0], "path.data_source_id"))
+    body = json_body(request)
+    size = page_size(body.get("page_size"), "body.page_size")
+    rows = [render_page(node) for node in tx.children(source.id)]
+    rows = db.select_rows(source.payload["properties"], rows, body)
+    start = 0
+    if body.get("start_cursor") is not None:
+        cursor = body["start_cursor"]
+        ids_ = [row["id"] for row in rows]
+        if not isinstance(cursor, str) or normalize_id(cursor) not in ids_:
+            raise invalid(
+                "body.start_cursor",
+                f"should be a cursor from this query, instead was `{json.dumps(cursor)}`",
+            )
+        start = ids_.index(normalize_id(cursor))
+    page = rows[start : start + size]
+    next_cursor = rows[start + size]["id"] if len(rows) > start + size else None
+    return list_of(page, next_cursor, "page_or_data_source")
+
+
 _ID = r"([^/]+)"
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(rf"/v1/pages/{_ID}"), _get_page),
@@ -750,4 +789,12 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(rf"/v1/blocks/{_ID}"), _get_block),
     ("PATCH", re.compile(rf"/v1/blocks/{_ID}"), _patch_block),
     ("DELETE", re.compile(rf"/v1/blocks/{_ID}"), _delete_block),
+    ("POST", re.compile(r"/v1/databases"), _post_database),
+    ("GET", re.compile(rf"/v1/databases/{_ID}"), _get_database),
+    ("PATCH", re.compile(rf"/v1/databases/{_ID}"), _patch_database),
+    ("GET", re.compile(rf"/v1/data_sources/{_ID}"), _get_data_source),
+    ("POST", re.compile(rf"/v1/data_sources/{_ID}/query"), _query_data_source),
 ]
+
+#: Paths whose objects only API version 2025-09-03 shapes as this fake does.
+_DATA_SOURCE_PATHS = ("/v1/databases", "/v1/data_sources")

@@ -26,7 +26,9 @@ from crashkit.remotes.notion.api import (
     NewBlock,
     answer,
     change,
+    create_database,
     create_page,
+    find_data_source,
     normalize_id,
     parse_blocks,
     render_block,
@@ -35,6 +37,7 @@ from crashkit.remotes.notion.api import (
     rich_text,
     text_block,
 )
+from crashkit.remotes.notion.databases import parse_schema
 from crashkit.remotes.notion.store import Node, NotionTx, format_time, open_store
 from crashkit.remotes.store import Store
 
@@ -57,7 +60,7 @@ class FakeNotion(FakeRemote[NotionTx]):
     """
 
     name = "notion"
-    summary = "the Notion API's pages and blocks (what a sync engine uses)"
+    summary = "the Notion API's pages, blocks, databases and data sources (a sync engine's)"
     default_base_url = "https://api.notion.com"
 
     def open_store(self, path: str) -> Store[NotionTx]:
@@ -107,6 +110,43 @@ class FakeNotion(FakeRemote[NotionTx]):
             parent_id = None if parent is None else self._page(tx, parent).id
             title_text = rich_text([{"text": {"content": title}}], "title")
             return create_page(tx, parent_id, title_text, self._blocks(blocks)).id
+
+    def create_database(
+        self, title: str, properties: Mapping[str, Any], *, parent: str
+    ) -> tuple[str, str]:
+        """Create a database with one data source directly; return both ids.
+
+        Args:
+            title: the database's (and its data source's) title.
+            properties: the schema, as sent to Notion (``{"Name": {"title": {}}, ...}``).
+            parent: the page the database is in.
+
+        Raises:
+            ValueError: an unknown or archived parent, or a schema Notion would refuse.
+        """
+        with self._direct() as tx:
+            parent_id = self._page(tx, parent).id
+            schema = parse_schema(dict(properties), "properties")
+            text = rich_text([{"text": {"content": title}}], "title")
+            payload = {
+                "title": text,
+                "description": [],
+                "is_inline": False,
+                "icon": None,
+                "cover": None,
+            }
+            database = create_database(tx, parent_id, payload, schema)
+            return database.id, tx.children(database.id)[0].id
+
+    def rows(self, data_source_id: str) -> list[dict[str, Any]]:
+        """The data source's pages that are not in the trash, in creation order.
+
+        Raises:
+            ValueError: no data source has this id.
+        """
+        with self._direct(write=False) as tx:
+            source = find_data_source(tx, normalize_id(data_source_id) or data_source_id)
+            return [render_page(node) for node in tx.children(source.id)]
 
     def page(self, page_id: str) -> dict[str, Any]:
         """The page object, as ``GET /v1/pages/{id}`` returns it.

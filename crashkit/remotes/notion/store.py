@@ -43,6 +43,10 @@ CREATE INDEX IF NOT EXISTS nodes_by_parent ON nodes (parent_id, ord);
 """
 
 
+#: Node types that, like pages, contain others without being blocks of a page's content.
+_CONTAINERS = ("child_database", "data_source")
+
+
 def format_time(minutes: int) -> str:
     """Notion's timestamp form (``2026-01-01T00:00:00.000Z``) of a clock reading."""
     return (EPOCH + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -160,12 +164,13 @@ class NotionTx(Tx):
         """Stamp ``node_id`` and its block ancestors up to the nearest page with time ``at``.
 
         A page's ``last_edited_time`` moves when any block inside it changes, but not when
-        a sub-page's content changes, so the walk stops at the first page.
+        a sub-page's content changes, so the walk stops at the first page; likewise at the
+        first database or data source (a new row is no edit of the page holding its table).
         """
         while node_id is not None:
             self._db.execute("UPDATE nodes SET edited = ? WHERE id = ?", (at, node_id))
             node = self.node(node_id)
-            if node is None or node.is_page:
+            if node is None or node.is_page or node.type in _CONTAINERS:
                 return
             node_id = node.parent_id
 
