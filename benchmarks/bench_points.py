@@ -45,6 +45,7 @@ from crashkit.errors import CrashkitError
 from crashkit.faults import FAULT_KINDS
 from crashkit.launch import Launcher, make_launcher
 from crashkit.model.process import ChildJob
+from crashkit.probes.syscall import Session
 from crashkit.scenario.scenario import load_scenarios, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,9 +277,7 @@ class Bench:
             started = time.perf_counter()
             world = explorer.fresh_world(f"raw{number:03d}")
             copied = time.perf_counter()
-            run = explorer.run_child(
-                world, world.parent / "crash", "workload", crash_at=after_last
-            )
+            run = explorer.run_child(world, world.parent / "crash", "workload", crash_at=after_last)
             copies.append(copied - started)
             children.append(time.perf_counter() - copied)
             killed += run.exit.killed
@@ -683,10 +682,8 @@ def black_box(bench: Bench, args: argparse.Namespace, fault: str, inprocess: Tim
         timing.seconds = time.perf_counter() - started
         for explorer in explorers[:2]:
             for repeat in range(max(3, args.children // 2)):
-                for probe, times in ((None, plain), ("python", probed)):
-                    world = explorer.fresh_world(f"overhead{repeat}-{probe}")
-                    run = explorer.run_child(world, world.parent / "run", "workload", probe=probe)
-                    times.append(run.exit.duration)
+                plain.append(_one_sync(explorer, f"plain{repeat}", probed=False))
+                probed.append(_one_sync(explorer, f"probed{repeat}", probed=True))
     finally:
         launcher.close()
     rows = [["mode", "fault", "jobs", "points", "seconds", "points/s", "findings"]]
@@ -703,6 +700,36 @@ def black_box(bench: Bench, args: argparse.Namespace, fault: str, inprocess: Tim
     )
     for problem in dict.fromkeys(timing.errors):
         print(f"error (black box): {problem}")
+
+
+def _one_sync(explorer: Explorer, name: str, *, probed: bool) -> float:
+    """Seconds of one run of a black-box scenario's workload command in this process, in a
+    fresh copy of its world with its fake remote served, under the syscall probe or not;
+    both must reach the golden run's state (else the figure would time a failure)."""
+    golden = explorer.prepare()
+    world = explorer.fresh_world(name)
+    view = World(world, explorer.variant, explorer.env)
+    context = explorer.scenario.context
+    assert context is not None
+    saved = dict(os.environ)
+    os.environ.update(explorer.env)
+    try:
+        with context(view):
+            started = time.perf_counter()
+            if probed:
+                with Session([str(world)], lambda op: None):
+                    explorer.scenario.workload(view)
+            else:
+                explorer.scenario.workload(view)
+            seconds = time.perf_counter() - started
+            for _ in golden.rounds:  # the golden state is the one after its restarts
+                explorer.scenario.restart(view)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    if dict(explorer.scenario.observe(view)) != dict(golden.state):
+        raise CrashkitError(f"{explorer.scenario.name}: the timed sync did not do the work")
+    return seconds
 
 
 if __name__ == "__main__":

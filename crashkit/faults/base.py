@@ -207,8 +207,8 @@ def _nothing(path: str) -> bool:
 def _write(model: PowerLossModel, op: Operation, payload: _probe.Payload | None) -> None:
     if payload is not None and payload.data is not None:
         model.write(op.target, payload.offset, payload.data)
-        if op.detail.get("flags", "").startswith(("O_SYNC", "O_DSYNC")):
-            model.fsync(op.target)  # a write on an O_SYNC descriptor is durable when it returns
+        if op.detail.get("synced"):
+            model.fsync(op.target)  # on an O_SYNC descriptor (or RWF_SYNC): durable at return
 
 
 def _rename(model: PowerLossModel, op: Operation, payload: Any) -> None:

@@ -50,7 +50,7 @@ def injected_error(op: Operation, request: httpx.Request | None = None) -> BaseE
         if op.kind in {"fs.write", "fs.create", "fs.trunc", "fs.truncate"}
         else errno.EIO
     )
-    return OSError(code, os.strerror(code), op.target)
+    return _probe.InjectedOSError(code, os.strerror(code), op.target)
 
 
 def _http_error(op: Operation, request: httpx.Request) -> BaseException:

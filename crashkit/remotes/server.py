@@ -272,6 +272,11 @@ class LoopbackServer:
             lose = True
         except httpx.TimeoutException:
             raise _Lost from None  # a connect timeout: nothing was applied
+        except Exception as error:  # crashkit's own failure, not a fault: the sweep must say so
+            session = _syscall.active()
+            if session is not None:
+                session.fail(error)
+            raise _Lost from None
         try:
             response = self._respond(request)
         except Exception as error:  # a bug must still answer like the remote's 500

@@ -96,6 +96,15 @@ class Command:
         from crashkit.probes.syscall.session import active, run_plain
 
         remote = os.environ.get(REMOTE_VARIABLE, "")
+        if not remote and any("{remote}" in a for a in [*self.argv, *self.env.values()]):
+            raise ScenarioError(
+                str(self),
+                "uses {remote}, but no fake remote is served here (setup runs without the "
+                "scenario's context, and so does a phase whose context serves nothing)",
+                "serve one in the scenario's context, e.g. "
+                "context=lambda world: FakeNotion(world.path('remote.sqlite3')).serve(); "
+                "a setup command cannot use {remote}",
+            )
         values = {"{world}": str(world.root), "{remote}": remote, "{python}": sys.executable}
         argv = [_fill(a, values) for a in self.argv]
         env = {**os.environ, **{k: _fill(v, values) for k, v in self.env.items()}}

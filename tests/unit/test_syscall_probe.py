@@ -35,7 +35,7 @@ import pytest
 
 from crashkit.faults import FAULTS
 from crashkit.model.operation import Operation
-from crashkit.probes.python.core import Payload, kill_self
+from crashkit.probes.python.core import InjectedOSError, Payload, kill_self
 from crashkit.probes.syscall.namespace import FORCE_FALLBACK, stable_world
 from crashkit.probes.syscall.session import Session, active
 
@@ -747,9 +747,23 @@ def test_a_kernel_without_user_notification_is_probe_unavailable(world, monkeypa
 def _fail_writes_to(name: str, code: int) -> Decide:
     def decide(op: Operation, payload: Payload | None) -> None:
         if op.target == name and op.kind in ("fs.write", "fs.rename"):
-            raise OSError(code, os.strerror(code))
+            raise InjectedOSError(code, os.strerror(code))
 
     return decide
+
+
+def test_a_failure_of_crashkit_itself_stops_the_program_and_is_raised(world, steps):
+    """Only an injected error fails the program's call: any other exception in the fault's
+    decision (a full disk under crashkit's own files, say) is crashkit's, not a result."""
+
+    def broken(op: Operation, payload: Payload | None) -> None:
+        if op.target == "full" and op.kind == "fs.write":
+            raise OSError(errno.ENOSPC, "crashkit's own disk is full")
+
+    run = [steps, "openat:full:c", "write:lost", "openat:next:c", "write:kept"]
+    name, message = _error_of(lambda: _trace_here(world, run, broken, False, None, None, None))
+    assert name == "OSError" and "crashkit's own disk is full" in message
+    assert not (world / "next").exists()  # the program did not run on
 
 
 def test_an_injected_errno_fails_the_call_and_the_program_runs_on(world, steps):

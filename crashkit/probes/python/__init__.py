@@ -31,6 +31,7 @@ subprocesses the program starts.
 
 from crashkit.probes.python.core import (
     Decide,
+    InjectedOSError,
     InjectedResponse,
     LoseResponse,
     Payload,
@@ -51,6 +52,7 @@ from crashkit.probes.python.patches import (
 __all__ = [
     "PYTHON_PROBE",
     "Decide",
+    "InjectedOSError",
     "InjectedResponse",
     "LoseResponse",
     "Payload",

@@ -60,6 +60,11 @@ class InjectedResponse(Exception):
         self.response = response
 
 
+class InjectedOSError(OSError):
+    """An OSError a fault injects (the ``error`` fault), told from crashkit's own failures:
+    the syscall probe fails the program's call with its errno, and only with it."""
+
+
 class LoseResponse(Exception):
     """Raised by a fault: send the request, then lose its answer (a read timeout)."""
 

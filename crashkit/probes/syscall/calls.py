@@ -19,6 +19,8 @@ __all__ = ["Call", "decode"]
 
 _AT_REMOVEDIR = 0x200
 _FALLOC_FL_KEEP_SIZE = 0x01
+_RWF_DSYNC = 0x2
+_RWF_SYNC = 0x4
 _RENAME_NOREPLACE = 0x1
 _RENAME_EXCHANGE = 0x2
 
@@ -41,6 +43,11 @@ class Call:
     pieces: list[tuple[int, int]] = field(default_factory=list)
     #: Where a write lands; None: at the descriptor's position.
     offset: int | None = None
+    #: A copy between descriptors (sendfile, copy_file_range): the source descriptor and
+    #: the address of its offset in the program's memory (0: the descriptor's position).
+    source: tuple[int, int] | None = None
+    #: How many bytes a copy asks for (the source may hold fewer).
+    count: int = 0
 
 
 def decode(arch: Arch, n: Notification, memory: process.Memory) -> Call:
@@ -136,14 +143,22 @@ def _h_writev(c: Call, a: Arch, args: tuple[int, ...], m: process.Memory) -> Non
 def _h_pwritev(c: Call, a: Arch, args: tuple[int, ...], m: process.Memory) -> None:
     offset = _signed(args[3])
     _write(c, args[0], m.iovecs(args[1], args[2]), offset if offset >= 0 else None)
+    if c.syscall == "pwritev2" and args[5] & (_RWF_DSYNC | _RWF_SYNC):
+        c.detail["flags"] = "RWF_SYNC" if args[5] & _RWF_SYNC else "RWF_DSYNC"
+        c.detail["synced"] = True
 
 
 def _h_sendfile(c: Call, a: Arch, args: tuple[int, ...], m: process.Memory) -> None:
-    _fd_call(c, "fs.write", args[0], bytes=args[3], via="sendfile")
+    _fd_call(c, "fs.write", args[0], via="sendfile")
+    c.source, c.count = (args[1], args[2]), args[3]
 
 
 def _h_copy_file_range(c: Call, a: Arch, args: tuple[int, ...], m: process.Memory) -> None:
-    _fd_call(c, "fs.write", args[2], bytes=args[4], via="copy_file_range")
+    _fd_call(c, "fs.write", args[2], via="copy_file_range")
+    c.source, c.count = (args[0], args[1]), args[4]
+    if args[3]:
+        raw = m.read(args[3], 8)
+        c.offset = int.from_bytes(raw, "little", signed=True) if len(raw) == 8 else None
 
 
 def _h_truncate(c: Call, a: Arch, args: tuple[int, ...], m: process.Memory) -> None:

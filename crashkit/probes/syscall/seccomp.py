@@ -177,11 +177,13 @@ def build_filter(arch: Arch) -> bytes:
     numbers = arch.numbers
     program = _Program()
     program.load(_OFF_ARCH)
-    program.jump(_BPF_JEQ_K, arch.audit, 0, "allow")  # another ABI (x32, ia32): not stopped
+    # ia32 calls (another audit tag) are not stopped; x32 calls share x86_64's tag but
+    # carry bit 0x40000000 in their number, so they match nothing below either.
+    program.jump(_BPF_JEQ_K, arch.audit, 0, "allow")
     program.load(_OFF_NR)
-    special = {"open": 1, "creat": None, "openat": 2, "mmap": None}
+    checked = {"open", "openat", "mmap"}  # their arguments are tested below
     for name, number in numbers.items():
-        target = f"check_{name}" if name in special and name != "creat" else "notify"
+        target = f"check_{name}" if name in checked else "notify"
         program.jump(_BPF_JEQ_K, number, target, 0)
     program.ret(_RET_ALLOW)
     for name, flags_arg in (("open", 1), ("openat", 2)):
@@ -216,8 +218,10 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+#: The C library, loaded and its functions looked up here, in the parent: between fork and
+#: exec in a threaded process, dlopen and dlsym could wait forever on the loader's lock.
+_C = ctypes.CDLL(None, use_errno=True)
+_PRCTL, _SYSCALL, _IOCTL = _C.prctl, _C.syscall, _C.ioctl
 
 
 def install_filter(arch: Arch, program: bytes) -> int:
@@ -229,8 +233,7 @@ def install_filter(arch: Arch, program: bytes) -> int:
     Raises:
         SeccompUnavailable: the kernel refused (too old, or seccomp is disabled).
     """
-    libc = _libc()
-    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+    if _PRCTL(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise SeccompUnavailable(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
@@ -239,7 +242,7 @@ def install_filter(arch: Arch, program: bytes) -> int:
         _FLAG_NEW_LISTENER | _FLAG_WAIT_KILLABLE_RECV,
         _FLAG_NEW_LISTENER,  # before 5.19: a signal may replay a call (seen as a repeat)
     ):
-        fd = libc.syscall(number, _SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(fprog))
+        fd = _SYSCALL(number, _SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(fprog))
         if fd >= 0:
             return int(fd)
         code = ctypes.get_errno()
@@ -328,14 +331,8 @@ def still_waiting(listener: int, notification: Notification) -> bool:
     return _ioctl(listener, _NOTIF_ID_VALID, ctypes.byref(value)) == 0
 
 
-_LIBC: ctypes.CDLL | None = None
-
-
 def _ioctl(fd: int, request: int, argument: object) -> int:
-    global _LIBC
-    if _LIBC is None:
-        _LIBC = _libc()
-    return int(_LIBC.ioctl(fd, ctypes.c_ulong(request), argument))
+    return int(_IOCTL(fd, ctypes.c_ulong(request), argument))
 
 
 def numbers_of(arch: Arch, names: Iterable[str]) -> set[int]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import itertools
 import os
 import select
@@ -25,10 +26,11 @@ import socket
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from crashkit.model.operation import Operation
-from crashkit.probes.python.core import Payload, _Real, add_kill_hook
+from crashkit.probes.python.core import InjectedOSError, Payload, _Real, add_kill_hook
 from crashkit.probes.syscall import process
 from crashkit.probes.syscall.calls import Call, decode
 from crashkit.probes.syscall.seccomp import (
@@ -117,6 +119,8 @@ class Session:
         self._filter = build_filter(self.arch)
         self._failure: BaseException | None = None
         self._tag_value, self.tag = new_tag()
+        #: This process's children before the command started (the others are its own).
+        self._before: frozenset[int] = frozenset()
         #: The running command's first process (None between commands).
         self.root: int | None = None
 
@@ -145,6 +149,7 @@ class Session:
             FileNotFoundError: the program does not exist.
         """
         _become_subreaper()
+        self._before = frozenset(_children(os.getpid()))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         done = threading.Event()
         thread = threading.Thread(
@@ -163,10 +168,11 @@ class Session:
             self.root = child.pid
             theirs.close()
             status = child.wait()
+            self.root = None  # reaped: its pid may be another process's now
         finally:
             theirs.close()
             done.set()
-            kill_command(self.tag, self.root)
+            kill_command(self.tag, self.root, self._before)
             self.root = None
             ours.shutdown(socket.SHUT_RDWR)
             thread.join()
@@ -213,8 +219,7 @@ class Session:
             try:
                 error = self._handle(listener, notification)
             except BaseException as failure:  # crashkit's own bug: the program must not run on
-                self._failure = failure
-                kill_command(self.tag, self.root, reap=False)
+                self.fail(failure)
                 return
             answer(listener, notification, error)
 
@@ -228,29 +233,44 @@ class Session:
                 return 0
             facts = self._facts(call, memory)
         if facts is None or not still_waiting(listener, n):
-            return 0
-        kind, target, detail, payload = facts
+            return 0  # not the world's, or the caller died while it was read
         with self.lock:
+            self._place(facts)
             self.count += 1
+            name = process.name_of(call.pid)
             op = Operation(
-                self.count, kind, target, process.name_of(call.pid), call.syscall, 0, detail
+                self.count, facts.kind, facts.target, name, call.syscall, 0, facts.detail
             )
             self.sink(op)
-            try:
-                if self.decide is not None:
-                    self.decide(op, payload)
-            except OSError as error:
-                return error.errno or 5
-            finally:
-                if payload is not None and payload.fd is not None:
-                    os.close(payload.fd)
+            return self._decide(op, facts)
+
+    def _decide(self, op: Operation, facts: _Facts) -> int:
+        """Let the fault act on ``op`` while its caller waits; the errno it injects."""
+        if self.decide is None:
+            return 0
+        payload = facts.payload()
+        try:
+            self.decide(op, payload)
+        except InjectedOSError as error:
+            return error.errno or errno.EIO
+        finally:
+            if payload is not None and payload.fd is not None:
+                os.close(payload.fd)
         return 0
 
-    def _facts(
-        self, call: Call, memory: process.Memory
-    ) -> tuple[str, str, dict[str, Any], Payload | None] | None:
-        """The operation's kind, world-relative target, detail and payload; None when it
-        is not the world's (then escapes and warnings are noted)."""
+    def _place(self, facts: _Facts) -> None:
+        """Which SQLite transaction the operation belongs to (under the lock, in order)."""
+        path = facts.paths[-1]
+        database = None
+        if facts.kind != "fs.syncfs":
+            database = self.sqlite.database(path, facts.head, facts.detail.get("offset"))
+        self.sqlite.place(database, path, facts.kind, facts.detail, facts.head)
+        if database is not None:
+            facts.detail["sqlite"] = self.relative(database) or database
+
+    def _facts(self, call: Call, memory: process.Memory) -> _Facts | None:
+        """What the call does to the world; None when it is not the world's (then escapes
+        and warnings are noted)."""
         assert call.kind is not None
         paths = call.paths
         if call.fd is not None:
@@ -273,46 +293,38 @@ class Session:
             if call.kind not in ("fs.fsync", "fs.fdatasync", "fs.sync_file_range", "fs.syncfs"):
                 self._outside(call, paths[-1])
             return None
-        target = " -> ".join(
-            r if r is not None else p for r, p in zip(relative, paths, strict=True)
-        )
+        shown = (r if r is not None else p for r, p in zip(relative, paths, strict=True))
         detail = {**call.detail, "probe": "syscall", "pid": call.pid}
         detail["process"] = process.command_line(call.pid)
-        payload, head = self._payload(call, memory, paths[0], detail)
-        database = None
-        if call.kind != "fs.syncfs":
-            database = self.sqlite.database(paths[-1], head, detail.get("offset"))
-        self.sqlite.place(database, paths[-1], call.kind, detail, head)
-        if database is not None:
-            detail["sqlite"] = self.relative(database) or database
-        return call.kind, target, detail, payload
+        facts = _Facts(call.kind, paths, " -> ".join(shown), detail)
+        if call.kind == "fs.write":
+            self._written(call, memory, facts)
+        return facts
 
-    def _payload(
-        self, call: Call, memory: process.Memory, path: str, detail: dict[str, Any]
-    ) -> tuple[Payload | None, bytes]:
-        """What a write is about to write (when faults need the bytes), and its first
-        bytes (always: SQLite's headers are read from them)."""
-        if call.kind != "fs.write" or not call.pieces:
-            return None, b""
+    def _written(self, call: Call, memory: process.Memory, facts: _Facts) -> None:
+        """Where a write lands, whether it is synced at once, and its bytes: the first ones
+        always (SQLite's headers are read from them), all of them when faults need them."""
         assert call.fd is not None
+        position, flags = process.fd_info(call.pid, call.fd)
         offset = call.offset
-        if offset is None:
-            position, flags = process.fd_info(call.pid, call.fd)
-            offset = _size(path) if flags & self.arch.o_append else position
-            detail["offset"] = offset
-            if flags & (self.arch.o_sync | self.arch.o_dsync):
-                detail["flags"] = (
-                    "O_SYNC" if flags & self.arch.o_sync == self.arch.o_sync else ("O_DSYNC")
-                )
-        if not self.want_data:
-            address, length = call.pieces[0]
-            return None, memory.read(address, min(length, _HEAD))
-        data = b"".join(memory.read(address, length) for address, length in call.pieces)
-        try:
-            fd = _Real.os_open(f"/proc/{call.pid}/fd/{call.fd}", os.O_WRONLY | os.O_CLOEXEC)
-        except OSError:
-            fd = None
-        return Payload(fd=fd, data=data, offset=offset), data[:_HEAD]
+        if offset is None or flags & self.arch.o_append:  # Linux appends, offset or not
+            offset = _size(facts.paths[0]) if flags & self.arch.o_append else position
+        facts.detail["offset"] = offset
+        if flags & (self.arch.o_sync | self.arch.o_dsync):
+            synced = flags & self.arch.o_sync == self.arch.o_sync
+            facts.detail["flags"] = "O_SYNC" if synced else "O_DSYNC"
+            facts.detail["synced"] = True
+        facts.offset, facts.pid, facts.fd = offset, call.pid, call.fd
+        if call.source is not None:
+            data = _copied(call, memory, self.want_data)
+            facts.detail["bytes"] = len(data) if self.want_data else _copy_length(call, memory)
+        elif self.want_data:
+            data = b"".join(memory.read(address, length) for address, length in call.pieces)
+        else:
+            address, length = call.pieces[0] if call.pieces else (0, 0)
+            facts.head = memory.read(address, min(length, _HEAD))
+            return
+        facts.data, facts.head = data, data[:_HEAD]
 
     # -- the HTTP side ----------------------------------------------------------
 
@@ -328,6 +340,13 @@ class Session:
             self.sink(op)
             if self.decide is not None:
                 self.decide(op, None)
+
+    def fail(self, error: BaseException) -> None:
+        """crashkit itself failed while the program waited (not a fault): stop the program,
+        and raise ``error`` from :meth:`run`."""
+        if self._failure is None:
+            self._failure = error
+        kill_command(self.tag, self.root, self._before, reap=False)
 
     # -- paths ------------------------------------------------------------------
 
@@ -365,6 +384,77 @@ class Session:
         if self.warn is not None and note not in self._warned:
             self._warned.add(note)
             self.warn(note)
+
+
+@dataclass
+class _Facts:
+    """What a stopped call does to the world, as decoded before it is recorded."""
+
+    kind: str
+    #: Absolute paths (a rename: source, then destination).
+    paths: tuple[str, ...]
+    #: World-relative, as the operation names it.
+    target: str
+    detail: dict[str, Any]
+    #: A write's first bytes (SQLite's headers), its bytes (when faults need them), where
+    #: it lands, and whose descriptor it is.
+    head: bytes = b""
+    data: bytes | None = None
+    offset: int | None = None
+    pid: int = 0
+    fd: int | None = None
+
+    def payload(self) -> Payload | None:
+        """The write for a fault to act on, with a descriptor of crashkit's own to the
+        file (a torn write writes its first sectors through it); the caller closes it."""
+        if self.data is None or self.fd is None:
+            return None
+        try:
+            fd: int | None = _Real.os_open(
+                f"/proc/{self.pid}/fd/{self.fd}", os.O_WRONLY | os.O_CLOEXEC
+            )
+        except OSError:
+            fd = None
+        return Payload(fd=fd, data=self.data, offset=self.offset)
+
+
+def _copy_start(call: Call, memory: process.Memory) -> int:
+    """Where a copy reads its source: the offset it points to, or the descriptor's position."""
+    assert call.source is not None
+    source, pointer = call.source
+    if pointer:
+        raw = memory.read(pointer, 8)
+        if len(raw) == 8:
+            return int.from_bytes(raw, "little", signed=True)
+    return process.fd_info(call.pid, source)[0]
+
+
+def _copy_length(call: Call, memory: process.Memory) -> int:
+    """How many bytes a copy will write: what it asks for, up to the source's end."""
+    assert call.source is not None
+    start = _copy_start(call, memory)
+    try:
+        size = os.stat(f"/proc/{call.pid}/fd/{call.source[0]}").st_size
+    except OSError:
+        return 0
+    return max(0, min(call.count, size - start))
+
+
+def _copied(call: Call, memory: process.Memory, want: bool) -> bytes:
+    """The bytes a copy (sendfile, copy_file_range) is about to write, read from its source
+    (the power-loss model needs them as it needs a write's)."""
+    if not want:
+        return b""
+    assert call.source is not None
+    length = _copy_length(call, memory)
+    try:
+        fd = os.open(f"/proc/{call.pid}/fd/{call.source[0]}", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return b""
+    try:
+        return os.pread(fd, length, _copy_start(call, memory))
+    finally:
+        os.close(fd)
 
 
 def _installer(program: bytes, theirs: socket.socket) -> Callable[[], None]:
@@ -418,15 +508,20 @@ def _tagged(pid: int, tag: bytes) -> bool:
         return False
 
 
-def kill_command(tag: bytes, root: int | None, *, reap: bool = True) -> None:
-    """SIGKILL a command's processes: its first process's tree, and every process carrying
-    ``tag`` in its environment that this process adopted (orphans come here: it is their
-    subreaper); then reap those that were this process's children. Nothing else of this
-    process's is touched (under pytest, say, other children live beside the command)."""
+def kill_command(
+    tag: bytes, root: int | None, before: frozenset[int] = frozenset(), *, reap: bool = True
+) -> None:
+    """SIGKILL a command's processes: its first process's tree, and every process this one
+    adopted (orphans come here: it is their subreaper) that was not its child before the
+    command started or that carries ``tag`` in its environment; then reap those that were
+    this process's children. Nothing else of this process's is touched (under pytest, say,
+    other children live beside the command)."""
     seen: set[int] = set()
     ours: set[int] = set()
     for _ in range(3):  # a tree that forks while it is killed: look again
-        pending = [p for p in _children(os.getpid()) if p == root or _tagged(p, tag)]
+        pending = [
+            p for p in _children(os.getpid()) if p == root or p not in before or _tagged(p, tag)
+        ]
         ours.update(pending)
         killed = False
         while pending:
@@ -452,7 +547,7 @@ def kill_tree() -> None:
     returns to run it)."""
     session = _active
     if session is not None:
-        kill_command(session.tag, session.root, reap=False)
+        kill_command(session.tag, session.root, session._before, reap=False)
 
 
 _tags = itertools.count(1)
@@ -467,6 +562,7 @@ def new_tag() -> tuple[str, bytes]:
 def run_plain(argv: Sequence[str], env: Mapping[str, str], cwd: str) -> int:
     """Run a command without the probe (setup): its exit status."""
     _become_subreaper()
+    before = frozenset(_children(os.getpid()))
     value, tag = new_tag()
     child = subprocess.Popen(
         list(argv), env={**env, TREE_VARIABLE: value}, cwd=cwd, stdin=subprocess.DEVNULL
@@ -474,4 +570,4 @@ def run_plain(argv: Sequence[str], env: Mapping[str, str], cwd: str) -> int:
     try:
         return child.wait()
     finally:
-        kill_command(tag, child.pid)
+        kill_command(tag, None, before)

@@ -7,13 +7,20 @@ recovery, so its operations are not recorded at all). The operations of one data
 in groups: the first operation of a group is a boundary; the others are *inside* it
 (``detail["inside"]``), where a kill leaves nothing a kill at the group's start would not
 (SQLite rolls a hot journal back, and ignores WAL frames after the last commit frame).
+Operations on SQLite's files do not make a restart round "not quiet" by themselves (a
+WAL file is created and removed by every connection, even a reader): as with the Python
+probe's commits, what the round changed shows in the observed state.
 A group ends where SQLite makes a commit durable:
 
 * rollback journal: the journal is deleted (``DELETE``), cut to zero (``TRUNCATE``), or
   its header zeroed (``PERSIST``);
 * WAL: the page of a commit frame is written (a frame header whose "database size after
   commit" field is not zero precedes it); a checkpoint (writes to the database outside a
-  transaction) ends with the database's fsync;
+  transaction while a WAL file exists), or the rollback of a hot journal, ends with the
+  database's fsync or the journal's removal;
+* with no journal on disk (``journal_mode=OFF`` or ``MEMORY``) there is no group: each
+  write to the database is a point of its own, since a kill between two of them leaves a
+  half-written transaction;
 * and any operation on something else (another file, the remote) ends it too, so two
   transactions with work in between are never merged, whatever the journal mode.
 
@@ -92,7 +99,13 @@ class Transactions:
         if role == "wal" and group == "checkpoint":
             group = None  # the next transaction's first write after a checkpoint
         if group is None:
-            self._open[database] = "checkpoint" if role == "db" else "txn"
+            if role != "db":
+                self._open[database] = "txn"
+            elif os.path.exists(database + "-wal") or _has_data(database + "-journal"):
+                # Committed pages copied from the WAL, or a hot journal rolled back.
+                self._open[database] = "checkpoint"
+            # Otherwise a write with no journal on disk (journal_mode=OFF or MEMORY): a
+            # kill between two of them leaves a half-written transaction, so each is a point.
         else:
             detail["inside"] = True
         if self._ends(database, role, kind, detail, head):
@@ -132,6 +145,13 @@ def _is_database(path: str) -> bool:
     try:
         with open(path, "rb") as file:
             return file.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+def _has_data(path: str) -> bool:
+    try:
+        return os.stat(path).st_size > 0
     except OSError:
         return False
 
