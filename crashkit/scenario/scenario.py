@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib
 import importlib.util
 import inspect
 import os
 import re
+import subprocess
 import sys
 import traceback
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -94,11 +96,31 @@ class About:
     documented: Mapping[str, str] = field(default_factory=dict)
     summary: str = ""
 
+    def to_json(self) -> dict[str, Any]:
+        """What the results file keeps of it, the installed version included."""
+        return {
+            "program": self.program,
+            "version": installed_version(tuple(self.version)),
+            "documented": dict(self.documented),
+            "summary": self.summary,
+        }
+
     def limit(self, variant: str, fault: str, invariant: str) -> str | None:
         """The documentation that makes this finding a documented limit (None: it is not)."""
         key = f"{variant}/{fault}/{invariant}"
         found = (text for glob, text in self.documented.items() if fnmatch.fnmatchcase(key, glob))
         return next(found, None)
+
+
+@functools.cache
+def installed_version(argv: tuple[str, ...]) -> str:
+    """The first line ``argv`` prints (a program's version), or why there is none."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"unknown ({' '.join(argv)}: {error})"
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if lines else f"unknown ({' '.join(argv)} printed nothing)"
 
 
 Phase = Callable[[World], Any]

@@ -32,7 +32,7 @@ import pathlib
 import subprocess
 from collections.abc import Mapping
 
-from crashkit import Command, Scenario, World
+from crashkit import About, Command, Scenario, World
 
 SCRIPT = str(pathlib.Path(__file__).parent / "git_work.sh")
 
@@ -141,6 +141,26 @@ FSYNC_ALL = {
     "GIT_CONFIG_VALUE_1": "fsync",
 }
 
+#: git's own words on what its settings promise (git-config(1) of the installed version).
+ABOUT = About(
+    "git",
+    ("git", "--version"),
+    documented={
+        "default/powerloss/*": (
+            'git-config(1), core.fsync: "The default on most platforms is equivalent to '
+            "core.fsync=committed,-loose-object, which has good performance, but risks "
+            'losing recent work in the event of an unclean system shutdown."'
+        ),
+    },
+    summary=(
+        "Two commits, a branch update and a git gc in a repository inside the world. "
+        "Restart is what a user does after a crash: remove the stale .lock files git's own "
+        "message says to remove, check every acknowledged step (its git command had "
+        "returned 0) is still there, then finish the session. Variants: git's default "
+        "core.fsync, and core.fsync=all with core.fsyncMethod=fsync."
+    ),
+)
+
 git_repo = Scenario(
     name="git_repo",
     setup=setup,
@@ -149,5 +169,6 @@ git_repo = Scenario(
     observe=observe,
     invariants=[fsck_clean, no_acknowledged_commit_lost, refs_readable],
     variants={"default": {}, "fsync-all": FSYNC_ALL},
+    about=ABOUT,
     timeout=60,
 )

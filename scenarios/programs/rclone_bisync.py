@@ -29,7 +29,7 @@ import pathlib
 
 import replicas
 
-from crashkit import Command, Scenario, World
+from crashkit import About, Command, Scenario, World
 
 SCRIPT = str(pathlib.Path(__file__).parent / "rclone_work.sh")
 
@@ -57,6 +57,25 @@ def bisync(mode: str) -> Command:
     return Command(["sh", SCRIPT, mode], env=env)
 
 
+ABOUT = About(
+    "rclone",
+    ("rclone", "version"),
+    documented={
+        "*/*/no_resync_demanded": (
+            'rclone(1), Bisync, "Error handling": "Certain bisync critical errors, such as '
+            "file copy/move failing, will result in a bisync lockout of following runs. ... "
+            'The recovery is to do a --resync again."'
+        ),
+    },
+    summary=(
+        "rclone bisync between two local folders, edits on both sides and a deletion. "
+        "Restart: delete a stale lock file (as the manual says), run bisync again, and "
+        "--resync only when that run ends critically (exit 2). The installed version's "
+        'bisync prints "bisync is EXPERIMENTAL. Don\'t use in production!"; its manual '
+        "says nothing of interrupted runs beyond the lock file and the critical lockout."
+    ),
+)
+
 rclone_bisync = Scenario(
     name="rclone_bisync",
     setup=bisync("setup"),
@@ -67,5 +86,6 @@ rclone_bisync = Scenario(
     # Every run rewrites its listings (stamped with the time), takes a lock file, and
     # writes and removes temporary files.
     bookkeeping=["work/*", "tmp/*"],
+    about=ABOUT,
     timeout=60,
 )
