@@ -19,6 +19,10 @@ again"; exit status 2 is "a critically aborted run (requires a --resync to recov
 Nothing there promises that an interrupted run resumes; it says what to do when it does
 not.
 
+Needs the stable world path (a private mount namespace: root or CAP_SYS_ADMIN): rclone names
+its state after the replicas' absolute paths, so in the fallback every run would see
+unknown replicas.
+
 Not a ``test_*.py`` file, so the default sweep leaves it out:
 ``crashkit run scenarios/programs/rclone_bisync.py --fault kill --fault powerloss``.
 """

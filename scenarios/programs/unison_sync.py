@@ -20,6 +20,10 @@ accidentally"; "If Unison is interrupted, it may sometimes leave temporary worki
 ``ignorelocks``: "by default, when Unison sees these lock files it will stop and request
 manual intervention". The manual speaks of interruptions, not of power cuts.
 
+Needs the stable world path (a private mount namespace: root or CAP_SYS_ADMIN): unison names
+its state after the replicas' absolute paths, so in the fallback every run would see
+unknown replicas.
+
 Not a ``test_*.py`` file, so the default sweep leaves it out:
 ``crashkit run scenarios/programs/unison_sync.py --fault kill --fault powerloss``.
 """
