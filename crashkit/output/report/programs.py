@@ -88,8 +88,13 @@ def _group(documented: dict[str, str], variant: str, fault: str, invariant: str)
 
 
 def _first_line(findings: list[Record], invariant: str) -> str:
+    """The finding in one line: its first, or its last when the first only announces
+    what follows (``restart round 1 raised:`` and a traceback)."""
     message = next(str(f.get("message", "")) for f in findings if f["invariant"] == invariant)
-    return message.strip().splitlines()[0] if message.strip() else ""
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return lines[-1].strip() if lines[0].endswith(":") else lines[0]
 
 
 def _settle(page: Record) -> Record:
