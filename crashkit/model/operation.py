@@ -84,6 +84,9 @@ _RANDOM = re.compile(
     r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{6,}(?![A-Za-z0-9])"
     r"|(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[A-Z])[A-Za-z0-9]{6,}(?![A-Za-z0-9])"
     r"|(?<![A-Za-z0-9])[0-9]{3,}(?![A-Za-z0-9])"
+    # mkstemp's six characters closing a name after a separator, whatever they drew
+    # (``packs_TVWDXY`` has no digit and one case)
+    r"|(?<=[_.-])[A-Za-z0-9]{6}(?=$|/|\s)"
 )
 
 

@@ -65,5 +65,8 @@ def test_temporary_names_and_process_ids_do_not_make_a_trace_nondeterministic():
         op("pack/.tmp-15901-pack-cc28.idx").signature
         == op("pack/.tmp-20211-pack-cc28.idx").signature
     )
+    assert op("info/packs_uJewQz -> info/packs").signature == op(
+        "info/packs_TVWDXY -> info/packs"
+    ).signature
     assert op("notes/a.md").signature != op("notes/b.md").signature
     assert op("value.txt").signature != op("value.txt.tmp").signature
