@@ -206,6 +206,20 @@ class Scenario:
                 f"journal={self.journal!r} is not a crashkit.Journal",
                 "journal=crashkit.Journal(db='state.db', query='SELECT ...', entity=...)",
             )
+        if isinstance(self.bookkeeping, str) or not all(
+            isinstance(p, str) for p in self.bookkeeping
+        ):
+            raise ScenarioError(
+                self.name,
+                f"bookkeeping={self.bookkeeping!r} is not a list of glob patterns",
+                'bookkeeping=["work/*", "*.lck"]',
+            )
+        if self.about is not None and not isinstance(self.about, About):
+            raise ScenarioError(
+                self.name,
+                f"about={self.about!r} is not a crashkit.About",
+                'about=crashkit.About("git", ("git", "--version"), documented={...})',
+            )
         self.invariants = tuple(self.invariants)
         for check in self.invariants:
             if not (callable(check) or callable(getattr(check, "check", None))):

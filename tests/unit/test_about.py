@@ -22,6 +22,17 @@ def test_writes_to_bookkeeping_files_leave_a_round_quiet_and_others_do_not():
     assert not _scenario().is_bookkeeping("work/a")
 
 
+def test_bookkeeping_and_about_of_the_wrong_shape_are_scenario_errors():
+    import pytest
+
+    from crashkit import ScenarioError
+
+    with pytest.raises(ScenarioError, match="not a list of glob patterns"):
+        _scenario(bookkeeping="work/*")
+    with pytest.raises(ScenarioError, match=r"not a crashkit\.About"):
+        _scenario(about={"program": "git"})
+
+
 def test_a_finding_is_a_documented_limit_only_where_the_documentation_says_so():
     about = About(
         "git",
