@@ -38,6 +38,7 @@ if _TYPE_CHECKING:  # for type checkers and editors; at run time see __getattr__
     from crashkit.probes.python import point
     from crashkit.remotes.notion.fake import FakeNotion
     from crashkit.scenario import (
+        About,
         Check,
         Command,
         CommandFailed,
@@ -77,6 +78,7 @@ _EXPORTS = {
     "read_results": "crashkit.output.results",
     "point": "crashkit.probes.python",
     "FakeNotion": "crashkit.remotes.notion.fake",
+    "About": "crashkit.scenario",
     "Check": "crashkit.scenario",
     "Invariant": "crashkit.scenario",
     "Journal": "crashkit.scenario",
@@ -96,6 +98,7 @@ _EXPORTS = {
 __all__ = [
     "FAULTS",
     "LAUNCHERS",
+    "About",
     "Check",
     "ChildError",
     "Command",

@@ -294,7 +294,11 @@ class Explorer:
             after = self.observe(world, findings) if exit == "ok" else before
             if findings and findings[-1].invariant == "observe":
                 exit = "unobservable"  # recovery left a state that cannot be read
-            mutations = tuple(op.describe() for op in run.trace if op.mutates_world)
+            mutations = tuple(
+                op.describe()
+                for op in run.trace
+                if op.mutates_world and not self.scenario.is_bookkeeping(op.target)
+            )
             changed = after != before
             rounds.append(
                 Round(number, exit, len(run.trace), mutations, changed, run.exit.duration)

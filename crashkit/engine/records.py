@@ -45,4 +45,5 @@ def trace_record(explorer: Explorer, fault: str) -> dict[str, Any]:
         "golden_rounds": [r.to_json() for r in golden.rounds],
         "golden_state": golden.state,
         **({"warnings": golden.warnings} if golden.warnings else {}),
+        **({"program": scenario.about.to_json()} if scenario.about else {}),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,7 +46,7 @@ class Operation:
     @property
     def signature(self) -> tuple[str, str, str]:
         """What must be equal between the dry run and a rerun at the same index."""
-        return (self.kind, self.target, self.function)
+        return (self.kind, chosen_at_random(self.target), self.function)
 
     @property
     def mutates_world(self) -> bool:
@@ -81,3 +82,24 @@ class Operation:
 def end_operation(index: int) -> Operation:
     """The pseudo-operation for the point after the last durable operation."""
     return Operation(index=index, kind=END, target="after the last operation", function="-")
+
+
+#: A run of letters and digits that mixes digits with letters, or both cases, six or more
+#: long: mkstemp's ``XXXXXX`` (git's ``tmp_obj_dkv3LV``), a process id beside a name
+#: (``.tmp-15901-pack-...``), a random hex suffix.
+_RANDOM = re.compile(
+    r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{6,}(?![A-Za-z0-9])"
+    r"|(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[A-Z])[A-Za-z0-9]{6,}(?![A-Za-z0-9])"
+    r"|(?<![A-Za-z0-9])[0-9]{3,}(?![A-Za-z0-9])"
+    # mkstemp's six characters closing a name after a separator, whatever they drew
+    # (``packs_TVWDXY`` has no digit and one case)
+    r"|(?<=[_.-])[A-Za-z0-9]{6}(?=$|/|\s)"
+)
+
+
+def chosen_at_random(target: str) -> str:
+    """``target`` with the parts a program may choose afresh in every run masked: temporary
+    names (``mkstemp``), process ids. Two runs doing the same thing then compare equal,
+    though each picked its own temporary file (content-derived names, such as git's object
+    names, are masked too: the check gets only slightly weaker)."""
+    return _RANDOM.sub("*", target)

@@ -21,6 +21,7 @@ from crashkit.scenario.invariants import (
 )
 from crashkit.scenario.journal import Journal, Uncovered
 from crashkit.scenario.scenario import (
+    About,
     Scenario,
     ScenarioRef,
     World,
@@ -30,6 +31,7 @@ from crashkit.scenario.scenario import (
 )
 
 __all__ = [
+    "About",
     "Check",
     "Command",
     "CommandFailed",

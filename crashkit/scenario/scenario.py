@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import importlib
 import importlib.util
 import inspect
 import os
 import re
+import subprocess
 import sys
 import traceback
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -20,7 +23,7 @@ from crashkit.faults import FAULT_KINDS
 from crashkit.scenario.command import is_command
 from crashkit.scenario.journal import Journal
 
-__all__ = ["Scenario", "ScenarioRef", "World", "load_scenarios"]
+__all__ = ["About", "Scenario", "ScenarioRef", "World", "load_scenarios"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -73,6 +76,53 @@ def requested_fixtures(invariant: Any, scenario: str = "?") -> tuple[str, ...]:
     )
 
 
+@dataclass(frozen=True)
+class About:
+    """A real program a scenario crashes, for its results page in the report.
+
+    Args:
+        program: its name, e.g. ``"git"``.
+        version: the command printing its version, e.g. ``("git", "--version")``; run once
+            per sweep, and its first line recorded with the results.
+        documented: what the program's own documentation says, keyed by
+            ``variant/fault/invariant`` patterns (``fnmatch``; ``*`` for any part): a
+            finding matching one is a documented limit, with that text as the reason; any
+            other finding contradicts what the program promises.
+        summary: one paragraph: what the scenario does, what restart means for this program.
+    """
+
+    program: str
+    version: Sequence[str]
+    documented: Mapping[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """What the results file keeps of it, the installed version included."""
+        return {
+            "program": self.program,
+            "version": installed_version(tuple(self.version)),
+            "documented": dict(self.documented),
+            "summary": self.summary,
+        }
+
+    def limit(self, variant: str, fault: str, invariant: str) -> str | None:
+        """The documentation that makes this finding a documented limit (None: it is not)."""
+        key = f"{variant}/{fault}/{invariant}"
+        found = (text for glob, text in self.documented.items() if fnmatch.fnmatchcase(key, glob))
+        return next(found, None)
+
+
+@functools.cache
+def installed_version(argv: tuple[str, ...]) -> str:
+    """The first line ``argv`` prints (a program's version), or why there is none."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"unknown ({' '.join(argv)}: {error})"
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if lines else f"unknown ({' '.join(argv)} printed nothing)"
+
+
 Phase = Callable[[World], Any]
 Observe = Callable[[World], Mapping[str, Any]]
 Context = Callable[[World], AbstractContextManager[Any]]
@@ -103,6 +153,11 @@ class Scenario:
         timeout: seconds any single child may run before it is a hang.
         journal: how to ask the program's journal whether a mutation is covered (the
             journal audit); None skips the audit.
+        bookkeeping: glob patterns (relative to the world, ``fnmatch`` style) of files the
+            program rewrites on every run whatever the state: its lock file, a listing it
+            writes afresh. A restart round that writes only these is still quiet (a
+            fixpoint); the observed state still decides whether it changed anything.
+        about: what a real program's results page says about it (see :class:`About`).
     """
 
     name: str
@@ -119,6 +174,8 @@ class Scenario:
     max_rounds: int = 5
     timeout: float = 60.0
     journal: Journal | None = None
+    bookkeeping: Sequence[str] = ()
+    about: About | None = None
     #: Where the scenario was loaded from, so children can import it again (set by the loader).
     source: ScenarioRef | None = None
 
@@ -148,6 +205,20 @@ class Scenario:
                 self.name,
                 f"journal={self.journal!r} is not a crashkit.Journal",
                 "journal=crashkit.Journal(db='state.db', query='SELECT ...', entity=...)",
+            )
+        if isinstance(self.bookkeeping, str) or not all(
+            isinstance(p, str) for p in self.bookkeeping
+        ):
+            raise ScenarioError(
+                self.name,
+                f"bookkeeping={self.bookkeeping!r} is not a list of glob patterns",
+                'bookkeeping=["work/*", "*.lck"]',
+            )
+        if self.about is not None and not isinstance(self.about, About):
+            raise ScenarioError(
+                self.name,
+                f"about={self.about!r} is not a crashkit.About",
+                'about=crashkit.About("git", ("git", "--version"), documented={...})',
             )
         self.invariants = tuple(self.invariants)
         for check in self.invariants:
@@ -199,6 +270,12 @@ class Scenario:
             raise ScenarioError(self.name, f"max_rounds={self.max_rounds!r}", "use an int >= 1")
         if not isinstance(self.timeout, int | float) or self.timeout <= 0:
             raise ScenarioError(self.name, f"timeout={self.timeout!r}", "use seconds > 0")
+
+    def is_bookkeeping(self, target: str) -> bool:
+        """Whether a write to ``target`` (relative to the world) is the program's
+        bookkeeping (see ``bookkeeping``); both names of a rename must be."""
+        names = target.split(" -> ")
+        return all(any(fnmatch.fnmatchcase(n, p) for p in self.bookkeeping) for n in names)
 
     @property
     def id(self) -> str:

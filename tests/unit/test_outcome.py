@@ -49,3 +49,24 @@ def test_the_verdict_of_a_variant(expected, meant, swept, failed, broken, answer
     got = verdict(expected=expected, meant=meant, swept=swept, failed=failed, broken=broken)
     assert got is answer
     assert got.ok == (answer not in (Verdict.FAILING, Verdict.BROKEN))
+
+
+def test_temporary_names_and_process_ids_do_not_make_a_trace_nondeterministic():
+    from crashkit.model.operation import Operation
+
+    def op(target: str) -> Operation:
+        return Operation(1, "fs.create", target, "git, openat")
+
+    assert (
+        op("repo/.git/objects/56/tmp_obj_dkv3LV").signature
+        == op("repo/.git/objects/56/tmp_obj_ty6J1h").signature
+    )
+    assert (
+        op("pack/.tmp-15901-pack-cc28.idx").signature
+        == op("pack/.tmp-20211-pack-cc28.idx").signature
+    )
+    assert op("info/packs_uJewQz -> info/packs").signature == op(
+        "info/packs_TVWDXY -> info/packs"
+    ).signature
+    assert op("notes/a.md").signature != op("notes/b.md").signature
+    assert op("value.txt").signature != op("value.txt.tmp").signature

@@ -316,6 +316,20 @@ def test_openat_and_openat2_that_create_or_truncate_are_recorded_and_others_not(
     assert all(op.detail["probe"] == "syscall" for op in traced.ops)
 
 
+def test_creating_a_name_in_a_folder_that_does_not_exist_is_no_point(world, steps):
+    # git tries its temporary object file first and makes the folder when that fails.
+    (world / "f").write_text("f")
+    traced = trace(
+        world, [steps, "openat:sub/x:c", "linkat:f:sub/h", "mkdirat:sub", "openat:sub/x:c"]
+    )
+    assert traced.calls() == [
+        ("fs.create", "failed-1-2", "openat"),  # the helper's own note of the ENOENT
+        ("fs.create", "failed-2-2", "openat"),
+        ("fs.mkdir", "sub", "mkdirat"),
+        ("fs.create", "sub/x", "openat"),
+    ]
+
+
 @legacy
 def test_legacy_open_and_creat(world, steps):
     (world / "old").write_text("old")

@@ -43,3 +43,16 @@ def test_tox_has_the_promised_environments():
     text = (ROOT / "tox.ini").read_text()
     for env in ("[testenv]", "[testenv:lint]", "[testenv:type]", "[testenv:nightly]"):
         assert env in text
+
+
+def test_the_nightly_workflow_sweeps_each_real_program_under_kill_and_powerloss():
+    text = WORKFLOW.read_text()
+    assert "--fault kill --fault powerloss --fault error" in text
+    for program, scenario in (
+        ("git", "git_repo.py"),
+        ("rclone", "rclone_bisync.py"),
+        ("unison", "unison_sync.py"),
+    ):
+        assert f"{{program: {program}, scenario: {scenario}}}" in text
+        assert (ROOT / "scenarios" / "programs" / scenario).is_file()
+    assert "apt-get install" in text and "git rclone unison" in text

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from crashkit.output.report.data import build_data, embed_json
 from crashkit.output.report.header import banner, header
+from crashkit.output.report.programs import program_pages
 from crashkit.output.report.records import Record, latest
 from crashkit.output.report.records import merge_results as merge_results
 from crashkit.output.report.rows import build_rows, by_scenario
@@ -60,6 +61,7 @@ def render_report(
             banner=banner(rows),
             rows=rows,
             scenarios=by_scenario(rows),
+            programs=program_pages(current, rows),
             trend=trend,
             newly_failing=trend_entries(rows, trend.newly_failing),
             newly_fixed=trend_entries(rows, trend.newly_fixed),

@@ -71,6 +71,8 @@ def _open(call: Call, arch: Arch, dirfd: int, address: int, flags: int, m: proce
         return  # an unnamed file: it appears (and is seen) only when linked
     exists = os.path.lexists(path)
     if flags & arch.o_creat and not exists:
+        if not os.path.isdir(os.path.dirname(path)):
+            return  # ENOENT: git tries its temporary object before making its folder
         call.kind = "fs.create"
     elif flags & arch.o_trunc and exists and os.path.isfile(path):
         call.kind = "fs.trunc"
@@ -237,7 +239,7 @@ def _h_mkdirat(c: Call, a: Arch, args: tuple[int, ...], m: process.Memory) -> No
 
 def _created(c: Call, m: process.Memory, dirfd: int, address: int, via: str) -> None:
     path = _path(c, m, dirfd, address)
-    if path is not None and not os.path.lexists(path):
+    if path is not None and not os.path.lexists(path) and os.path.isdir(os.path.dirname(path)):
         c.kind, c.paths = "fs.create", (path,)
         c.detail["via"] = via
 
