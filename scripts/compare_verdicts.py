@@ -54,8 +54,10 @@ class Tally:
 def tally(records: Iterable[dict[str, Any]], suffix: str = "") -> dict[tuple[str, str], Tally]:
     """Each scenario variant's tally (scenario names with ``suffix`` removed)."""
     found: dict[tuple[str, str], Tally] = defaultdict(Tally)
+    ended = False
     for record in records:
         kind = record.get("type")
+        ended = ended or kind == "end"
         if kind not in ("trace", "point", "error"):
             continue
         name = (
@@ -76,6 +78,9 @@ def tally(records: Iterable[dict[str, Any]], suffix: str = "") -> dict[tuple[str
             if record.get("findings"):
                 entry.failed += 1
                 entry.by_fault[record["fault"]] += 1
+    if ended:  # the sweep finished: a sampled variant ran fewer points than offered
+        for entry in found.values():
+            entry.offered = min(entry.offered, entry.points)
     return found
 
 
