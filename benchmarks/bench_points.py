@@ -13,7 +13,7 @@ in one run:
 Setup and the golden run are timed on their own and left out of points/s. Nothing is
 asserted: the numbers move with the machine and its load. From the repository:
 
-    python benchmarks/bench_points.py [--scenario scenarios/test_conflict.py ...]
+    python benchmarks/bench_points.py [--scenario crashkit/demo/scenarios/test_conflict.py ...]
         [--points N] [--jobs J] [--faults kill,...] [--quick]
 """
 
@@ -48,7 +48,7 @@ from crashkit.model.process import ChildJob
 from crashkit.scenario.scenario import load_scenarios, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "scenarios"
+BUNDLED = ROOT / "crashkit" / "demo" / "scenarios"
 #: (name, fresh_interpreter)
 MODES = (("fork server", False), ("fresh interpreter", True))
 FORK, FRESH = MODES[0][0], MODES[1][0]

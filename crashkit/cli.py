@@ -47,7 +47,7 @@ def default_paths() -> list[str]:
     here = Path("scenarios")
     if here.is_dir():
         return [str(here)]
-    bundled = Path(__file__).resolve().parent.parent / "scenarios"
+    bundled = Path(__file__).resolve().parent / "demo" / "scenarios"
     return [str(bundled)] if bundled.is_dir() else []
 
 

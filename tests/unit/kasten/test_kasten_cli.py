@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from kasten.cli import main
 from kasten_support import page_text
 
+from crashkit.demo.kasten.cli import main
 from crashkit.remotes.notion.fake import FakeNotion
 
 
