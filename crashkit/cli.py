@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
+import importlib.util
 import os
 import shutil
 import signal
@@ -42,13 +44,40 @@ DEFAULT_REPORT = Options.report
 DEFAULT_ARTIFACTS = "reports/artifacts"
 
 
+#: The embedded default: the demo engine's scenarios, shipped inside the package.
+BUNDLED = Path(__file__).resolve().parent / "demo" / "scenarios"
+#: What the embedded default imports beyond crashkit's own dependencies (the demo extra).
+DEMO_MODULES = ("notion_client", "merge3")
+
+
 def default_paths() -> list[str]:
-    """The bundled scenarios: ``./scenarios`` if present, else the ones beside the package."""
+    """The scenarios a bare ``crashkit run`` sweeps: ``./scenarios`` if present, else the
+    embedded default (the demo engine's)."""
     here = Path("scenarios")
     if here.is_dir():
         return [str(here)]
-    bundled = Path(__file__).resolve().parent / "demo" / "scenarios"
-    return [str(bundled)] if bundled.is_dir() else []
+    return [str(BUNDLED)] if BUNDLED.is_dir() else []
+
+
+def check_demo(paths: Sequence[str]) -> None:
+    """UsageError with the install line when the embedded default is asked for without the
+    ``demo`` extra (its engine needs notion-client and merge3)."""
+    if str(BUNDLED) not in paths:
+        return
+    missing = [m for m in DEMO_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(
+            f"the embedded default (the kasten demo engine) needs {', '.join(missing)}: "
+            "pip install 'crashkit[demo]'; or name your own scenarios, e.g. crashkit run tests/"
+        )
+
+
+def version() -> str:
+    """The installed distribution's version."""
+    try:
+        return importlib.metadata.version("crashkit")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a bare checkout
+        return "unknown (not installed)"
 
 
 def _positive(text: str) -> int:
@@ -78,7 +107,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="crashkit",
         description="Crash a program at every durable operation, restart it, check invariants.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"crashkit {version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="sweep scenarios (the bundled ones by default)")
     run.add_argument("paths", nargs="*", help="scenario files or folders (default: scenarios/)")
@@ -214,7 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a bare `crashkit`: what it can do, not an error
+        parser.print_help()
+        return 0
     console = Console(highlight=False)
     if not console.is_terminal:
         console.width = max(console.width, 160)  # logs and CI: do not wrap the summary
@@ -269,6 +303,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if not paths:
         console.print("[red]crashkit:[/] no scenarios given and no scenarios/ folder here")
         return 2
+    check_demo(paths)
     scenarios = load_scenarios(paths, args.scenario)
     if not scenarios:
         raise UsageError(
