@@ -17,10 +17,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from crashkit.engine.artifacts import MANIFEST, ArtifactStore, Recheck, recheck
 from crashkit.engine.explorer import Explorer
@@ -30,7 +32,7 @@ from crashkit.engine.workdir import new_work_dir
 from crashkit.errors import CrashkitError, UsageError
 from crashkit.faults import FAULT_KINDS, FAULTS
 from crashkit.launch import LAUNCHERS, make_launcher
-from crashkit.model.outcome import Verdict
+from crashkit.model.outcome import Verdict, verdict_word
 from crashkit.options import Options, load_settings, project_options
 from crashkit.output.report import merge_results, write_report
 from crashkit.output.results import ResultsWriter, read_results
@@ -315,7 +317,12 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     check_variants(scenarios, options.variants)
     previous = read_results(args.previous) if args.previous else None
     check_outputs(options, args.artifacts)
-    with ResultsWriter(options.results, resume=args.resume) as results:
+    variants = sum(
+        1 for s in scenarios for v in s.variants if not options.variants or v in options.variants
+    )
+    what = f"{len(scenarios)} scenario(s), {variants} variant(s)"
+    console.print(f"crashkit: {what}; {faults_line(options.faults)}")
+    with ResultsWriter(options.results, resume=args.resume, about=options.facts()) as results:
         progress = _progress(console, args.quiet)
         task = progress.add_task("crash points", total=0)
         sweep = Sweep(
@@ -449,32 +456,14 @@ def _progress(console: Console, quiet: bool) -> Progress:
 
 
 def _print_summary(console: Console, summaries: list[VariantSummary], results: str) -> None:
-    table = Table(title="crashkit sweep", title_justify="left")
-    columns = (
-        "scenario",
-        "variant",
-        "points",
-        "passed",
-        "failed",
-        "failed under",
-        "findings",
-        "verdict",
-    )
-    for column in columns:
-        table.add_column(column)
-    for s in summaries:
-        findings = ", ".join(f"{name} x{count}" for name, count in _by_count(s.by_invariant))
-        table.add_row(
-            escape(s.scenario.name),
-            escape(s.variant),
-            str(s.points),
-            str(s.passed),
-            str(s.failed),
-            escape(", ".join(f"{fault} x{n}" for fault, n in _by_count(s.by_fault)) or "-"),
-            escape(findings or ("error" if s.error else "-")),
-            _verdict(s),
-        )
+    faults = summaries[0].faults if summaries else ()
+    table = summary_table(summaries, faults, console.width)
     console.print(table)
+    if "scenario" not in {column.header for column in table.columns}:  # the narrow form
+        console.print(cell_legend())
+    for line in failing_lines(summaries) + no_point_lines(summaries):
+        console.print(line)
+    console.print(faults_line(faults))
     for s in summaries:
         if s.error:
             console.print(
@@ -493,6 +482,139 @@ def _print_summary(console: Console, summaries: list[VariantSummary], results: s
     console.print(f"{total} points; results in {escape(results)}")
 
 
+#: The colour of each cell class (:func:`crashkit.model.outcome.fault_cell`).
+_CELL_STYLE = {"good": "green", "bad": "bold red", "known": "yellow", "warn": "red", "none": "dim"}
+
+
+def summary_table(
+    summaries: Sequence[VariantSummary], faults: Sequence[str], width: int = 160
+) -> Table:
+    """The summary as a matrix: a row per scenario and variant, a column per fault kind,
+    each cell what that fault found (a word and the failing count), then the verdict.
+
+    When that does not fit in ``width`` columns, the scenario becomes a heading line, the
+    fault names break at their hyphen and the cells use the short forms of
+    :data:`SHORT_CELLS` (the legend says so). Variant names never wrap or shorten."""
+    cells = [[_cell(s, fault) for fault in faults] for s in summaries]
+    verdicts = [_verdict(s) for s in summaries]
+    long = [*(len(s.scenario.name) for s in summaries), 8]
+    natural = max(long) + 3 + _width(summaries, faults, cells, verdicts)
+    compact = natural > width
+    table = Table(
+        title="crashkit sweep",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0) if compact else (0, 1),
+    )
+    longest = max((len(s.variant) for s in summaries), default=7)
+    if not compact:
+        table.add_column("scenario", no_wrap=True)
+    table.add_column("variant", no_wrap=True, min_width=longest)
+    for fault in faults:
+        table.add_column(_short_header(fault) if compact else fault, overflow="fold")
+    table.add_column("verdict")
+    scenario = None
+    for s, row, word in zip(summaries, cells, verdicts, strict=True):
+        if compact:
+            if s.scenario.name != scenario:
+                scenario = s.scenario.name
+                table.add_row(f"[bold]{escape(scenario)}[/]")
+            row = [_short(cell) for cell in row]
+        first = [escape(s.variant)] if compact else [escape(s.scenario.name), escape(s.variant)]
+        table.add_row(*first, *(_styled(kind, text) for kind, text in row), word)
+    return table
+
+
+#: The short form of each cell word, for a summary that must fit a narrow terminal.
+SHORT_CELLS = {
+    "clean": "ok",
+    "failing": "F",
+    "caught": "C",
+    "not caught": "NC",
+    "no findings": "-",
+    "no points": "n/a",
+    "not run": "?",
+    "error": "ERR",
+}
+
+
+def cell_legend() -> str:
+    """What the short cells of a narrow summary stand for."""
+    return "cells: " + ", ".join(f"{short} {word}" for word, short in SHORT_CELLS.items())
+
+
+def _short_header(fault: str) -> str:
+    """A fault's name in a narrow column: broken at its hyphens, long parts shortened
+    (``lost-response`` -> ``lost-`` / ``respo.``); the faults line names them in full."""
+    parts = [p if len(p) <= 6 else p[:5] + "." for p in fault.split("-")]
+    return "-\n".join(parts)
+
+
+def _cell(summary: VariantSummary, fault: str) -> tuple[str, str]:
+    kind, word = summary.cell(fault)
+    count = summary.by_fault[fault]
+    return kind, f"{word} {count}" if count else word
+
+
+def _short(cell: tuple[str, str]) -> tuple[str, str]:
+    kind, text = cell
+    word, _, count = text.rpartition(" ") if text[-1:].isdigit() else (text, "", "")
+    return kind, SHORT_CELLS[word] + count
+
+
+def _styled(kind: str, text: str) -> str:
+    return f"[{_CELL_STYLE[kind]}]{escape(text)}[/]"
+
+
+def _width(
+    summaries: Sequence[VariantSummary],
+    faults: Sequence[str],
+    cells: list[list[tuple[str, str]]],
+    verdicts: list[str],
+) -> int:
+    """The columns the full matrix needs after the scenario column."""
+    longest = max((len(s.variant) for s in summaries), default=7)
+    width = longest + 3
+    for i, fault in enumerate(faults):
+        width += max([len(fault), *(len(row[i][1]) for row in cells)]) + 3
+    return width + max([7, *(len(Text.from_markup(v).plain) for v in verdicts)])
+
+
+def faults_line(faults: Sequence[str]) -> str:
+    """Which fault kinds ran and which did not."""
+    missing = [f for f in FAULT_KINDS if f not in faults]
+    line = f"faults run: {', '.join(faults) or 'none'}"
+    if missing:
+        line += f"; not run: {', '.join(missing)} (--fault all runs every kind)"
+    return escape(line)
+
+
+def failing_lines(summaries: Sequence[VariantSummary]) -> list[str]:
+    """The failed invariants of each variant that has failing points."""
+    return [
+        f"{escape(s.scenario.name)}[{escape(s.variant)}] failed: "
+        + escape(", ".join(f"{name} x{count}" for name, count in _by_count(s.by_invariant)))
+        for s in summaries
+        if s.failed
+    ]
+
+
+def no_point_lines(summaries: Sequence[VariantSummary]) -> list[str]:
+    """A line per fault kind that offered no crash point in some variant: it found nothing
+    because it had nowhere to strike, not because the program is right."""
+    empty: dict[str, list[str]] = {}
+    for s in summaries:
+        for fault in s.faults:
+            if s.error is None and s.offered and not s.offered.get(fault):
+                empty.setdefault(fault, []).append(f"{s.scenario.name}[{s.variant}]")
+    return [
+        f"[yellow]{escape(fault)} offered no crash point[/] in {escape(', '.join(names))}: "
+        f"nothing it strikes ({escape(FAULTS[fault].summary)})"
+        for fault, names in empty.items()
+    ]
+
+
 def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:
     """Most first, ties by name: the same table from every run (sets of invariant names
     are counted in an order that differs between processes)."""
@@ -500,19 +622,18 @@ def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:
 
 
 def _verdict(summary: VariantSummary) -> str:
-    verdict = summary.verdict
-    if verdict is Verdict.NOT_SWEPT:
-        meant = ", ".join(sorted(summary.scenario.catching_faults(summary.variant)))
-        return f"[dim]not swept (caught by {meant})[/]"
-    return _VERDICT_WORDS[verdict]
+    outcome = summary.verdict
+    word = verdict_word(outcome, summary.scenario.catching_faults(summary.variant))
+    return f"[{_VERDICT_STYLE[outcome]}]{escape(word)}[/]"
 
 
-_VERDICT_WORDS = {
-    Verdict.BROKEN: "[red]broken[/]",
-    Verdict.CAUGHT: "[yellow]caught (known bug)[/]",
-    Verdict.NOT_CAUGHT: "[red]bug not caught[/]",
-    Verdict.CLEAN: "[green]clean[/]",
-    Verdict.FAILING: "[bold red]FINDINGS[/]",
+_VERDICT_STYLE = {
+    Verdict.BROKEN: "bold red",
+    Verdict.CAUGHT: "yellow",
+    Verdict.NOT_CAUGHT: "red",
+    Verdict.NOT_SWEPT: "dim",
+    Verdict.CLEAN: "green",
+    Verdict.FAILING: "bold red",
 }
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from crashkit.errors import UsageError
-from crashkit.faults import KILL, parse_faults
+from crashkit.faults import FAULT_KINDS, KILL, parse_faults
 from crashkit.launch import DEFAULT_LAUNCHER, LAUNCHERS
 from crashkit.model.outcome import parse_shard
 
@@ -68,6 +68,16 @@ class Options:
     @property
     def wants_report(self) -> bool:
         return self.report.lower() != "none"
+
+    def facts(self) -> dict[str, Any]:
+        """What a results file's run record says of the sweep: the fault kinds asked for and
+        every kind there is (so the report can name those not run), the sample and shard."""
+        return {
+            "faults": list(self.faults),
+            "fault_kinds": list(FAULT_KINDS),
+            "sample": self.sample,
+            "shard": None if self.shard is None else "/".join(map(str, self.shard)),
+        }
 
 
 def _whole(least: int) -> Callable[[object], int]:

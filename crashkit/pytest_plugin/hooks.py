@@ -170,10 +170,25 @@ class _Results:
         terminalreporter.section("crashkit")
         for line in self.recorder.summary_lines():
             write(line)
-        write(f"seed {session_seed(self.config)} (repeat a sampled run with {SEED}=N)")
+        if session_options(self.config).sample is not None:  # the seed chose the sample
+            write(f"seed {session_seed(self.config)} (repeat this sample with {SEED}=N)")
         write(f"results: {session_options(self.config).results}")
         if self.report_path:
             write(f"report: {self.report_path}")
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> Any:
+    """After "collected N items": which fault kinds the crash points run (and which not)."""
+    points = [item for item in items if hasattr(item, "crashkit_records")]
+    if not points:
+        return None
+    from crashkit.pytest_plugin.session import faults_line, session_options, session_seed
+
+    options = session_options(config)
+    line = f"crashkit: {len(points)} crash point(s); {faults_line(options.faults)}"
+    if options.sample is not None:
+        line += f"; a sample of {options.sample} per variant, seed {session_seed(config)}"
+    return line
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -210,11 +210,13 @@ class CrashPoint(pytest.Item):
         """The results lines this item contributes (its point; the dry run's, once per process)."""
         records = []
         session = crashkit_session(self.config)
-        key = (self.explorer.scenario.id, self.explorer.variant, self.fault)
-        if key not in session.sent:
-            session.sent.add(key)
-            records.append(trace_record(self.explorer, self.fault))
-            if self.explorer.scenario.journal is not None:
+        scenario, variant = self.explorer.scenario, self.explorer.variant
+        if (scenario.id, variant) not in session.sent:
+            session.sent.add((scenario.id, variant))
+            # Every fault's trace, those with no item too: the report shows that a fault
+            # offered no point rather than leave it out.
+            records += [trace_record(self.explorer, fault) for fault in session.faults]
+            if scenario.journal is not None:
                 records.append(audit_record(self.explorer))
         if self.result is not None:
             known, faults = self.known_bug()

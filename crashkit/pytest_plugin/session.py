@@ -15,8 +15,9 @@ from crashkit.engine.explorer import Explorer
 from crashkit.engine.sweep import chosen, explorer_for
 from crashkit.engine.workdir import new_work_dir
 from crashkit.errors import UsageError
+from crashkit.faults import FAULT_KINDS, FAULTS
 from crashkit.launch import Launcher, make_launcher
-from crashkit.model.outcome import PointId, Verdict, in_shard, verdict
+from crashkit.model.outcome import PointId, Verdict, in_shard, verdict, verdict_word
 from crashkit.options import INI_KEYS, Options, as_ini_key, project_settings, with_settings
 from crashkit.output.results import ResultsWriter, end_record, record_identity
 from crashkit.scenario.scenario import Scenario
@@ -94,7 +95,8 @@ class CrashkitSession:
         self.artifacts = artifact_store(config)
         self._launcher: Launcher | None = None
         self._explorers: dict[tuple[str, str], Explorer] = {}
-        self.sent: set[tuple[str, str, str]] = set()
+        #: The variants whose traces were sent with a result.
+        self.sent: set[tuple[str, str]] = set()
 
     @property
     def faults(self) -> tuple[str, ...]:
@@ -149,7 +151,8 @@ class Recorder:
 
     def add(self, records: list[dict[str, Any]]) -> None:
         if self.writer is None:
-            self.writer = ResultsWriter(self.options.results)
+            self.writer = ResultsWriter(self.options.results, about=self.options.facts())
+            self.records.append(self.writer.run)  # the report's date, commit and faults
         for record in records:
             key = record_identity(record)
             if record["type"] in ("trace", "audit") and key in self.seen:
@@ -163,8 +166,10 @@ class Recorder:
         if self.writer is None:
             return None
         points = sum(1 for r in self.records if r["type"] == "point")
-        self.writer.write(end_record(duration, points, session_seed(self.config)))
+        end = end_record(duration, points, session_seed(self.config))
+        self.writer.write(end)
         self.writer.close()
+        self.records.append(end)  # the report's duration and rate
         if not self.options.wants_report:
             return None
         from crashkit.output.report import write_report
@@ -183,22 +188,57 @@ class Recorder:
                     f"  {u['function']}, {u['file']}:{u['line']}: {u['kind']} {u['target']}"
                     for u in record["uncovered"][:20]
                 ]
-        lines += self._known_bugs_not_caught()
+        lines += self._known_bugs_not_caught() + self._known_bugs_not_swept()
+        return [*lines, *self._no_points(), faults_line(self.options.faults)]
+
+    def _no_points(self) -> list[str]:
+        """A line per fault kind that offered no crash point in some variant."""
+        empty: dict[str, list[str]] = {}
+        for r in self.records:
+            if r["type"] == "trace" and r.get("points") == []:
+                empty.setdefault(r["fault"], []).append(f"{r['scenario']}[{r['variant']}]")
+        return [
+            f"{fault} offered no crash point in {', '.join(names)}: nothing it strikes "
+            f"({FAULTS[fault].summary})"
+            for fault, names in empty.items()
+            if fault in FAULTS
+        ]
+
+    def _known_bugs_not_swept(self) -> list[str]:
+        """Known-buggy variants none of whose catching faults ran: not swept, not missed."""
+        lines = []
+        for (s, v), points in self._known_points().items():
+            meant = {f for r in points for f in r.get("expected_faults") or []}
+            if _verdict(points) is Verdict.NOT_SWEPT:
+                word = verdict_word(Verdict.NOT_SWEPT, meant)
+                lines.append(f"known-buggy variant {s}[{v}]: {word}, which did not run")
         return lines
 
-    def _known_bugs_not_caught(self) -> list[str]:
-        """Known-buggy variants swept under a fault meant to catch them, with no failure
-        (the verdict ``crashkit run`` gives them too)."""
+    def _known_points(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
         variants: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for r in self.records:
             if r["type"] == "point" and r["expected_findings"]:
                 variants.setdefault((r["scenario"], r["variant"]), []).append(r)
+        return variants
+
+    def _known_bugs_not_caught(self) -> list[str]:
+        """Known-buggy variants swept under a fault meant to catch them, with no failure
+        (the verdict ``crashkit run`` gives them too)."""
         return [
             f"known-buggy variant {s}[{v}] had no failing point in this run: the bug is no "
             "longer caught (or it was fixed); update expect_findings"
-            for (s, v), points in variants.items()
+            for (s, v), points in self._known_points().items()
             if _verdict(points) is Verdict.NOT_CAUGHT
         ]
+
+
+def faults_line(faults: tuple[str, ...]) -> str:
+    """Which fault kinds ran and which did not (as ``crashkit run`` says it)."""
+    missing = [f for f in FAULT_KINDS if f not in faults]
+    line = f"faults run: {', '.join(faults)}"
+    if missing:
+        line += f"; not run: {', '.join(missing)} (--crashkit-faults=all runs every kind)"
+    return line
 
 
 def _verdict(points: list[dict[str, Any]]) -> Verdict:
