@@ -20,7 +20,16 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -33,7 +42,7 @@ from crashkit.errors import CrashkitError, UsageError
 from crashkit.faults import FAULT_KINDS, FAULTS
 from crashkit.launch import LAUNCHERS, make_launcher
 from crashkit.model.outcome import Verdict, verdict_word
-from crashkit.options import Options, load_settings, project_options
+from crashkit.options import Options, load_settings, project_options, pytest_pythonpath
 from crashkit.output.report import merge_results, write_report
 from crashkit.output.results import ResultsWriter, read_results
 from crashkit.remotes import REMOTES, Serving, serve_remote
@@ -43,7 +52,7 @@ __all__ = ["main"]
 
 DEFAULT_RESULTS = Options.results
 DEFAULT_REPORT = Options.report
-DEFAULT_ARTIFACTS = "reports/artifacts"
+DEFAULT_ARTIFACTS = Options.artifacts
 
 
 #: The embedded default: the demo engine's scenarios, shipped inside the package.
@@ -80,6 +89,14 @@ def version() -> str:
         return importlib.metadata.version("crashkit")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a bare checkout
         return "unknown (not installed)"
+
+
+def use_pythonpath(start: Path) -> None:
+    """Put the folders of the pytest configuration's ``pythonpath`` on ``sys.path`` (children
+    inherit it), so scenarios import the project's own modules as they do under pytest."""
+    for folder in reversed(pytest_pythonpath(start)):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
 
 
 def _positive(text: str) -> int:
@@ -141,8 +158,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--artifacts",
-        default=DEFAULT_ARTIFACTS,
-        help="where failing points' worlds are kept, 'none' for nowhere (default: %(default)s)",
+        default=None,
+        help=f"where failing points' worlds are kept, 'none' for nowhere (default: "
+        f"{DEFAULT_ARTIFACTS})",
     )
     run.add_argument("--resume", action="store_true", help="skip points already in --results")
     run.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N")
@@ -251,6 +269,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command is None:  # a bare `crashkit`: what it can do, not an error
         parser.print_help()
         return 0
+    use_pythonpath(Path.cwd())
     console = Console(highlight=False)
     if not console.is_terminal:
         console.width = max(console.width, 160)  # logs and CI: do not wrap the summary
@@ -295,6 +314,7 @@ def run_options(args: argparse.Namespace) -> Options:
             "kill_each_point": args.kill_each_point,
             "results": args.results,
             "report": args.report,
+            "artifacts": args.artifacts,
         },
     )
 
@@ -316,26 +336,23 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     # before the old results are replaced.
     check_variants(scenarios, options.variants)
     previous = read_results(args.previous) if args.previous else None
-    check_outputs(options, args.artifacts)
+    check_outputs(options, options.artifacts)
     variants = sum(
         1 for s in scenarios for v in s.variants if not options.variants or v in options.variants
     )
     what = f"{len(scenarios)} scenario(s), {variants} variant(s)"
     console.print(f"crashkit: {what}; {faults_line(options.faults)}")
     with ResultsWriter(options.results, resume=args.resume, about=options.facts()) as results:
-        progress = _progress(console, args.quiet)
-        task = progress.add_task("crash points", total=0)
+        bar = SweepProgress(_progress(console, args.quiet), variants)
         sweep = Sweep(
             scenarios,
             options=options,
             results=results,
-            artifacts=_artifact_store(args.artifacts, args.resume),
-            on_result=lambda r: progress.advance(task),
-            on_prepared=lambda e: progress.update(
-                task, total=(progress.tasks[task].total or 0) + len(sweep.planned(e))
-            ),
+            artifacts=_artifact_store(options.artifacts, args.resume),
+            on_result=bar.point_done,
+            on_prepared=lambda e: bar.prepared(len(sweep.planned(e))),
         )
-        with progress:
+        with bar.progress:
             summaries = sweep.run()
     _print_summary(console, summaries, options.results)
     if options.wants_report:
@@ -449,10 +466,48 @@ def _progress(console: Console, quiet: bool) -> Progress:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        RateColumn(),
+        TextColumn("[red]{task.fields[failing]}[/]"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=console,
         disable=quiet or not console.is_terminal,
     )
+
+
+class RateColumn(ProgressColumn):
+    """Points per second, once there is a rate."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:.1f}/s")
+
+
+class SweepProgress:
+    """Two bars: the variants' dry runs, then the crash points. Points start only once
+    every variant is prepared (:meth:`Sweep.run`), so the points bar has its whole total
+    from the start instead of growing during setup."""
+
+    def __init__(self, progress: Progress, variants: int) -> None:
+        self.progress = progress
+        self.setup = progress.add_task("dry runs", total=variants, failing="")
+        self.points = progress.add_task("crash points", total=None, visible=False, failing="")
+        self.planned = 0
+        self.failing = 0
+
+    def prepared(self, planned: int) -> None:
+        self.planned += planned
+        self.progress.advance(self.setup)
+
+    def point_done(self, result: PointResult) -> None:
+        task = self.progress.tasks[self.points]
+        if task.total is None:  # the first point: every variant is prepared
+            self.progress.update(self.setup, visible=False)
+            self.progress.update(self.points, total=self.planned, visible=True)
+        self.failing += not result.passed
+        failing = f"{self.failing} failing" if self.failing else ""
+        self.progress.update(self.points, advance=1, failing=failing)
 
 
 def _print_summary(console: Console, summaries: list[VariantSummary], results: str) -> None:
@@ -466,18 +521,17 @@ def _print_summary(console: Console, summaries: list[VariantSummary], results: s
     console.print(faults_line(faults))
     for s in summaries:
         if s.error:
-            console.print(
-                f"[bold red]{escape(s.scenario.name)}[{escape(s.variant)}] could not "
-                f"be explored:[/] {escape(s.error)}"
-            )
-    for s in summaries:
-        if s.uncovered:
-            console.print(
-                f"[bold yellow]journal audit[/] {escape(s.scenario.name)}"
-                f"[{escape(s.variant)}]: {len(s.uncovered)} uncovered mutation(s)"
-            )
-            for line in s.uncovered:
-                console.print(f"  {escape(line)}")
+            console.print(f"[bold red]{_named(s)} could not be explored:[/] {escape(s.error)}")
+    audited = [s for s in summaries if s.uncovered]
+    if audited:
+        console.print(
+            f"[bold yellow]journal audit[/]: uncovered mutations in {len(audited)} variant(s), "
+            "one line per site (the report lists each mutation)"
+        )
+    for s in audited:
+        console.print(f"  {_named(s)}: {s.mutations} at {len(s.uncovered)} site(s)")
+        for line in s.uncovered:
+            console.print(f"    {escape(line)}")
     total = sum(s.points for s in summaries)
     console.print(f"{total} points; results in {escape(results)}")
 
@@ -593,7 +647,7 @@ def faults_line(faults: Sequence[str]) -> str:
 def failing_lines(summaries: Sequence[VariantSummary]) -> list[str]:
     """The failed invariants of each variant that has failing points."""
     return [
-        f"{escape(s.scenario.name)}[{escape(s.variant)}] failed: "
+        f"{_named(s)} failed: "
         + escape(", ".join(f"{name} x{count}" for name, count in _by_count(s.by_invariant)))
         for s in summaries
         if s.failed
@@ -613,6 +667,11 @@ def no_point_lines(summaries: Sequence[VariantSummary]) -> list[str]:
         f"nothing it strikes ({escape(FAULTS[fault].summary)})"
         for fault, names in empty.items()
     ]
+
+
+def _named(summary: VariantSummary) -> str:
+    """``scenario[variant]``, escaped whole (rich would take ``[variant]`` for markup)."""
+    return escape(f"{summary.scenario.name}[{summary.variant}]")
 
 
 def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:
@@ -751,7 +810,7 @@ def _keep_world(work: Path, name: str, keep: Path) -> Path | None:
 
 def _print_point(console: Console, result: PointResult, kept: Path | None) -> None:
     console.print(
-        f"[bold]{escape(result.scenario.name)}[{escape(result.variant)}] "
+        f"[bold]{escape(f'{result.scenario.name}[{result.variant}]')} "
         f"point {result.point} of {result.points}[/] ({escape(result.fault)}): "
         f"{escape(result.op.describe())}"
     )

@@ -27,6 +27,7 @@ from crashkit.model.outcome import PointId, Verdict, fault_cell, in_shard, verdi
 from crashkit.model.sampling import sample_points
 from crashkit.options import Options
 from crashkit.output.results import ResultsWriter, end_record
+from crashkit.scenario.journal import audit_sites
 from crashkit.scenario.scenario import Scenario
 
 __all__ = ["Sweep", "VariantSummary", "chosen", "explorer_for"]
@@ -44,8 +45,10 @@ class VariantSummary:
     by_invariant: Counter[str] = field(default_factory=Counter)
     #: Why the variant could not be explored at all (setup or golden run broken).
     error: str | None = None
-    #: The journal audit's uncovered mutations (one line each).
+    #: The journal audit: one line per source site of uncovered mutations.
     uncovered: list[str] = field(default_factory=list)
+    #: How many mutations the journal audit found uncovered.
+    mutations: int = 0
     #: Failed points per fault kind.
     by_fault: Counter[str] = field(default_factory=Counter)
     #: The fault kinds swept.
@@ -221,7 +224,9 @@ class Sweep:
                 self._write(trace_record(explorer, fault))
             if explorer.scenario.journal is not None:
                 self._write(audit_record(explorer))
-            summaries[id(explorer)].uncovered = [u.describe() for u in explorer.prepare().uncovered]
+            uncovered = [u.to_json() for u in explorer.prepare().uncovered]
+            summaries[id(explorer)].uncovered = audit_sites(uncovered)
+            summaries[id(explorer)].mutations = len(uncovered)
             summaries[id(explorer)].offered = {f: len(explorer.points_for(f)) for f in self.faults}
             if self.on_prepared is not None:
                 self.on_prepared(explorer)

@@ -300,7 +300,7 @@ def kasten_scenario(
         context=lambda world: _fake(world).mock(),
         variants=VARIANTS,
         expect_findings={variant: CAUGHT_BY.get(variant, ()) for variant in catches},
-        program=("kasten",),
+        program=("crashkit.demo.kasten",),
         preload=("kasten", "notion_client", "respx", "merge3"),
         journal=JOURNAL,
         **kwargs,
