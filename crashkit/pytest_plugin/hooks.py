@@ -56,8 +56,9 @@ _OPTIONS: list[tuple[str, str, str, str, str | None, str]] = [
         "DIR",
         "string",
         "reports/artifacts",
-        "where failing points' worlds are kept, at most 5 per variant and fault (default: "
-        "%(default)s under the rootdir); 'none' for nowhere",
+        "where failing points' worlds are kept: the first 5 per variant and fault in each "
+        "process (each xdist worker keeps its own 5) (default: %(default)s under the "
+        "rootdir); 'none' for nowhere",
     ),
     (
         FAULTS,
@@ -154,10 +155,14 @@ class _Results:
             report.crashkit = records()
         return report
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml reads the report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         records = getattr(report, "crashkit", None)
         if not records or hasattr(self.config, "workerinput"):
             return
+        from crashkit.pytest_plugin.session import annotate
+
+        annotate(report, records)
         if self.recorder is None:
             from crashkit.pytest_plugin.session import Recorder
 

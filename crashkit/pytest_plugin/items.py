@@ -188,6 +188,13 @@ class CrashPoint(pytest.Item):
     def runtest(self) -> None:
         fixtures = {n: self.funcargs[n] for n in self.explorer.scenario.fixture_names()}
         self.result = self.explorer.run_point(self.point, self.fault, fixtures)
+        # JUnit XML's <properties> of the test case (pytest reads them at teardown).
+        self.user_properties += [
+            ("fault", self.fault),
+            ("point", self.point),
+            ("operation", f"{self.op.kind} {self.op.target}"),
+            ("replay", self.result.replay),
+        ]
         if not self.result.findings:
             return
         if self.known_bug()[0]:

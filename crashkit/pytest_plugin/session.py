@@ -251,6 +251,47 @@ class Recorder:
         ]
 
 
+class CrashPointRepr:
+    """A failing crash point's report text, with a one-line ``reprcrash.message`` (what
+    JUnit XML puts in its ``message`` attribute; the whole text goes in the element)."""
+
+    def __init__(self, text: str, message: str, path: str, line: int) -> None:
+        from _pytest._code.code import ReprFileLocation
+
+        self.text = text
+        self.reprcrash = ReprFileLocation(path, line, message)
+
+    def toterminal(self, out: Any) -> None:
+        out.line(self.text)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def annotate(report: pytest.TestReport, records: list[dict[str, Any]]) -> None:
+    """Give a failing crash point's report a one-line message naming the point and the
+    failed invariants (its JUnit properties are the item's: see ``CrashPoint.runtest``)."""
+    points = [r for r in records if r.get("type") == "point"]
+    if not points:
+        return
+    point = points[0]
+    op = point.get("op") or {}
+    operation = f"{op.get('kind', '?')} {op.get('target', '')}".strip()
+    facts = {"fault": point["fault"], "point": point["point"], "operation": operation}
+    facts["replay"] = point.get("replay", "")
+    report.user_properties += [
+        (k, v) for k, v in facts.items() if (k, v) not in report.user_properties
+    ]
+    if report.failed and isinstance(report.longrepr, str):
+        invariants = sorted({f["invariant"] for r in points for f in r.get("findings") or []})
+        message = (
+            f"crash point {point['point']} ({point['fault']}, {operation}): "
+            f"{', '.join(invariants) or 'failed'}"
+        )
+        where = str(op.get("file") or report.location[0])
+        report.longrepr = CrashPointRepr(report.longrepr, message, where, int(op.get("line") or 0))  # type: ignore[assignment]
+
+
 def _earlier(path: Path) -> bytes:
     """The results an earlier run left at ``path`` (empty when none, or unreadable)."""
     try:

@@ -398,3 +398,22 @@ def test_the_session_names_its_faults_those_not_run_and_a_fault_with_no_point(su
 def test_the_seed_is_printed_when_a_sample_was_drawn(suite):
     result = run(suite, "--crashkit-sample=2")
     result.stdout.fnmatch_lines(["*a sample of 2 per variant, seed *", "seed * (repeat this*"])
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_junit_has_a_one_line_message_and_the_point_s_properties(pytester, workers):
+    pytester.makepyfile(toy_store=TOYS.read_text())
+    pytester.makepyfile(test_strict=STRICT)
+    run(pytester, "--junitxml=junit.xml", *workers)
+    cases = list(ET.parse(pytester.path / "junit.xml").getroot().iter("testcase"))
+    failing = [c for c in cases if c.find("failure") is not None]
+    assert failing
+    for case in failing:
+        failure = case.find("failure")
+        message = failure.get("message")
+        assert "\n" not in message and message.startswith("crash point ")
+        assert "crash-equivalence" in message or "journal-drained" in message
+        assert "replay: crashkit replay" in failure.text  # the whole report in the element
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        assert set(props) >= {"fault", "point", "operation", "replay"}
+        assert props["fault"] == "kill" and props["replay"].startswith("crashkit replay ")
