@@ -44,6 +44,7 @@ from crashkit.launch import LAUNCHERS, make_launcher
 from crashkit.model.outcome import Verdict, verdict_word
 from crashkit.options import Options, load_settings, project_options, pytest_pythonpath
 from crashkit.output.report import merge_results, write_report
+from crashkit.output.report.gate import judge
 from crashkit.output.results import ResultsWriter, read_results
 from crashkit.remotes import REMOTES, Serving, serve_remote
 from crashkit.scenario.scenario import Scenario, load_scenarios, resolve
@@ -227,6 +228,24 @@ def _parser() -> argparse.ArgumentParser:
         "the report shows each verdict, and the exit status is 1 if any changed",
     )
 
+    gate = commands.add_parser(
+        "gate",
+        help="CI's verdict on (merged) results: exit 0 clean, 1 findings, 2 the sweep went "
+        "wrong; writes a Markdown summary",
+    )
+    gate.add_argument("results", nargs="+", help="results files (every shard's)")
+    gate.add_argument(
+        "--shards",
+        type=_positive,
+        default=None,
+        help="the sweep's shard count (a shard without results is an error)",
+    )
+    gate.add_argument(
+        "--summary",
+        default=None,
+        metavar="FILE",
+        help="append the Markdown summary here (e.g. $GITHUB_STEP_SUMMARY); default: print it",
+    )
     recheck = commands.add_parser(
         "recheck", help="judge kept failing points again with the current invariants"
     )
@@ -284,6 +303,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return _report(args, console)
         if args.command == "recheck":
             return _recheck(args, console)
+        if args.command == "gate":
+            return _gate(args, console)
         return _replay(args, console)
     except CrashkitError as error:
         console.print(f"[bold red]crashkit:[/] {escape(str(error))}")
@@ -444,6 +465,20 @@ def _recheck_records(
     changed = sum(r.changed for r in checked.values())
     console.print(f"{len(checked)} artifact(s) re-checked, {changed} changed")
     return changed
+
+
+def _gate(args: argparse.Namespace, console: Console) -> int:
+    verdict = judge(merge_results(args.results), args.shards)
+    if args.summary:
+        with open(args.summary, "a", encoding="utf-8") as summary:
+            summary.write(verdict.markdown)
+    else:
+        console.print(escape(verdict.markdown))
+    for reason in verdict.reasons:
+        console.print(f"[red]crashkit gate:[/] {escape(reason)}")
+    words = {0: "clean", 1: "findings", 2: "error"}
+    console.print(f"crashkit gate: {words[verdict.status]} (exit {verdict.status})")
+    return verdict.status
 
 
 def _report(args: argparse.Namespace, console: Console) -> int:
