@@ -66,7 +66,7 @@ def default_paths() -> list[str]:
     """The scenarios a bare ``crashkit run`` sweeps: ``./scenarios`` if present, else the
     embedded default (the demo engine's)."""
     here = Path("scenarios")
-    if here.is_dir():
+    if here.is_dir() and any(here.rglob("test_*.py")):  # not a folder of leftovers
         return [str(here)]
     return [str(BUNDLED)] if BUNDLED.is_dir() else []
 

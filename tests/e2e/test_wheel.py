@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -19,6 +20,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOY = ROOT / "tests" / "toys" / "toy_store.py"
 
 pytestmark = pytest.mark.slow
+
+#: What the copy of the checkout the wheel is built from leaves out.
+UNSHIPPED = (".git", ".venv", ".tox", "build", "dist", "reports", "*.egg-info", "__pycache__")
+UNSHIPPED += (".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis")
 
 
 def run(args: list[str] | str, cwd: pathlib.Path, env: dict[str, str], **kwargs):
@@ -33,8 +38,11 @@ def installed(tmp_path_factory) -> tuple[pathlib.Path, dict[str, str]]:
     """A virtual environment outside the repository with the wheel and its demo extra."""
     base = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # Built from a copy: a build leaves build/ and *.egg-info behind, never in the checkout.
+    source = base / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*UNSHIPPED))
     built = run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(base), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(base), str(source)],
         base,
         env,
     )
