@@ -13,7 +13,7 @@ in one run:
 Setup and the golden run are timed on their own and left out of points/s. Nothing is
 asserted: the numbers move with the machine and its load. From the repository:
 
-    python benchmarks/bench_points.py [--scenario scenarios/test_conflict.py ...]
+    python benchmarks/bench_points.py [--scenario crashkit/demo/scenarios/test_conflict.py ...]
         [--points N] [--jobs J] [--faults kill,...] [--quick]
 """
 
@@ -49,7 +49,7 @@ from crashkit.probes.syscall import Session
 from crashkit.scenario.scenario import load_scenarios, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "scenarios"
+BUNDLED = ROOT / "crashkit" / "demo" / "scenarios"
 #: (name, fresh_interpreter)
 MODES = (("fork server", False), ("fresh interpreter", True))
 BLACK_BOX = "black box"
@@ -642,15 +642,19 @@ def run(bench: Bench, args: argparse.Namespace, faults: list[str], skipped: dict
 
 
 def black_box(bench: Bench, args: argparse.Namespace, fault: str, inprocess: Timing) -> None:
-    """The same kasten scenarios in black-box mode (``scenarios/kasten_blackbox.py``: kasten
-    run as a command under the syscall probe), side by side with the in-process run; and
+    """The same kasten scenarios in black-box mode (``kasten_blackbox.py`` beside them:
+    kasten run as a command under the syscall probe), side by side with the in-process run; and
     the probe's own cost on one kasten sync (the same command with and without it)."""
     try:
         import kasten_blackbox  # beside the bundled scenarios, on the path once they loaded
     except ImportError as error:
         print(f"black box: skipped ({error})")
         return
-    scenarios = [kasten_blackbox.black_box(s) for s in bench.scenarios if "kasten" in s.program]
+    scenarios = [
+        kasten_blackbox.black_box(s)
+        for s in bench.scenarios
+        if any(p.endswith("kasten") for p in s.program)
+    ]
     if not scenarios:
         print("black box: skipped (no kasten scenario among these)")
         return
@@ -690,7 +694,7 @@ def black_box(bench: Bench, args: argparse.Namespace, fault: str, inprocess: Tim
     for t in (inprocess, timing):
         rows.append([t.mode, t.fault, str(t.jobs), str(t.points), f"{t.seconds:.2f}",
                      f"{t.rate:.2f}", str(t.findings)])  # fmt: skip
-    print(f"black box: kasten as a command (`kasten --dir notes sync`), {fault}:")
+    print(f"black box: kasten as a command (`crashkit-kasten --dir notes sync`), {fault}:")
     print_table(rows, [False, False, True, True, True, True, True])
     print(f"ratio in-process / black box (points/s): {ratio(inprocess.rate, timing.rate)}")
     print(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
+import importlib.util
 import os
 import shutil
 import signal
@@ -15,10 +17,21 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from crashkit.engine.artifacts import MANIFEST, ArtifactStore, Recheck, recheck
 from crashkit.engine.explorer import Explorer
@@ -28,9 +41,10 @@ from crashkit.engine.workdir import new_work_dir
 from crashkit.errors import CrashkitError, UsageError
 from crashkit.faults import FAULT_KINDS, FAULTS
 from crashkit.launch import LAUNCHERS, make_launcher
-from crashkit.model.outcome import Verdict
-from crashkit.options import Options, load_settings, project_options
+from crashkit.model.outcome import Verdict, verdict_word
+from crashkit.options import Options, load_settings, project_options, pytest_pythonpath
 from crashkit.output.report import merge_results, write_report
+from crashkit.output.report.gate import judge
 from crashkit.output.results import ResultsWriter, read_results
 from crashkit.remotes import REMOTES, Serving, serve_remote
 from crashkit.scenario.scenario import Scenario, load_scenarios, resolve
@@ -39,16 +53,51 @@ __all__ = ["main"]
 
 DEFAULT_RESULTS = Options.results
 DEFAULT_REPORT = Options.report
-DEFAULT_ARTIFACTS = "reports/artifacts"
+DEFAULT_ARTIFACTS = Options.artifacts
+
+
+#: The embedded default: the demo engine's scenarios, shipped inside the package.
+BUNDLED = Path(__file__).resolve().parent / "demo" / "scenarios"
+#: What the embedded default imports beyond crashkit's own dependencies (the demo extra).
+DEMO_MODULES = ("notion_client", "merge3")
 
 
 def default_paths() -> list[str]:
-    """The bundled scenarios: ``./scenarios`` if present, else the ones beside the package."""
+    """The scenarios a bare ``crashkit run`` sweeps: ``./scenarios`` if present, else the
+    embedded default (the demo engine's)."""
     here = Path("scenarios")
-    if here.is_dir():
+    if here.is_dir() and any(here.rglob("test_*.py")):  # not a folder of leftovers
         return [str(here)]
-    bundled = Path(__file__).resolve().parent.parent / "scenarios"
-    return [str(bundled)] if bundled.is_dir() else []
+    return [str(BUNDLED)] if BUNDLED.is_dir() else []
+
+
+def check_demo(paths: Sequence[str]) -> None:
+    """UsageError with the install line when the embedded default is asked for without the
+    ``demo`` extra (its engine needs notion-client and merge3)."""
+    if str(BUNDLED) not in paths:
+        return
+    missing = [m for m in DEMO_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(
+            f"the embedded default (the kasten demo engine) needs {', '.join(missing)}: "
+            "pip install 'crashkit[demo]'; or name your own scenarios, e.g. crashkit run tests/"
+        )
+
+
+def version() -> str:
+    """The installed distribution's version."""
+    try:
+        return importlib.metadata.version("crashkit")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a bare checkout
+        return "unknown (not installed)"
+
+
+def use_pythonpath(start: Path) -> None:
+    """Put the folders of the pytest configuration's ``pythonpath`` on ``sys.path`` (children
+    inherit it), so scenarios import the project's own modules as they do under pytest."""
+    for folder in reversed(pytest_pythonpath(start)):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
 
 
 def _positive(text: str) -> int:
@@ -78,7 +127,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="crashkit",
         description="Crash a program at every durable operation, restart it, check invariants.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"crashkit {version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="sweep scenarios (the bundled ones by default)")
     run.add_argument("paths", nargs="*", help="scenario files or folders (default: scenarios/)")
@@ -109,8 +159,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--artifacts",
-        default=DEFAULT_ARTIFACTS,
-        help="where failing points' worlds are kept, 'none' for nowhere (default: %(default)s)",
+        default=None,
+        help=f"where failing points' worlds are kept, 'none' for nowhere (default: "
+        f"{DEFAULT_ARTIFACTS})",
     )
     run.add_argument("--resume", action="store_true", help="skip points already in --results")
     run.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N")
@@ -177,6 +228,24 @@ def _parser() -> argparse.ArgumentParser:
         "the report shows each verdict, and the exit status is 1 if any changed",
     )
 
+    gate = commands.add_parser(
+        "gate",
+        help="CI's verdict on (merged) results: exit 0 clean, 1 findings, 2 the sweep went "
+        "wrong; writes a Markdown summary",
+    )
+    gate.add_argument("results", nargs="+", help="results files (every shard's)")
+    gate.add_argument(
+        "--shards",
+        type=_positive,
+        default=None,
+        help="the sweep's shard count (a shard without results is an error)",
+    )
+    gate.add_argument(
+        "--summary",
+        default=None,
+        metavar="FILE",
+        help="append the Markdown summary here (e.g. $GITHUB_STEP_SUMMARY); default: print it",
+    )
     recheck = commands.add_parser(
         "recheck", help="judge kept failing points again with the current invariants"
     )
@@ -214,7 +283,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a bare `crashkit`: what it can do, not an error
+        parser.print_help()
+        return 0
+    use_pythonpath(Path.cwd())
     console = Console(highlight=False)
     if not console.is_terminal:
         console.width = max(console.width, 160)  # logs and CI: do not wrap the summary
@@ -229,6 +303,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return _report(args, console)
         if args.command == "recheck":
             return _recheck(args, console)
+        if args.command == "gate":
+            return _gate(args, console)
         return _replay(args, console)
     except CrashkitError as error:
         console.print(f"[bold red]crashkit:[/] {escape(str(error))}")
@@ -259,6 +335,7 @@ def run_options(args: argparse.Namespace) -> Options:
             "kill_each_point": args.kill_each_point,
             "results": args.results,
             "report": args.report,
+            "artifacts": args.artifacts,
         },
     )
 
@@ -269,6 +346,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if not paths:
         console.print("[red]crashkit:[/] no scenarios given and no scenarios/ folder here")
         return 2
+    check_demo(paths)
     scenarios = load_scenarios(paths, args.scenario)
     if not scenarios:
         raise UsageError(
@@ -279,21 +357,23 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     # before the old results are replaced.
     check_variants(scenarios, options.variants)
     previous = read_results(args.previous) if args.previous else None
-    check_outputs(options, args.artifacts)
-    with ResultsWriter(options.results, resume=args.resume) as results:
-        progress = _progress(console, args.quiet)
-        task = progress.add_task("crash points", total=0)
+    check_outputs(options, options.artifacts)
+    variants = sum(
+        1 for s in scenarios for v in s.variants if not options.variants or v in options.variants
+    )
+    what = f"{len(scenarios)} scenario(s), {variants} variant(s)"
+    console.print(f"crashkit: {what}; {faults_line(options.faults)}")
+    with ResultsWriter(options.results, resume=args.resume, about=options.facts()) as results:
+        bar = SweepProgress(_progress(console, args.quiet), variants)
         sweep = Sweep(
             scenarios,
             options=options,
             results=results,
-            artifacts=_artifact_store(args.artifacts, args.resume),
-            on_result=lambda r: progress.advance(task),
-            on_prepared=lambda e: progress.update(
-                task, total=(progress.tasks[task].total or 0) + len(sweep.planned(e))
-            ),
+            artifacts=_artifact_store(options.artifacts, args.resume),
+            on_result=bar.point_done,
+            on_prepared=lambda e: bar.prepared(len(sweep.planned(e))),
         )
-        with progress:
+        with bar.progress:
             summaries = sweep.run()
     _print_summary(console, summaries, options.results)
     if options.wants_report:
@@ -387,6 +467,20 @@ def _recheck_records(
     return changed
 
 
+def _gate(args: argparse.Namespace, console: Console) -> int:
+    verdict = judge(merge_results(args.results), args.shards)
+    if args.summary:
+        with open(args.summary, "a", encoding="utf-8") as summary:
+            summary.write(verdict.markdown)
+    else:
+        console.print(escape(verdict.markdown))
+    for reason in verdict.reasons:
+        console.print(f"[red]crashkit gate:[/] {escape(reason)}")
+    words = {0: "clean", 1: "findings", 2: "error"}
+    console.print(f"crashkit gate: {words[verdict.status]} (exit {verdict.status})")
+    return verdict.status
+
+
 def _report(args: argparse.Namespace, console: Console) -> int:
     records = merge_results(args.results)
     changed = _recheck_records(args, records, console) if args.recheck else 0
@@ -407,60 +501,215 @@ def _progress(console: Console, quiet: bool) -> Progress:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        RateColumn(),
+        TextColumn("[red]{task.fields[failing]}[/]"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=console,
         disable=quiet or not console.is_terminal,
     )
 
 
+class RateColumn(ProgressColumn):
+    """Points per second, once there is a rate."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:.1f}/s")
+
+
+class SweepProgress:
+    """Two bars: the variants' dry runs, then the crash points. Points start only once
+    every variant is prepared (:meth:`Sweep.run`), so the points bar has its whole total
+    from the start instead of growing during setup."""
+
+    def __init__(self, progress: Progress, variants: int) -> None:
+        self.progress = progress
+        self.setup = progress.add_task("dry runs", total=variants, failing="")
+        self.points = progress.add_task("crash points", total=None, visible=False, failing="")
+        self.planned = 0
+        self.failing = 0
+
+    def prepared(self, planned: int) -> None:
+        self.planned += planned
+        self.progress.advance(self.setup)
+
+    def point_done(self, result: PointResult) -> None:
+        task = self.progress.tasks[self.points]
+        if task.total is None:  # the first point: every variant is prepared
+            self.progress.update(self.setup, visible=False)
+            self.progress.update(self.points, total=self.planned, visible=True)
+        self.failing += not result.passed
+        failing = f"{self.failing} failing" if self.failing else ""
+        self.progress.update(self.points, advance=1, failing=failing)
+
+
 def _print_summary(console: Console, summaries: list[VariantSummary], results: str) -> None:
-    table = Table(title="crashkit sweep", title_justify="left")
-    columns = (
-        "scenario",
-        "variant",
-        "points",
-        "passed",
-        "failed",
-        "failed under",
-        "findings",
-        "verdict",
-    )
-    for column in columns:
-        table.add_column(column)
-    for s in summaries:
-        findings = ", ".join(f"{name} x{count}" for name, count in _by_count(s.by_invariant))
-        table.add_row(
-            escape(s.scenario.name),
-            escape(s.variant),
-            str(s.points),
-            str(s.passed),
-            str(s.failed),
-            escape(", ".join(f"{fault} x{n}" for fault, n in _by_count(s.by_fault)) or "-"),
-            escape(findings or ("error" if s.error else "-")),
-            _verdict(s),
-        )
+    faults = summaries[0].faults if summaries else ()
+    table = summary_table(summaries, faults, console.width)
     console.print(table)
+    if "scenario" not in {column.header for column in table.columns}:  # the narrow form
+        console.print(cell_legend())
+    for line in failing_lines(summaries) + no_point_lines(summaries):
+        console.print(line)
+    console.print(faults_line(faults))
     for s in summaries:
         if s.error:
-            console.print(
-                f"[bold red]{escape(s.scenario.name)}[{escape(s.variant)}] could not "
-                f"be explored:[/] {escape(s.error)}"
-            )
+            console.print(f"[bold red]{_named(s)} could not be explored:[/] {escape(s.error)}")
     for s in summaries:
         for note in s.warnings:
-            console.print(
-                f"[bold yellow]warning[/] {escape(f'{s.scenario.name}[{s.variant}]: {note}')}"
-            )
-    for s in summaries:
-        if s.uncovered:
-            console.print(
-                f"[bold yellow]journal audit[/] {escape(s.scenario.name)}"
-                f"[{escape(s.variant)}]: {len(s.uncovered)} uncovered mutation(s)"
-            )
-            for line in s.uncovered:
-                console.print(f"  {escape(line)}")
+            console.print(f"[bold yellow]warning[/] {_named(s)}: {escape(note)}")
+    audited = [s for s in summaries if s.uncovered]
+    if audited:
+        console.print(
+            f"[bold yellow]journal audit[/]: uncovered mutations in {len(audited)} variant(s), "
+            "one line per site (the report lists each mutation)"
+        )
+    for s in audited:
+        console.print(f"  {_named(s)}: {s.mutations} at {len(s.uncovered)} site(s)")
+        for line in s.uncovered:
+            console.print(f"    {escape(line)}")
     total = sum(s.points for s in summaries)
     console.print(f"{total} points; results in {escape(results)}")
+
+
+#: The colour of each cell class (:func:`crashkit.model.outcome.fault_cell`).
+_CELL_STYLE = {"good": "green", "bad": "bold red", "known": "yellow", "warn": "red", "none": "dim"}
+
+
+def summary_table(
+    summaries: Sequence[VariantSummary], faults: Sequence[str], width: int = 160
+) -> Table:
+    """The summary as a matrix: a row per scenario and variant, a column per fault kind,
+    each cell what that fault found (a word and the failing count), then the verdict.
+
+    When that does not fit in ``width`` columns, the scenario becomes a heading line, the
+    fault names break at their hyphen and the cells use the short forms of
+    :data:`SHORT_CELLS` (the legend says so). Variant names never wrap or shorten."""
+    cells = [[_cell(s, fault) for fault in faults] for s in summaries]
+    verdicts = [_verdict(s) for s in summaries]
+    long = [*(len(s.scenario.name) for s in summaries), 8]
+    natural = max(long) + 3 + _width(summaries, faults, cells, verdicts)
+    compact = natural > width
+    table = Table(
+        title="crashkit sweep",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0) if compact else (0, 1),
+    )
+    longest = max((len(s.variant) for s in summaries), default=7)
+    if not compact:
+        table.add_column("scenario", no_wrap=True)
+    table.add_column("variant", no_wrap=True, min_width=longest)
+    for fault in faults:
+        table.add_column(_short_header(fault) if compact else fault, overflow="fold")
+    table.add_column("verdict")
+    scenario = None
+    for s, row, word in zip(summaries, cells, verdicts, strict=True):
+        if compact:
+            if s.scenario.name != scenario:
+                scenario = s.scenario.name
+                table.add_row(f"[bold]{escape(scenario)}[/]")
+            row = [_short(cell) for cell in row]
+        first = [escape(s.variant)] if compact else [escape(s.scenario.name), escape(s.variant)]
+        table.add_row(*first, *(_styled(kind, text) for kind, text in row), word)
+    return table
+
+
+#: The short form of each cell word, for a summary that must fit a narrow terminal.
+SHORT_CELLS = {
+    "clean": "ok",
+    "failing": "F",
+    "caught": "C",
+    "not caught": "NC",
+    "no findings": "-",
+    "no points": "n/a",
+    "not run": "?",
+    "error": "ERR",
+}
+
+
+def cell_legend() -> str:
+    """What the short cells of a narrow summary stand for."""
+    return "cells: " + ", ".join(f"{short} {word}" for word, short in SHORT_CELLS.items())
+
+
+def _short_header(fault: str) -> str:
+    """A fault's name in a narrow column: broken at its hyphens, long parts shortened
+    (``lost-response`` -> ``lost-`` / ``respo.``); the faults line names them in full."""
+    parts = [p if len(p) <= 6 else p[:5] + "." for p in fault.split("-")]
+    return "-\n".join(parts)
+
+
+def _cell(summary: VariantSummary, fault: str) -> tuple[str, str]:
+    kind, word = summary.cell(fault)
+    count = summary.by_fault[fault]
+    return kind, f"{word} {count}" if count else word
+
+
+def _short(cell: tuple[str, str]) -> tuple[str, str]:
+    kind, text = cell
+    word, _, count = text.rpartition(" ") if text[-1:].isdigit() else (text, "", "")
+    return kind, SHORT_CELLS[word] + count
+
+
+def _styled(kind: str, text: str) -> str:
+    return f"[{_CELL_STYLE[kind]}]{escape(text)}[/]"
+
+
+def _width(
+    summaries: Sequence[VariantSummary],
+    faults: Sequence[str],
+    cells: list[list[tuple[str, str]]],
+    verdicts: list[str],
+) -> int:
+    """The columns the full matrix needs after the scenario column."""
+    longest = max((len(s.variant) for s in summaries), default=7)
+    width = longest + 3
+    for i, fault in enumerate(faults):
+        width += max([len(fault), *(len(row[i][1]) for row in cells)]) + 3
+    return width + max([7, *(len(Text.from_markup(v).plain) for v in verdicts)])
+
+
+def faults_line(faults: Sequence[str]) -> str:
+    """Which fault kinds ran and which did not."""
+    missing = [f for f in FAULT_KINDS if f not in faults]
+    line = f"faults run: {', '.join(faults) or 'none'}"
+    if missing:
+        line += f"; not run: {', '.join(missing)} (--fault all runs every kind)"
+    return escape(line)
+
+
+def failing_lines(summaries: Sequence[VariantSummary]) -> list[str]:
+    """The failed invariants of each variant that has failing points."""
+    return [
+        f"{_named(s)} failed: "
+        + escape(", ".join(f"{name} x{count}" for name, count in _by_count(s.by_invariant)))
+        for s in summaries
+        if s.failed
+    ]
+
+
+def no_point_lines(summaries: Sequence[VariantSummary]) -> list[str]:
+    """A line per fault kind that offered no crash point in some variant: it found nothing
+    because it had nowhere to strike, not because the program is right."""
+    empty: dict[str, list[str]] = {}
+    for s in summaries:
+        for fault in s.faults:
+            if s.error is None and s.offered and not s.offered.get(fault):
+                empty.setdefault(fault, []).append(f"{s.scenario.name}[{s.variant}]")
+    return [
+        f"[yellow]{escape(fault)} offered no crash point[/] in {escape(', '.join(names))}: "
+        f"nothing it strikes ({escape(FAULTS[fault].summary)})"
+        for fault, names in empty.items()
+    ]
+
+
+def _named(summary: VariantSummary) -> str:
+    """``scenario[variant]``, escaped whole (rich would take ``[variant]`` for markup)."""
+    return escape(f"{summary.scenario.name}[{summary.variant}]")
 
 
 def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:
@@ -470,19 +719,18 @@ def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:
 
 
 def _verdict(summary: VariantSummary) -> str:
-    verdict = summary.verdict
-    if verdict is Verdict.NOT_SWEPT:
-        meant = ", ".join(sorted(summary.scenario.catching_faults(summary.variant)))
-        return f"[dim]not swept (caught by {meant})[/]"
-    return _VERDICT_WORDS[verdict]
+    outcome = summary.verdict
+    word = verdict_word(outcome, summary.scenario.catching_faults(summary.variant))
+    return f"[{_VERDICT_STYLE[outcome]}]{escape(word)}[/]"
 
 
-_VERDICT_WORDS = {
-    Verdict.BROKEN: "[red]broken[/]",
-    Verdict.CAUGHT: "[yellow]caught (known bug)[/]",
-    Verdict.NOT_CAUGHT: "[red]bug not caught[/]",
-    Verdict.CLEAN: "[green]clean[/]",
-    Verdict.FAILING: "[bold red]FINDINGS[/]",
+_VERDICT_STYLE = {
+    Verdict.BROKEN: "bold red",
+    Verdict.CAUGHT: "yellow",
+    Verdict.NOT_CAUGHT: "red",
+    Verdict.NOT_SWEPT: "dim",
+    Verdict.CLEAN: "green",
+    Verdict.FAILING: "bold red",
 }
 
 
@@ -600,7 +848,7 @@ def _keep_world(work: Path, name: str, keep: Path) -> Path | None:
 
 def _print_point(console: Console, result: PointResult, kept: Path | None) -> None:
     console.print(
-        f"[bold]{escape(result.scenario.name)}[{escape(result.variant)}] "
+        f"[bold]{escape(f'{result.scenario.name}[{result.variant}]')} "
         f"point {result.point} of {result.points}[/] ({escape(result.fault)}): "
         f"{escape(result.op.describe())}"
     )

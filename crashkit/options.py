@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from crashkit.errors import UsageError
-from crashkit.faults import KILL, parse_faults
+from crashkit.faults import FAULT_KINDS, KILL, parse_faults
 from crashkit.launch import DEFAULT_LAUNCHER, LAUNCHERS
 from crashkit.model.outcome import parse_shard
 
@@ -60,6 +60,8 @@ class Options:
     results: str = "reports/results.jsonl"
     #: The HTML report (``none``: no report).
     report: str = "reports/index.html"
+    #: Where the worlds of failing points are kept (``none``: nowhere).
+    artifacts: str = "reports/artifacts"
 
     def replace(self, **changes: Any) -> Options:
         """A copy with ``changes`` applied, each parsed and checked; None leaves a value."""
@@ -68,6 +70,30 @@ class Options:
     @property
     def wants_report(self) -> bool:
         return self.report.lower() != "none"
+
+    @property
+    def wants_artifacts(self) -> bool:
+        return self.artifacts.lower() != "none"
+
+    def under(self, folder: Path) -> Options:
+        """The output paths (results, report, artifacts) that are relative taken as
+        relative to ``folder`` (pytest's rootdir, for settings read from its files)."""
+        moved: dict[str, Any] = {}
+        for name in ("results", "report", "artifacts"):
+            value = getattr(self, name)
+            if value.lower() != "none" and not Path(value).is_absolute():
+                moved[name] = str(folder / value)
+        return dataclasses.replace(self, **moved)
+
+    def facts(self) -> dict[str, Any]:
+        """What a results file's run record says of the sweep: the fault kinds asked for and
+        every kind there is (so the report can name those not run), the sample and shard."""
+        return {
+            "faults": list(self.faults),
+            "fault_kinds": list(FAULT_KINDS),
+            "sample": self.sample,
+            "shard": None if self.shard is None else "/".join(map(str, self.shard)),
+        }
 
 
 def _whole(least: int) -> Callable[[object], int]:
@@ -132,6 +158,7 @@ _PARSERS: dict[str, tuple[Callable[[object], Any], str]] = {
     "kill_each_point": (_flag, "true"),
     "results": (str, "reports/results.jsonl"),
     "report": (str, "reports/index.html"),
+    "artifacts": (str, "reports/artifacts"),
 }
 
 
@@ -184,6 +211,7 @@ INI_KEYS = {
     "crashkit_timeout": "timeout",
     "crashkit_max_rounds": "max_rounds",
     "crashkit_launcher": "launcher",
+    "crashkit_artifacts": "artifacts",
 }
 
 
@@ -212,6 +240,20 @@ def pytest_ini_settings(start: Path) -> tuple[dict[str, Any], str]:
                 found = {INI_KEYS[k]: v for k, v in section.items() if k in INI_KEYS}
                 return found, str(folder / name)
     return {}, ""
+
+
+def pytest_pythonpath(start: Path) -> list[Path]:
+    """The folders the pytest configuration's ``pythonpath`` setting puts on ``sys.path``
+    (relative to its file), so that ``crashkit run`` and ``crashkit replay`` import the
+    project's modules as ``pytest`` does."""
+    for folder in (start.resolve(), *start.resolve().parents):
+        for name in ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"):
+            section = _pytest_section(folder / name)
+            if section is not None:
+                value = section.get("pythonpath") or []
+                entries = value.split() if isinstance(value, str) else [str(v) for v in value]
+                return [(folder / entry).resolve() for entry in entries]
+    return []
 
 
 def _pytest_section(path: Path) -> Mapping[str, Any] | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from crashkit.errors import ResultsError
-from crashkit.scenario.invariants import Check, Finding, diff_states, run_invariants
+from crashkit.scenario.invariants import Check, Finding, crash_equivalence, run_invariants
 from crashkit.scenario.scenario import Scenario, ScenarioRef, World
 
 __all__ = ["ARTIFACT_FORMAT", "ArtifactStore", "Recheck", "recheck"]
@@ -134,15 +134,9 @@ def recheck(folder: str | Path) -> Recheck:
     world = World(folder / manifest["world"], record["variant"], env)
     golden = manifest["golden_state"]
     state = dict(scenario.observe(world))
-    now: list[Finding] = []
-    if state != golden:
-        now.append(
-            Finding(
-                "crash-equivalence",
-                "the stored world differs from the golden state",
-                diff_states(golden, state),
-            )
-        )
+    differs = "the stored world differs from the golden state"
+    equivalence = crash_equivalence(scenario.crash_equivalence, golden, state, differs)
+    now: list[Finding] = [equivalence] if equivalence is not None else []
     plain, asking = scenario.split_invariants()
     needs_pytest = [_name(i) for i in asking]
     now += run_invariants(plain, Check(world, state, golden, record["rounds"]))

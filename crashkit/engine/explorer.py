@@ -47,7 +47,7 @@ from crashkit.model.process import (
 )
 from crashkit.model.worlds import copy_world
 from crashkit.output.report import point_ranges
-from crashkit.scenario.invariants import Check, diff_states, run_invariants
+from crashkit.scenario.invariants import Check, crash_equivalence, run_invariants
 from crashkit.scenario.journal import Uncovered
 from crashkit.scenario.scenario import Scenario, World
 
@@ -328,14 +328,8 @@ class Explorer:
         if findings:
             return findings, rounds
         state = self.observe(world, findings)
-        if state != golden.state:
-            findings.append(
-                Finding(
-                    "crash-equivalence",
-                    "the recovered world differs from the golden run's final state",
-                    diff_states(golden.state, state),
-                )
-            )
+        equivalence = crash_equivalence(self.scenario.crash_equivalence, golden.state, state)
+        findings += [equivalence] if equivalence is not None else []
         ctx = self._check(world, state, rounds, golden.state)
         findings.extend(run_invariants(self.scenario.invariants, ctx))
         return findings, rounds

@@ -23,10 +23,11 @@ from crashkit.engine.workdir import new_work_dir
 from crashkit.errors import ScenarioError, UsageError
 from crashkit.faults import KILL, fault_kind
 from crashkit.launch import Launcher, make_launcher
-from crashkit.model.outcome import PointId, Verdict, in_shard, verdict
+from crashkit.model.outcome import PointId, Verdict, fault_cell, in_shard, verdict
 from crashkit.model.sampling import sample_points
 from crashkit.options import Options
 from crashkit.output.results import ResultsWriter, end_record
+from crashkit.scenario.journal import audit_sites
 from crashkit.scenario.scenario import Scenario
 
 __all__ = ["Sweep", "VariantSummary", "chosen", "explorer_for"]
@@ -44,14 +45,21 @@ class VariantSummary:
     by_invariant: Counter[str] = field(default_factory=Counter)
     #: Why the variant could not be explored at all (setup or golden run broken).
     error: str | None = None
-    #: The journal audit's uncovered mutations (one line each).
+    #: The journal audit: one line per source site of uncovered mutations.
     uncovered: list[str] = field(default_factory=list)
     #: What the probe could not see in the dry run (one line each).
     warnings: list[str] = field(default_factory=list)
+    #: How many mutations the journal audit found uncovered.
+    mutations: int = 0
     #: Failed points per fault kind.
     by_fault: Counter[str] = field(default_factory=Counter)
     #: The fault kinds swept.
     faults: tuple[str, ...] = (KILL,)
+    #: Points run per fault kind.
+    ran_by_fault: Counter[str] = field(default_factory=Counter)
+    #: The crash points each fault kind offers on the variant's trace (known once it is
+    #: prepared): a fault with none found nothing because it had nowhere to strike.
+    offered: dict[str, int] = field(default_factory=dict)
 
     @property
     def expected(self) -> bool:
@@ -68,6 +76,18 @@ class VariantSummary:
             broken=self.error is not None,
         )
 
+    def cell(self, fault: str) -> tuple[str, str]:
+        """What ``fault`` found in this variant (:func:`crashkit.model.outcome.fault_cell`)."""
+        return fault_cell(
+            outcome=self.verdict,
+            expected=self.expected,
+            meant=self.scenario.catching_faults(self.variant),
+            fault=fault,
+            offered=self.offered.get(fault, 0),
+            ran=self.ran_by_fault[fault],
+            failed=self.by_fault[fault],
+        )
+
     @property
     def ok(self) -> bool:
         """Clean for a correct variant; for a known-buggy one, any outcome is acceptable."""
@@ -79,6 +99,7 @@ class VariantSummary:
     def count(self, fault: str, failed: set[str]) -> None:
         """Count one point under ``fault`` whose ``failed`` invariants are given."""
         self.points += 1
+        self.ran_by_fault[fault] += 1
         if not failed:
             self.passed += 1
             return
@@ -207,6 +228,10 @@ class Sweep:
                 self._write(audit_record(explorer))
             summaries[id(explorer)].uncovered = [u.describe() for u in explorer.prepare().uncovered]
             summaries[id(explorer)].warnings = list(explorer.prepare().warnings)
+            uncovered = [u.to_json() for u in explorer.prepare().uncovered]
+            summaries[id(explorer)].uncovered = audit_sites(uncovered)
+            summaries[id(explorer)].mutations = len(uncovered)
+            summaries[id(explorer)].offered = {f: len(explorer.points_for(f)) for f in self.faults}
             if self.on_prepared is not None:
                 self.on_prepared(explorer)
             ready.append(explorer)

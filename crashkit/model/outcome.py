@@ -21,9 +21,11 @@ __all__ = [
     "PointId",
     "Round",
     "Verdict",
+    "fault_cell",
     "in_shard",
     "parse_shard",
     "verdict",
+    "verdict_word",
 ]
 
 
@@ -177,3 +179,48 @@ def verdict(
     if meant and not set(meant) & set(swept):
         return Verdict.NOT_SWEPT
     return Verdict.NOT_CAUGHT
+
+
+def fault_cell(
+    *,
+    outcome: Verdict,
+    expected: bool,
+    meant: Collection[str],
+    fault: str,
+    offered: int,
+    ran: int,
+    failed: int,
+) -> tuple[str, str]:
+    """What one fault found in one variant: a class (``good``, ``bad``, ``known``,
+    ``warn``, ``none``) and a word, within the variant's verdict ``outcome``. The CLI's
+    summary and the report's draw their cells with it, so they use the same words.
+
+    A known-buggy variant must be caught by some fault, not by each: a fault that found
+    nothing in it says ``no findings``, unless the variant as a whole was not caught and
+    this fault was meant to catch it (``not caught``).
+
+    Args:
+        offered: the crash points this fault offers on the variant's trace (1..N+1).
+        ran: how many points ran under it (the golden run, point 0, included).
+        failed: how many of those failed.
+    """
+    if not ran and outcome is Verdict.BROKEN:
+        return "bad", "error"
+    if not offered and not failed:  # it ran at most the golden run (point 0)
+        return "none", "no points"
+    if not ran:
+        return "none", "not run"
+    if failed:
+        return ("known", "caught") if expected else ("bad", "failing")
+    if not expected:
+        return "good", "clean"
+    if outcome is Verdict.NOT_CAUGHT and (not meant or fault in meant):
+        return "warn", "not caught"
+    return "none", "no findings"
+
+
+def verdict_word(outcome: Verdict, meant: Collection[str] = ()) -> str:
+    """The variant's verdict as the CLI, pytest and the report write it."""
+    if outcome is Verdict.NOT_SWEPT and meant:
+        return f"not swept (caught by {', '.join(sorted(meant))})"
+    return outcome.value

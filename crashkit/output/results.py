@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -193,9 +193,17 @@ class ResultsWriter:
         path: the JSON lines file; its folder is created.
         resume: keep the existing records (and report their points as done) instead of
             starting the file afresh.
+        about: more facts for the run record, e.g. the fault kinds asked for
+            (``faults``) and known (``fault_kinds``), which the report's header shows.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, resume: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        resume: bool = False,
+        about: Mapping[str, Any] | None = None,
+    ) -> None:
         self.path = Path(path)
         if self.path.is_dir():
             raise ResultsError(
@@ -223,7 +231,10 @@ class ResultsWriter:
             "argv": sys.argv,
             "commit": _commit(),
             "cpus": os.cpu_count(),
+            **(about or {}),
         }
+        #: The run record (the report's header reads it).
+        self.run = run
         #: A resumed file gets its run line with its first new record: a resumption that
         #: finds nothing left to do leaves the file as it was.
         self._header = encode_line(run) if self.earlier else b""

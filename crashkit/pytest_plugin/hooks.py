@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from crashkit.pytest_plugin.names import (
+    ARTIFACTS,
     FAULTS,
     LAUNCHER,
     MAX_ROUNDS,
@@ -26,45 +27,79 @@ from crashkit.pytest_plugin.names import (
     TIMEOUT,
 )
 
-# A declarative table: (option, ini name, default, help).
-_OPTIONS: list[tuple[str, str, str | None, str]] = [
+# A declarative table: (option, ini name, metavar, ini type, default, help); ini types
+# as pytest reads them (int and float since pytest 8.4). Relative
+# output paths from the ini file or the default are under pytest's rootdir; from the
+# command line, under the folder pytest was started in (as --junitxml).
+_OPTIONS: list[tuple[str, str, str, str, str | None, str]] = [
     (
         RESULTS,
         "crashkit_results",
+        "PATH",
+        "string",
         "reports/results.jsonl",
-        "JSON lines results file, appended as points run (default: %(default)s)",
+        "JSON lines results file, appended as points run (default: %(default)s under the "
+        "rootdir); a partial run (-k, -m, --lf, -x, node ids) merges its points into it",
     ),
     (
         REPORT,
         "crashkit_report",
+        "PATH",
+        "string",
         "reports/index.html",
-        "HTML crash-point report written at the end (default: %(default)s); 'none' to skip",
+        "HTML crash-point report written at the end (default: %(default)s under the "
+        "rootdir); 'none' to skip",
+    ),
+    (
+        ARTIFACTS,
+        "crashkit_artifacts",
+        "DIR",
+        "string",
+        "reports/artifacts",
+        "where failing points' worlds are kept: the first 5 per variant and fault in each "
+        "process (each xdist worker keeps its own 5) (default: %(default)s under the "
+        "rootdir); 'none' for nowhere",
     ),
     (
         FAULTS,
         "crashkit_faults",
+        "KIND[,KIND...]",
+        "args",
         "kill",
-        "comma-separated fault kinds, or all (default: %(default)s; the kinds: "
+        "fault kinds, comma-separated, or all (default: %(default)s; the kinds: "
         "crashkit run --help)",
     ),
     (
         SAMPLE,
         "crashkit_sample",
+        "N",
+        "int",
         None,
-        "run N seeded crash points per scenario variant instead of all of them",
+        "run N seeded crash points per scenario variant and fault instead of all of them",
     ),
-    (SEED, "crashkit_seed", None, "seed for --crashkit-sample (default: random, printed)"),
-    (SHARD, "crashkit_shard", None, "run shard I of N of the points, written I/N"),
-    (TIMEOUT, "crashkit_timeout", None, "seconds a child may run (default: the scenario's)"),
+    (SEED, "crashkit_seed", "S", "int", None, "seed for --crashkit-sample (default: random)"),
+    (SHARD, "crashkit_shard", "I/N", "string", None, "run shard I of N of the points"),
+    (
+        TIMEOUT,
+        "crashkit_timeout",
+        "SECONDS",
+        "float",
+        None,
+        "seconds a child may run (default: the scenario's)",
+    ),
     (
         LAUNCHER,
         "crashkit_launcher",
+        "NAME",
+        "string",
         "forkserver",
         "how children start (default: %(default)s; the launchers: crashkit run --help)",
     ),
     (
         MAX_ROUNDS,
         "crashkit_max_rounds",
+        "N",
+        "int",
         None,
         "restart rounds allowed to reach a fixpoint (default: the scenario's)",
     ),
@@ -75,16 +110,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     # The kinds and launchers are named by `crashkit run --help`, from their registries;
     # importing those here would cost every pytest run a quarter of a second.
     group = parser.getgroup("crashkit", "crash-consistency scenarios (crashkit)")
-    for option, ini, default, help_text in _OPTIONS:
-        group.addoption(
-            option,
-            dest=ini,
-            default=None,
-            metavar="VALUE",
-            help=help_text.replace("%(default)s", str(default)),
-        )
-        # No ini default: an unset key reads as "" and leaves the value to the other sources.
-        parser.addini(ini, help_text.replace("%(default)s", str(default)))
+    for option, ini, metavar, kind, default, help_text in _OPTIONS:
+        text = help_text.replace("%(default)s", str(default))
+        group.addoption(option, dest=ini, default=None, metavar=metavar, help=text)
+        # No ini default: an unset key reads as empty and leaves the value to the other
+        # sources. Faults are a list (one kind per line, or comma-separated).
+        parser.addini(ini, text, type=kind, default=None)  # type: ignore[arg-type]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -98,7 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "named). Added with no arguments to the points of a scenario's expect_findings.",
     )
     config.pluginmanager.register(_Results(config), "crashkit-results")
-    if any(config.getoption(ini) is not None for _, ini, _, _ in _OPTIONS):
+    if any(config.getoption(option[1]) is not None for option in _OPTIONS):
         from crashkit.pytest_plugin.session import session_options
 
         session_options(config)  # bad values are usage errors before anything runs
@@ -114,6 +145,7 @@ class _Results:
         self.recorder: Any = None
         self.cleared = False
         self.report_path: Any = None
+        self.deselected = 0
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
@@ -123,10 +155,14 @@ class _Results:
             report.crashkit = records()
         return report
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml reads the report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         records = getattr(report, "crashkit", None)
         if not records or hasattr(self.config, "workerinput"):
             return
+        from crashkit.pytest_plugin.session import annotate
+
+        annotate(report, records)
         if self.recorder is None:
             from crashkit.pytest_plugin.session import Recorder
 
@@ -150,16 +186,46 @@ class _Results:
             self._clear_artifacts()
 
     def _clear_artifacts(self) -> None:
-        if self.cleared:
-            return
+        if self.cleared or self._selecting():
+            return  # a partial run keeps the full run's worlds: its results still name them
         self.cleared = True
         from crashkit.pytest_plugin.session import clear_artifacts
 
         clear_artifacts(self.config)
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += sum(hasattr(item, "crashkit_records") for item in items)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.recorder is not None:
-            self.report_path = self.recorder.finish(time.monotonic() - self.started)
+            why = self._partial(session, exitstatus)
+            self.report_path = self.recorder.finish(time.monotonic() - self.started, why)
+
+    def _partial(self, session: pytest.Session, exitstatus: int) -> str | None:
+        """Why only some of the collected crash points ran (None: all of them)."""
+        reasons = {
+            **self._selections(),
+            "deselected items": self.deselected,
+            "stopped early (-x, --maxfail)": bool(session.shouldstop or session.shouldfail),
+            "interrupted": exitstatus == pytest.ExitCode.INTERRUPTED,
+        }
+        given = [name for name, value in reasons.items() if value]
+        return ", ".join(given) or None
+
+    def _selecting(self) -> bool:
+        """Whether the command line chooses some tests only (-k, -m, --lf, node ids)."""
+        return any(self._selections().values())
+
+    def _selections(self) -> dict[str, Any]:
+        option = self.config.option
+        return {
+            "-k": getattr(option, "keyword", ""),
+            "-m": getattr(option, "markexpr", ""),
+            "--lf": getattr(option, "lf", False),
+            "--sw": getattr(option, "stepwise", False),
+            "--deselect": getattr(option, "deselect", None),
+            "node ids": any("::" in str(arg) for arg in self.config.args),
+        }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.recorder is None:
@@ -170,10 +236,32 @@ class _Results:
         terminalreporter.section("crashkit")
         for line in self.recorder.summary_lines():
             write(line)
-        write(f"seed {session_seed(self.config)} (repeat a sampled run with {SEED}=N)")
-        write(f"results: {session_options(self.config).results}")
+        if session_options(self.config).sample is not None:  # the seed chose the sample
+            write(f"seed {session_seed(self.config)} (repeat this sample with {SEED}=N)")
+        results = session_options(self.config).results
+        if self.recorder.partial:
+            write(
+                f"results: {results} (a partial run, {self.recorder.partial}: its points "
+                "merged into the earlier results)"
+            )
+        else:
+            write(f"results: {results}")
         if self.report_path:
             write(f"report: {self.report_path}")
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> Any:
+    """After "collected N items": which fault kinds the crash points run (and which not)."""
+    points = [item for item in items if hasattr(item, "crashkit_records")]
+    if not points:
+        return None
+    from crashkit.pytest_plugin.session import faults_line, session_options, session_seed
+
+    options = session_options(config)
+    line = f"crashkit: {len(points)} crash point(s); {faults_line(options.faults)}"
+    if options.sample is not None:
+        line += f"; a sample of {options.sample} per variant, seed {session_seed(config)}"
+    return line
 
 
 @pytest.hookimpl(tryfirst=True)

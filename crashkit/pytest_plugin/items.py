@@ -188,6 +188,13 @@ class CrashPoint(pytest.Item):
     def runtest(self) -> None:
         fixtures = {n: self.funcargs[n] for n in self.explorer.scenario.fixture_names()}
         self.result = self.explorer.run_point(self.point, self.fault, fixtures)
+        # JUnit XML's <properties> of the test case (pytest reads them at teardown).
+        self.user_properties += [
+            ("fault", self.fault),
+            ("point", self.point),
+            ("operation", f"{self.op.kind} {self.op.target}"),
+            ("replay", self.result.replay),
+        ]
         if not self.result.findings:
             return
         if self.known_bug()[0]:
@@ -210,11 +217,13 @@ class CrashPoint(pytest.Item):
         """The results lines this item contributes (its point; the dry run's, once per process)."""
         records = []
         session = crashkit_session(self.config)
-        key = (self.explorer.scenario.id, self.explorer.variant, self.fault)
-        if key not in session.sent:
-            session.sent.add(key)
-            records.append(trace_record(self.explorer, self.fault))
-            if self.explorer.scenario.journal is not None:
+        scenario, variant = self.explorer.scenario, self.explorer.variant
+        if (scenario.id, variant) not in session.sent:
+            session.sent.add((scenario.id, variant))
+            # Every fault's trace, those with no item too: the report shows that a fault
+            # offered no point rather than leave it out.
+            records += [trace_record(self.explorer, fault) for fault in session.faults]
+            if scenario.journal is not None:
                 records.append(audit_record(self.explorer))
         if self.result is not None:
             known, faults = self.known_bug()

@@ -23,6 +23,7 @@ __all__ = [
     "Check",
     "Finding",
     "Invariant",
+    "crash_equivalence",
     "diff_states",
     "hashes_match_files",
     "journal_drained",
@@ -55,6 +56,42 @@ class Invariant(Protocol):
     def name(self) -> str: ...
 
     def check(self, ctx: Check) -> None: ...
+
+
+def crash_equivalence(
+    setting: bool | Callable[[Any, Any], Any],
+    golden: Mapping[str, Any],
+    state: Mapping[str, Any],
+    differs: str = "the recovered world differs from the golden run's final state",
+) -> Finding | None:
+    """The crash-equivalence check as a scenario configures it (see
+    :class:`crashkit.Scenario`): None when it holds or is switched off.
+
+    Args:
+        setting: True (the states must be equal), False (no check), or a function
+            ``f(golden, recovered)`` that asserts (or returns False) when they are not
+            equivalent.
+    """
+    if setting is False or (setting is True and state == golden):
+        return None
+    if setting is True:
+        return Finding("crash-equivalence", differs, diff_states(golden, state))
+    name = getattr(setting, "__name__", "crash_equivalence")
+    try:
+        holds = setting(golden, state)
+    except AssertionError as error:
+        message = f"{name}: {error}" if str(error) else f"{name} failed (assert without message)"
+        return Finding("crash-equivalence", message, diff_states(golden, state))
+    except Exception as error:
+        return Finding(
+            "crash-equivalence",
+            f"{name} raised {type(error).__name__} instead of failing an assert: {error}\n"
+            f"{traceback.format_exc()}fix: make it assert; an exception means the check "
+            "itself is broken",
+        )
+    if holds is False:
+        return Finding("crash-equivalence", f"{name} returned False", diff_states(golden, state))
+    return None
 
 
 def run_invariants(invariants: Sequence[Any], ctx: Check) -> list[Finding]:

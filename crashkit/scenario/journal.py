@@ -9,8 +9,10 @@ mutations are listed by caller and source location.
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 from crashkit.model.operation import FILE_MUTATIONS, REMOTE_MUTATIONS, Operation
 from crashkit.probes.quiet import quiet
 
-__all__ = ["Journal", "Uncovered"]
+__all__ = ["Journal", "Uncovered", "audit_sites"]
 
 #: What the audit asks about by default: every change to a file's content or name, every push.
 AUDITED = (FILE_MUTATIONS - {"fs.mkdir", "fs.rmdir"}) | REMOTE_MUTATIONS
@@ -90,3 +92,59 @@ class Uncovered:
         """``handle_conflict, engine.py:212: fs.write notes.md [path=notes.md]: reason``."""
         entity = ", ".join(f"{k}={v}" for k, v in self.entity.items())
         return f"{self.op.where}: {self.op.kind} {self.op.target} [{entity}]: {self.reason}"
+
+
+def audit_sites(uncovered: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The journal audit, one line per site: the program code that asked for the uncovered
+    mutations, the kinds and counts of them, and the entities they were for, e.g.
+    ``apply_pull, operations.py:212 (through write_atomic, files.py:62, 64, 67): fs.create,
+    fs.write, fs.rename (path=meeting.md)``.
+
+    A site is the innermost program frame outside the module that performed the mutation
+    (a program's file or HTTP helper, ``write_atomic`` or ``_call``, is not what forgot
+    the journal: its caller is).
+
+    Args:
+        uncovered: the uncovered mutations as JSON (:meth:`Uncovered.to_json`).
+    """
+    sites: dict[str, tuple[dict[str, None], Counter[str], dict[str, None]]] = {}
+    for u in uncovered:
+        site, through = _site(u)
+        lines, kinds, entities = sites.setdefault(site, ({}, Counter(), {}))
+        lines[through] = None
+        kinds[str(u.get("kind"))] += 1
+        entity = ", ".join(f"{k}={v}" for k, v in (u.get("entity") or {}).items() if v)
+        entities[entity or str(u.get("target"))] = None
+    out = []
+    for site, (lines, kinds, entities) in sites.items():
+        done = ", ".join(k if n == 1 else f"{k} x{n}" for k, n in kinds.items())
+        shown = list(entities)[:2] + ([f"{len(entities) - 2} more"] if len(entities) > 2 else [])
+        out.append(f"{site}{_through(lines)}: {done} ({'; '.join(shown)})")
+    return out
+
+
+_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*):(?P<line>\d+)\)$")
+
+
+def _site(u: Mapping[str, Any]) -> tuple[str, str]:
+    """(the site to blame, the helper it went through as ``function, file:line``)."""
+    function, file, line = u.get("function") or "?", u.get("file") or "?", u.get("line") or 0
+    inner = f"{function}, {file}:{line}"
+    for frame in (u.get("detail") or {}).get("stack") or []:
+        found = _FRAME.match(str(frame))
+        if found and found["file"] != file:
+            return f"{found['function']}, {found['file']}:{found['line']}", inner
+    return f"{function}, {file}", f":{line}"  # the helper is the site: only its lines
+
+
+def _through(helpers: Mapping[str, None]) -> str:
+    """`` (through write_atomic, files.py:62, 64)``, or ``:212, 214`` for a site that
+    made the mutations itself."""
+    if all(helper.startswith(":") for helper in helpers):
+        return ":" + ", ".join(helper[1:] for helper in helpers)
+    names: dict[str, list[str]] = {}
+    for helper in helpers:
+        where, _, line = helper.rpartition(":")
+        names.setdefault(where, []).append(line)
+    parts = [f"{where}:{', '.join(lines)}" for where, lines in names.items()]
+    return f" (through {'; '.join(parts)})"

@@ -151,6 +151,11 @@ class Scenario:
         preload: modules the fork server imports once, so children start warm.
         max_rounds: restart rounds allowed to reach a fixpoint (one more must then be quiet).
         timeout: seconds any single child may run before it is a hang.
+        crash_equivalence: whether the recovered world must equal the golden run's final
+            state (``True``, the default: ``observe`` of both is compared exactly), not at
+            all (``False``), or a function ``f(golden, recovered)`` of the two observed
+            states that asserts what "equivalent" means for this program (e.g. a store
+            that may lose a write it never acknowledged).
         journal: how to ask the program's journal whether a mutation is covered (the
             journal audit); None skips the audit.
         bookkeeping: glob patterns (relative to the world, ``fnmatch`` style) of files the
@@ -176,6 +181,7 @@ class Scenario:
     journal: Journal | None = None
     bookkeeping: Sequence[str] = ()
     about: About | None = None
+    crash_equivalence: bool | Callable[[Any, Any], Any] = True
     #: Where the scenario was loaded from, so children can import it again (set by the loader).
     source: ScenarioRef | None = None
 
@@ -219,6 +225,14 @@ class Scenario:
                 self.name,
                 f"about={self.about!r} is not a crashkit.About",
                 'about=crashkit.About("git", ("git", "--version"), documented={...})',
+            )
+        if not isinstance(self.crash_equivalence, bool) and not callable(self.crash_equivalence):
+            raise ScenarioError(
+                self.name,
+                f"crash_equivalence={self.crash_equivalence!r} is neither True, False nor a "
+                "function",
+                "crash_equivalence=False to switch it off, or a function comparing the two "
+                "states: def equivalent(golden, recovered): assert ...",
             )
         self.invariants = tuple(self.invariants)
         for check in self.invariants:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import pathlib
 
-import kasten
 import pytest
 
 from crashkit import Sweep, load_scenarios
+from crashkit.demo import kasten
 
-SCENARIOS = pathlib.Path(__file__).resolve().parents[2] / "scenarios"
+SCENARIOS = pathlib.Path(__file__).resolve().parents[2] / "crashkit" / "demo" / "scenarios"
 
 #: The smallest bundled scenario whose workload opens each variant's window.
 CAUGHT_IN = {

@@ -120,7 +120,8 @@ def test_writes_outside_the_world_are_a_finding_about_the_scenario(tmp_path, mon
 
 def test_the_bundled_engine_changes_nothing_outside_its_world():
     """No false alarm on a real engine (files, SQLite, a fake remote, temp files)."""
-    scenarios = load_scenarios([TOYS.parent.parent / "scenarios"], ["conflict"])
+    bundled = TOYS.parent.parent / "crashkit" / "demo" / "scenarios"
+    scenarios = load_scenarios([bundled], ["conflict"])
     summaries = Sweep(scenarios, variants=["correct"], sample=1, jobs=2).run()
     assert all(s.by_invariant["isolated"] == 0 for s in summaries)
 

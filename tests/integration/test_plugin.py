@@ -368,3 +368,52 @@ def test_a_crash_point_can_be_run_again_by_a_rerunning_plugin(pytester):
     assert result.ret == 0, result.stdout.str()
     assert "INTERNALERROR" not in result.stdout.str()
     assert result.parseoutcomes()["passed"] >= 1
+
+
+def test_the_report_of_a_pytest_run_has_its_date_duration_rate_and_faults(suite):
+    result = suite.runpytest_subprocess("-p", "no:randomly", "--crashkit-faults=kill,torn")
+    assert result.ret == 0
+    page = (suite.path / "reports/index.html").read_text()
+    head = " ".join(re.sub(r"<[^>]+>", " ", page.split("</header>")[0]).split())
+    assert "date unknown" not in head and re.search(r"date \d{4}-\d\d-\d\d \d\d:\d\d UTC", head)
+    duration = re.search(r"duration ([\d.]+) s", head)
+    assert duration and float(duration.group(1)) > 0
+    assert re.search(r"points / s \d+\.\d", head)
+    assert "faults kill, torn not run: error, lost-response, powerloss, recovery-crash" in head
+
+
+def test_the_session_names_its_faults_those_not_run_and_a_fault_with_no_point(suite):
+    result = run(suite, "--crashkit-faults=kill,lost-response")
+    not_run = "not run: error, torn, powerloss, recovery-crash"
+    result.stdout.fnmatch_lines(
+        [
+            f"crashkit: * crash point(s); faults run: kill, lost-response; {not_run}*",
+            "lost-response offered no crash point in store[[]correct[]], store[[]ignore-wal[]]*",
+            f"faults run: kill, lost-response; {not_run}*",
+        ]
+    )
+    assert "seed " not in result.stdout.str()  # nothing was sampled
+
+
+def test_the_seed_is_printed_when_a_sample_was_drawn(suite):
+    result = run(suite, "--crashkit-sample=2")
+    result.stdout.fnmatch_lines(["*a sample of 2 per variant, seed *", "seed * (repeat this*"])
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_junit_has_a_one_line_message_and_the_point_s_properties(pytester, workers):
+    pytester.makepyfile(toy_store=TOYS.read_text())
+    pytester.makepyfile(test_strict=STRICT)
+    run(pytester, "--junitxml=junit.xml", *workers)
+    cases = list(ET.parse(pytester.path / "junit.xml").getroot().iter("testcase"))
+    failing = [c for c in cases if c.find("failure") is not None]
+    assert failing
+    for case in failing:
+        failure = case.find("failure")
+        message = failure.get("message")
+        assert "\n" not in message and message.startswith("crash point ")
+        assert "crash-equivalence" in message or "journal-drained" in message
+        assert "replay: crashkit replay" in failure.text  # the whole report in the element
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        assert set(props) >= {"fault", "point", "operation", "replay"}
+        assert props["fault"] == "kill" and props["replay"].startswith("crashkit replay ")

@@ -148,7 +148,8 @@ INVARIANTS = [
 ]
 
 
-def toy(name: str, bug: str) -> Scenario:
+def toy(name: str, bug: str, **kwargs) -> Scenario:
+    kwargs.setdefault("expect_findings", [bug])
     return Scenario(
         name=name,
         setup=setup,
@@ -157,9 +158,9 @@ def toy(name: str, bug: str) -> Scenario:
         observe=observe,
         invariants=INVARIANTS,
         variants={"correct": {}, bug: {"TOY_BUGS": bug}},
-        expect_findings=[bug],
         program=("toy_faults",),
         timeout=20,
+        **kwargs,
     )
 
 

@@ -25,18 +25,35 @@ def header(records: list[Record], rows: list[Row]) -> Record:
     runs = [r for r in records if r.get("type") == "run"]
     points = sum(len(row.results) for row in rows)
     duration, estimated = sweep_duration(records)
+    swept = {row.fault for row in rows}
+    for run in runs:
+        swept.update(run.get("faults") or ())
+    # The fault kinds the runs knew (their registry, written in the run record), in its order.
+    kinds = list(dict.fromkeys(str(k) for run in runs for k in run.get("fault_kinds") or ()))
+    faults = [f for f in kinds if f in swept] + sorted(swept - set(kinds))
     return {
         "date": _date(runs),
         "commits": list(dict.fromkeys(str(r["commit"]) for r in runs if r.get("commit"))),
         "runs": len(runs),
         "scenarios": len({row.scenario_id for row in rows}),
         "variants": len({(row.scenario_id, row.variant) for row in rows}),
-        "faults": sorted({row.fault for row in rows}),
+        "faults": faults,
+        "faults_not_run": [f for f in kinds if f not in swept],
+        "no_points": _no_points(rows),
         "points": points,
         "enumerated": sum(row.enumerated for row in rows),
         "duration": ("≈ " if estimated else "") + _seconds(duration),
         "rate": f"{points / duration:.1f}" if duration > 0 else "-",
     }
+
+
+def _no_points(rows: list[Row]) -> list[tuple[str, list[str]]]:
+    """Each fault kind that offered no crash point in some variant, with those variants."""
+    empty: dict[str, list[str]] = {}
+    for row in rows:
+        if row.offered is not None and not row.offered and row.error is None:
+            empty.setdefault(row.fault, []).append(f"{row.scenario}[{row.variant}]")
+    return list(empty.items())
 
 
 def _runs(records: list[Record]) -> list[Run]:

@@ -21,7 +21,7 @@ from crashkit.output.report.header import banner, header
 from crashkit.output.report.programs import program_pages
 from crashkit.output.report.records import Record, latest
 from crashkit.output.report.records import merge_results as merge_results
-from crashkit.output.report.rows import build_rows, by_scenario
+from crashkit.output.report.rows import build_rows, by_scenario, matrix
 from crashkit.output.report.sections import audit_groups, trend_entries
 from crashkit.output.report.text import clean, describe, error_summary, point_ranges, where
 from crashkit.output.report.trend import compare
@@ -52,14 +52,16 @@ def render_report(
     current = clean(latest(records))
     rows = build_rows(current)
     trend = compare(current, latest(previous) if previous is not None else None)
+    head = header(current, rows)
     return (
         _environment()
         .get_template("report.html.j2")
         .render(
             title=title,
-            head=header(current, rows),
+            head=head,
             banner=banner(rows),
             rows=rows,
+            matrix=matrix(rows, head["faults"]),
             scenarios=by_scenario(rows),
             programs=program_pages(current, rows),
             trend=trend,

@@ -12,10 +12,19 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from crashkit.model.outcome import PointId, Verdict, verdict
+from crashkit.model.outcome import PointId, Verdict, fault_cell, verdict, verdict_word
 from crashkit.output.report.records import Record
 
-__all__ = ["Row", "RowKey", "build_rows", "by_scenario", "by_variant", "row_key"]
+__all__ = [
+    "Line",
+    "Row",
+    "RowKey",
+    "build_rows",
+    "by_scenario",
+    "by_variant",
+    "matrix",
+    "row_key",
+]
 
 #: One strip: scenario id, variant, fault.
 RowKey = tuple[str, str, str]
@@ -138,26 +147,22 @@ class Row:
 
     @property
     def verdict(self) -> tuple[str, str]:
-        """A CSS class and a word for the outcome under this fault, within :attr:`outcome`.
+        """A CSS class and a word for the outcome under this fault, within :attr:`outcome`
+        (:func:`crashkit.model.outcome.fault_cell`, as the CLI's summary draws it)."""
+        return fault_cell(
+            outcome=self.outcome,
+            expected=self.expected,
+            meant=self.meant,
+            fault=self.fault,
+            offered=sum(1 for point in self.points if point != 0),
+            ran=len(self.results),
+            failed=self.failed,
+        )
 
-        A known-buggy variant must be caught by some fault, not by each, so a fault that
-        found nothing in it says so neutrally unless the variant as a whole was missed.
-        """
-        if not self.results:
-            if self.outcome is Verdict.BROKEN:
-                return "bad", "error"
-            return ("none", "not run") if self.points else ("none", "no points")
-        if self.failed:
-            return ("known", "caught (known bug)") if self.expected else ("bad", "failing")
-        return self._unfound() if self.expected else ("good", "clean")
-
-    def _unfound(self) -> tuple[str, str]:
-        """The word for a known bug this fault found nothing of."""
-        if self.outcome is Verdict.NOT_SWEPT:
-            return "none", f"not swept (caught by {', '.join(sorted(self.meant))})"
-        if self.outcome is Verdict.NOT_CAUGHT and (not self.meant or self.fault in self.meant):
-            return "warn", "not caught"
-        return "none", "no findings under this fault"
+    @property
+    def verdict_word(self) -> str:
+        """The variant's verdict, in the words of the CLI and pytest."""
+        return verdict_word(self.outcome, self.meant)
 
     def records(self, point: int) -> list[tuple[int | None, Record]]:
         """The records of one point: the plain one first, then the nested ones in order."""
@@ -275,3 +280,45 @@ def by_scenario(rows: list[Row]) -> list[tuple[Row, list[Row]]]:
     for row in rows:
         groups[row.scenario_id].append(row)
     return [(members[0], members) for members in groups.values()]
+
+
+#: The class of each verdict's badge.
+VERDICT_CLASS = {
+    Verdict.CLEAN: "good",
+    Verdict.FAILING: "bad",
+    Verdict.BROKEN: "bad",
+    Verdict.CAUGHT: "known",
+    Verdict.NOT_CAUGHT: "warn",
+    Verdict.NOT_SWEPT: "none",
+}
+
+
+@dataclass
+class Line:
+    """One line of the summary matrix: a scenario variant, its strip under each fault
+    (None: not swept under it), and its verdict."""
+
+    first: Row
+    cells: list[Row | None]
+    invariants: Counter[str]
+
+    @property
+    def rows(self) -> str:
+        """The indexes of its strips, for the page's filters."""
+        return " ".join(str(cell.index) for cell in self.cells if cell is not None)
+
+    @property
+    def verdict(self) -> tuple[str, str]:
+        return VERDICT_CLASS[self.first.outcome], self.first.verdict_word
+
+
+def matrix(rows: list[Row], faults: list[str]) -> list[Line]:
+    """The summary as a matrix: a line per scenario variant, a cell per fault in ``faults``."""
+    lines = []
+    for members in by_variant(rows):
+        by_fault = {row.fault: row for row in members}
+        invariants: Counter[str] = Counter()
+        for row in members:
+            invariants.update(row.invariants)
+        lines.append(Line(members[0], [by_fault.get(f) for f in faults], invariants))
+    return lines

@@ -259,7 +259,10 @@ class Probe:
         return known
 
     def _classify(self, module: str, filename: str) -> bool:
-        if module == "crashkit" or module.startswith("crashkit."):
+        # crashkit's frames are never the program's, except the demo engine's: a program
+        # shipped with crashkit as any user's is.
+        own = module == "crashkit" or module.startswith("crashkit.")
+        if own and not module.startswith("crashkit.demo."):
             return False
         if os.path.abspath(filename) in self.program_files:
             return True

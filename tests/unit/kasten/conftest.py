@@ -7,10 +7,10 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import kasten
 import pytest
 from kasten_support import Opener
 
+from crashkit.demo import kasten
 from crashkit.remotes.notion.fake import FakeNotion
 
 

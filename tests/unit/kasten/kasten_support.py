@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import kasten
-from kasten.markdown import blocks_to_markdown
-
+from crashkit.demo import kasten
+from crashkit.demo.kasten.markdown import blocks_to_markdown
 from crashkit.remotes.notion.fake import FakeNotion
 
 Opener = Callable[..., kasten.Engine]

@@ -28,11 +28,9 @@ from typing import Any
 from unittest import mock
 
 import httpx
-import kasten
-import kasten.files
-import kasten.operations
-from kasten.markdown import blocks_to_markdown
 
+from crashkit.demo import kasten
+from crashkit.demo.kasten.markdown import blocks_to_markdown
 from crashkit.faults.disk import PowerLossModel
 from crashkit.remotes.notion.fake import FakeNotion
 

@@ -9,15 +9,15 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-import kasten
 import pytest
-from kasten import db, files
-from kasten.config import load_config
-from kasten.entities import Entity
-from kasten.merge import merge_bodies
-from kasten.policy import Action, decide
-from kasten.sides import Note, PageView
 
+from crashkit.demo import kasten
+from crashkit.demo.kasten import db, files
+from crashkit.demo.kasten.config import load_config
+from crashkit.demo.kasten.entities import Entity
+from crashkit.demo.kasten.merge import merge_bodies
+from crashkit.demo.kasten.policy import Action, decide
+from crashkit.demo.kasten.sides import Note, PageView
 from crashkit.remotes.notion.fake import FakeNotion
 
 # -- the front door ------------------------------------------------------------------

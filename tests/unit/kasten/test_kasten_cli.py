@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from kasten.cli import main
 from kasten_support import page_text
 
+from crashkit.demo.kasten.cli import main
 from crashkit.remotes.notion.fake import FakeNotion
 
 
@@ -45,13 +45,14 @@ def test_a_person_inits_links_syncs_and_reads_the_status(
     status, out, _ = kasten_cli(capsys, "--dir", d, "status")
     assert "modified  todo.md" in out and "untracked loose.md" in out
     status, out, _ = kasten_cli(capsys, "--dir", d, "sync")
-    assert "pushed: todo.md" in out and "untracked (kasten link FILE PAGE_ID): loose.md" in out
+    assert "pushed: todo.md" in out
+    assert "untracked (crashkit-kasten link FILE PAGE_ID): loose.md" in out
     assert page_text(fake, page) == "buy milk\n\nbuy bread\n"
     status, out, _ = kasten_cli(capsys, "--dir", d, "status", "--json")
     assert json.loads(out)["entities"][0]["state"] == "synced"
     assert (
         kasten_cli(capsys, "--dir", d, "sync")[1]
-        == "untracked (kasten link FILE PAGE_ID): loose.md\n"
+        == "untracked (crashkit-kasten link FILE PAGE_ID): loose.md\n"
     )
 
 
@@ -72,7 +73,7 @@ def test_the_cli_works_against_the_fake_served_on_loopback(
 
 
 def test_the_console_script_is_installed(root: Path) -> None:
-    script = Path(sys.executable).with_name("kasten")
+    script = Path(sys.executable).with_name("crashkit-kasten")
     result = subprocess.run(
         [str(script), "--dir", str(root), "status"], capture_output=True, text=True, check=False
     )
@@ -83,7 +84,7 @@ def test_the_console_script_is_installed(root: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "problem", "fix"),
     [
-        (["sync"], "is not a kasten folder", "kasten --dir"),
+        (["sync"], "is not a kasten folder", "crashkit-kasten --dir"),
         (["link", "a.md", "0" * 32], "is not a kasten folder", "init --remote URL"),
         (
             ["init", "--remote", "api.notion.com", "--token", "t"],

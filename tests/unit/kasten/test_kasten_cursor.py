@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import kasten
 import pytest
-from kasten import cursor
-from kasten.cli import main
 from kasten_support import Opener, synced
 from kasten_sweep import make_setup, run
 
+from crashkit.demo import kasten
+from crashkit.demo.kasten import cursor
+from crashkit.demo.kasten.cli import main
 from crashkit.remotes.notion.fake import FakeNotion
 
 

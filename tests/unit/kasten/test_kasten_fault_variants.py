@@ -10,16 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import kasten
 import pytest
-from kasten import cursor
-from kasten.variants import (
-    ERROR_DROPS_WAL,
-    INPLACE_PWRITE,
-    RECOVERY_DELETES_FIRST,
-    RENAME_WITHOUT_FSYNC,
-    RETRY_DUPLICATES,
-)
 from kasten_support import (
     FAULT_VARIANTS,
     Opener,
@@ -41,6 +32,15 @@ from kasten_sweep import (
 )
 from notion_client.errors import RequestTimeoutError
 
+from crashkit.demo import kasten
+from crashkit.demo.kasten import cursor
+from crashkit.demo.kasten.variants import (
+    ERROR_DROPS_WAL,
+    INPLACE_PWRITE,
+    RECOVERY_DELETES_FIRST,
+    RENAME_WITHOUT_FSYNC,
+    RETRY_DUPLICATES,
+)
 from crashkit.remotes.notion.fake import FakeNotion
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import kasten
 import pytest
 from kasten_support import delete_build, fill_build, merge_build, small_push_build
 from kasten_sweep import Build, damaged_points, fault_sweep, make_setup, power_cut_runs, run
+
+from crashkit.demo import kasten
 
 
 @pytest.fixture(autouse=True)

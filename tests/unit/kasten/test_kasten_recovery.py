@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import kasten
 import pytest
 from kasten_support import delete_build, fill_build, merge_build, push_build, synced
 from kasten_sweep import (
@@ -23,6 +22,7 @@ from kasten_sweep import (
     world_state,
 )
 
+from crashkit.demo import kasten
 from crashkit.remotes.notion.fake import FakeNotion
 
 

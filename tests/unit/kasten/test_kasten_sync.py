@@ -7,12 +7,12 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import kasten
 import notion_client
 import pytest
-from kasten.markdown import content_hash
 from kasten_support import Opener, page_text, sync_until_quiet
 
+from crashkit.demo import kasten
+from crashkit.demo.kasten.markdown import content_hash
 from crashkit.remotes.notion.fake import FakeNotion
 
 

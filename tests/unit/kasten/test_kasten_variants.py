@@ -16,17 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import kasten
 import pytest
-from kasten.variants import (
-    CONFLICT_NO_WAL,
-    GC_NO_WAL,
-    INPLACE_WRITE,
-    PUSH_NOT_IDEMPOTENT,
-    RECOVERY_IGNORES_WAL,
-    VARIANTS,
-    WAL_DELETE_BEFORE_PUSH,
-)
 from kasten_support import (
     FAULT_VARIANTS,
     Opener,
@@ -47,6 +37,16 @@ from kasten_sweep import (
     sweep,
 )
 
+from crashkit.demo import kasten
+from crashkit.demo.kasten.variants import (
+    CONFLICT_NO_WAL,
+    GC_NO_WAL,
+    INPLACE_WRITE,
+    PUSH_NOT_IDEMPOTENT,
+    RECOVERY_IGNORES_WAL,
+    VARIANTS,
+    WAL_DELETE_BEFORE_PUSH,
+)
 from crashkit.remotes.notion.fake import FakeNotion
 
 State = dict[str, object]

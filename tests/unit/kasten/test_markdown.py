@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kasten.markdown import (
+
+from crashkit.demo.kasten.markdown import (
     PLAIN_TEXT,
     RICH_TEXT_LIMIT,
     blocks_to_markdown,

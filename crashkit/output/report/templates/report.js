@@ -216,9 +216,12 @@
     DATA.rows.forEach(function (row, r) {
       var show = visible(r);
       rowEl(r).hidden = !show;
-      var line = document.querySelector('.summary tr[data-row="' + r + '"]');
-      if (line) line.hidden = !show;
       if (show) { drawRow(r); shown += 1; }
+    });
+    document.querySelectorAll(".summary tr[data-rows]").forEach(function (line) {
+      line.hidden = !line.dataset.rows.split(" ").some(function (r) {
+        return r !== "" && !rowEl(Number(r)).hidden;
+      });
     });
     document.querySelectorAll("#points .scenario").forEach(function (article) {
       article.hidden = !article.querySelector(".row:not([hidden])");

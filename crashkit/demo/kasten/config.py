@@ -117,7 +117,7 @@ def _read_file(folder: str | os.PathLike[str]) -> dict[str, Any]:
     except FileNotFoundError:
         raise NotInitializedError(
             f"{str(Path(folder))!r} is not a kasten folder (no {STATE_FOLDER}/config.json)",
-            f"run: kasten --dir {folder} init --remote URL --token TOKEN",
+            f"run: crashkit-kasten --dir {folder} init --remote URL --token TOKEN",
         ) from None
     try:
         data = json.loads(text)

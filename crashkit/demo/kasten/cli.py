@@ -1,4 +1,5 @@
-"""The ``kasten`` command: init a folder, link notes to pages, sync, show status.
+"""The ``crashkit-kasten`` command (or ``python -m crashkit.demo.kasten``): init a folder,
+link notes to pages, sync, show status.
 
 Exit status: 0 done; 1 the remote or the system failed (the journal keeps any
 unfinished operation, so running ``sync`` again resumes it), or a note was
@@ -24,7 +25,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``kasten`` command line; returns the exit status."""
+    """Run the ``crashkit-kasten`` command line; returns the exit status."""
     args = _parser().parse_args(argv)
     command: Callable[[argparse.Namespace], int] = args.command
     try:
@@ -40,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     # A declarative table of the commands and their options.
     parser = argparse.ArgumentParser(
-        prog="kasten", description="Keep a folder of markdown notes in sync with Notion pages."
+        prog="crashkit-kasten",
+        description="Keep a folder of markdown notes in sync with Notion pages.",
     )
     parser.add_argument(
         "--dir", type=Path, default=Path("."), help="the synced folder (default: .)"
@@ -70,14 +72,14 @@ def _parser() -> argparse.ArgumentParser:
 def _init(args: argparse.Namespace) -> int:
     init(args.dir, remote=args.remote, token=args.token, parent=args.parent)
     print(f"initialized {args.dir} (remote {args.remote})")
-    print(f"next: kasten --dir {args.dir} link FILE PAGE_ID")
+    print(f"next: crashkit-kasten --dir {args.dir} link FILE PAGE_ID")
     return EXIT_OK
 
 
 def _link(args: argparse.Namespace) -> int:
     link(args.dir, args.file, args.page_id)
     print(f"linked {args.file} to page {args.page_id}")
-    print(f"next: kasten --dir {args.dir} sync")
+    print(f"next: crashkit-kasten --dir {args.dir} sync")
     return EXIT_OK
 
 
@@ -99,7 +101,7 @@ def _summary(report: SyncReport) -> list[str]:
         ("already in step", report.adopted),
         ("deleted (page archived)", report.deleted),
         ("purged", report.purged),
-        ("untracked (kasten link FILE PAGE_ID)", report.untracked),
+        ("untracked (crashkit-kasten link FILE PAGE_ID)", report.untracked),
     ):
         if paths:
             lines.append(f"{label}: {', '.join(paths)}")
@@ -130,7 +132,7 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
         lines.append(f"  unfinished {entry['operation']} ({entry['state']}): {where}")
     lines.extend(f"  untracked {path}" for path in status["untracked"])
     if len(lines) == 1:
-        lines.append("  no notes linked yet: kasten link FILE PAGE_ID")
+        lines.append("  no notes linked yet: crashkit-kasten link FILE PAGE_ID")
     last = status.get("last_change")
     if last:
         lines.append(f"  last change: sync #{last['syncs']}, finished {last['finished_at']}")

@@ -18,13 +18,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import kasten
-import kasten.remote
-from kasten.files import is_temp_name
-from kasten.markdown import blocks_to_markdown, content_hash, markdown_to_blocks, split_frontmatter
-
 import crashkit
+import crashkit.demo.kasten.remote
 from crashkit import FakeNotion, Journal, Operation, Scenario, World
+from crashkit.demo import kasten
+from crashkit.demo.kasten.files import is_temp_name
+from crashkit.demo.kasten.markdown import (
+    blocks_to_markdown,
+    content_hash,
+    markdown_to_blocks,
+    split_frontmatter,
+)
 
 # Warm-up: this module is preloaded by crashkit's fork server, so the TLS context the
 # engine's HTTP client needs (loading the CA bundle costs about 30 ms) is built once there
@@ -296,7 +300,7 @@ def kasten_scenario(
         context=lambda world: _fake(world).mock(),
         variants=VARIANTS,
         expect_findings={variant: CAUGHT_BY.get(variant, ()) for variant in catches},
-        program=("kasten",),
+        program=("crashkit.demo.kasten",),
         preload=("kasten", "notion_client", "respx", "merge3"),
         journal=JOURNAL,
         **kwargs,

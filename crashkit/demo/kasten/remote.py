@@ -45,7 +45,7 @@ _LOGGER = logging.getLogger("kasten.remote")
 
 _RETRY_LATER = "try again later; the unfinished operation is journaled and the next sync replays it"
 _FIXES = {
-    "unauthorized": "check the token (kasten init --token TOKEN, or $KASTEN_TOKEN)",
+    "unauthorized": "check the token (crashkit-kasten init --token TOKEN, or $KASTEN_TOKEN)",
     "restricted_resource": "share the page with the integration in Notion",
     "object_not_found": "check the page id, and that the page is shared with the integration",
 }

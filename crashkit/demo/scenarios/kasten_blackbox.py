@@ -1,14 +1,14 @@
 """The bundled kasten scenarios in black-box mode: kasten run as a command.
 
-Each scenario of ``scenarios/test_*.py`` again, with the same world, variants,
+Each scenario of ``crashkit/demo/scenarios/test_*.py`` again, with the same world, variants,
 invariants and journal, but its workload and restart are the ``kasten`` command line
-(``kasten --dir notes sync``, in a fresh interpreter each time) against the fake Notion
+(``crashkit-kasten --dir notes sync``, in a fresh interpreter each time) against the fake Notion
 served on 127.0.0.1, crashed through the syscall probe instead of the Python one. The
 verdicts must be the same as in-process; the points are finer (each system call
 instead of each Python-level operation; SQLite transactions at their boundaries).
 
 Not a ``test_*.py`` file, so the default sweep leaves it out (every kasten command
-starts an interpreter): ``crashkit run scenarios/kasten_blackbox.py``.
+starts an interpreter): ``crashkit run crashkit/demo/scenarios/kasten_blackbox.py``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from crashkit import Command, Scenario
 
 #: One sync, as a user runs it; the remote's address comes from the served fake.
 SYNC = Command(
-    [sys.executable, "-m", "kasten.cli", "--dir", NOTES, "sync"],
+    [sys.executable, "-m", "crashkit.demo.kasten", "--dir", NOTES, "sync"],
     env={"KASTEN_REMOTE": "{remote}"},
     ok=(0, 1),  # 1: a note skipped or the remote failed; the journal keeps what is unfinished
 )
