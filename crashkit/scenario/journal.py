@@ -129,6 +129,8 @@ _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*):(?P<line>\d+)\)$")
 def _site(u: Mapping[str, Any]) -> tuple[str, str]:
     """(the site to blame, the helper it went through as ``function, file:line``)."""
     function, file, line = u.get("function") or "?", u.get("file") or "?", u.get("line") or 0
+    if not line:  # the syscall probe's: a process and its system call, no source line
+        return f"{function}, {file}", ""
     inner = f"{function}, {file}:{line}"
     for frame in (u.get("detail") or {}).get("stack") or []:
         found = _FRAME.match(str(frame))
@@ -140,6 +142,8 @@ def _site(u: Mapping[str, Any]) -> tuple[str, str]:
 def _through(helpers: Mapping[str, None]) -> str:
     """`` (through write_atomic, files.py:62, 64)``, or ``:212, 214`` for a site that
     made the mutations itself."""
+    if all(not helper for helper in helpers):
+        return ""
     if all(helper.startswith(":") for helper in helpers):
         return ":" + ", ".join(helper[1:] for helper in helpers)
     names: dict[str, list[str]] = {}
