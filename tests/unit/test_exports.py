@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pathlib
 import pickle
+import tomllib
 
 import pytest
 
@@ -34,3 +36,15 @@ def test_errors_subclass_the_fitting_builtin_and_pickle(error, builtin):
     assert isinstance(error, errors.CrashkitError) and isinstance(error, builtin)
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is type(error) and str(copy) == str(error)
+
+
+def test_every_package_is_in_the_wheel():
+    """pyproject.toml lists the packages a wheel ships: a package missing there imports
+    in a checkout but not once installed."""
+    root = pathlib.Path(crashkit.__file__).parent
+    project = tomllib.loads((root.parent / "pyproject.toml").read_text())
+    listed = set(project["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(root.parent).parts) for init in root.rglob("__init__.py")
+    }
+    assert found - listed == set(), "add them to [tool.setuptools] packages in pyproject.toml"
