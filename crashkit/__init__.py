@@ -39,6 +39,7 @@ if _TYPE_CHECKING:  # for type checkers and editors; at run time see __getattr__
     from crashkit.remotes.notion.fake import FakeNotion
     from crashkit.scenario import (
         Check,
+        Generated,
         Invariant,
         Journal,
         Scenario,
@@ -76,6 +77,7 @@ _EXPORTS = {
     "point": "crashkit.probes.python",
     "FakeNotion": "crashkit.remotes.notion.fake",
     "Check": "crashkit.scenario",
+    "Generated": "crashkit.scenario",
     "Invariant": "crashkit.scenario",
     "Journal": "crashkit.scenario",
     "Scenario": "crashkit.scenario",
@@ -99,6 +101,7 @@ __all__ = [
     "FakeNotion",
     "FaultKind",
     "Finding",
+    "Generated",
     "Invariant",
     "Journal",
     "Launcher",

@@ -8,6 +8,7 @@ their phases), so this package imports only :mod:`crashkit.model`,
 :mod:`crashkit.errors`.
 """
 
+from crashkit.scenario.generated import Generated
 from crashkit.scenario.invariants import (
     Check,
     Invariant,
@@ -30,6 +31,7 @@ from crashkit.scenario.scenario import (
 
 __all__ = [
     "Check",
+    "Generated",
     "Invariant",
     "Journal",
     "Scenario",
