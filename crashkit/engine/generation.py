@@ -155,6 +155,9 @@ class WorldSearch:
     def __post_init__(self) -> None:
         self.outcome = SearchOutcome(self.generated, self.variant, self.fault)
         self._target: str | None = None
+        #: The kind of operation the first finding was at ((kind, function); None: the
+        #: uncrashed run): while shrinking, only points of that kind are tried.
+        self._target_op: tuple[str, str] | None = None
         self._failing: tuple[Any, PointResult] | None = None
         self._last_clean: tuple[Any, Explorer, list[PointResult]] | None = None
         self._numbers = itertools.count()
@@ -239,6 +242,7 @@ class WorldSearch:
             return
         if self._target is None:
             self._target = hit.findings[0].invariant
+            self._target_op = (hit.op.kind, hit.op.function) if hit.point else None
             self.outcome.found_after = self.outcome.worlds
             self._found_at = time.monotonic()
         self._failing = (data, hit)
@@ -255,15 +259,18 @@ class WorldSearch:
             return False
         return self._target is None or self._target in {f.invariant for f in result.findings}
 
-    def _crash(self, explorer: Explorer, stop_early: bool) -> tuple[list[PointResult], Any]:
-        """Run the chosen points of one world in order (in parallel); its results, and its
-        first point with a finding of the kind sought (None: none)."""
+    def _crash(
+        self, explorer: Explorer, stop_early: bool, also: tuple[int, ...] = ()
+    ) -> tuple[list[PointResult], Any]:
+        """Run the chosen points of one world (and ``also`` these) in order, in parallel;
+        its results, and its first point with a finding of the kind sought (None: none)."""
         try:
             explorer.prepare()
         except ScenarioError as error:
             broken = _broken(explorer, self.fault, error)
             return [broken], broken if self._matches(broken) else None
-        points = self._points(explorer)
+        points = self._points(explorer, shrinking=stop_early and self._target is not None)
+        points = sorted({*points, *also})
         if fault_kind(self.fault).recordable:
             explorer.plan_kills(p for p in points if p)
         jobs = self.options.jobs or default_jobs()
@@ -278,20 +285,32 @@ class WorldSearch:
                     return results, result
         return results, next((r for r in results if self._matches(r)), None)
 
-    def _points(self, explorer: Explorer) -> list[int]:
-        """Point 0 (the uncrashed run) and the fault's points, or a seeded sample of them."""
+    def _points(self, explorer: Explorer, shrinking: bool) -> list[int]:
+        """Point 0 (the uncrashed run) and the fault's points, or a seeded sample of them.
+        While shrinking, only points at the kind of operation (and in the function) the
+        finding was first seen at, all of them: a shrink step then costs a few points, not
+        a world's worth."""
         offered = explorer.points_for(self.fault)
-        return [0, *sample_points(offered, self.options.sample, self.options.seed or 0)]
+        if not shrinking:
+            return [0, *sample_points(offered, self.options.sample, self.options.seed or 0)]
+        if self._target_op is None:
+            return [0]
+        like = [p for p in offered if _signature(explorer.operation(p)) == self._target_op]
+        return [0, *like]
 
     def _run_whole(self, data: Any, hit: PointResult) -> None:
         """Run the shrunk world at every chosen point, keeping failing points' worlds."""
         explorer = self._explorer(self.generated.scenario_from_json(data), self.artifacts)
         try:
-            results, first = self._crash(explorer, stop_early=False)
+            results, first = self._crash(explorer, stop_early=False, also=(hit.point,))
         finally:
             explorer.close()
         self.outcome.world, self.outcome.explorer, self.outcome.results = data, explorer, results
         self.outcome.finding = first or hit
+
+
+def _signature(op: Operation) -> tuple[str, str]:
+    return (op.kind, op.function)
 
 
 def _broken(explorer: Explorer, fault: str, error: ScenarioError) -> PointResult:
