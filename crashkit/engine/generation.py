@@ -10,6 +10,11 @@ a smaller world that fails another way counts as passing, so the shrunk world is
 smallest one for the first finding. Hypothesis's example database keeps the failing
 world, so the next run tries it first.
 
+The worlds are hypothesis's to draw, as in any hypothesis test: random, unless
+``--hypothesis-seed`` or a profile with ``derandomize`` fixes them; crashkit's seed
+chooses the sampled points of each world. What reproduces a finding exactly is its
+world, which the results file and the replay line carry.
+
 Budgets: ``options.examples`` worlds at most (hypothesis's ``max_examples``), drawing
 stops after ``options.budget`` seconds, each world is crashed at every point of the
 fault (or a seeded sample of ``options.sample``), and the search of a world stops at its
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, Verbosity, given, seed, settings
+from hypothesis import HealthCheck, Verbosity, given, settings
 from hypothesis.errors import Flaky, HypothesisException
 
 from crashkit.engine.artifacts import ArtifactStore
@@ -206,11 +211,12 @@ class WorldSearch:
             self._try(world)
 
         # One database entry per (scenario, variant, fault), whatever the function's code.
+        # The worlds are hypothesis's to draw: its --hypothesis-seed and a derandomize
+        # profile fix them (hypothesis's @seed would also switch the database off);
+        # crashkit's seed chooses the sampled points only.
         key = f"crashkit:{self.generated.id}:{self.variant}:{self.fault}"
         crash_world._hypothesis_internal_database_key = key.encode()
         test: Callable[[], None] = crash_world
-        if self.options.seed is not None:
-            test = seed(self.options.seed)(crash_world)
         return test
 
     def _spent(self) -> bool:
