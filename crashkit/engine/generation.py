@@ -54,7 +54,7 @@ from crashkit.options import Options
 from crashkit.scenario.generated import Generated, encode_world
 from crashkit.scenario.scenario import Scenario
 
-__all__ = ["SearchOutcome", "WorldFailed", "WorldSearch", "search_generated"]
+__all__ = ["SearchOutcome", "WorldFailed", "WorldSearch", "search_generated", "searched"]
 
 #: The invariant of a world whose setup or uncrashed run is broken (the program raised,
 #: hung, or the world could not be built).
@@ -336,6 +336,14 @@ def _cancel(futures: Iterable[Future[Any]]) -> None:
             future.exception()
 
 
+def searched(generated: Generated, variant: str, fault: str) -> bool:
+    """Whether ``variant`` is searched under ``fault``: a known bug that names the faults
+    meant to catch it only under those (worlds a fault cannot fail are not worth
+    drawing), every other variant under every fault."""
+    meant = generated.shape().catching_faults(variant)
+    return not meant or fault in meant
+
+
 def _labelled(report: Callable[[str, int, int], None], label: str) -> Callable[[int, int], None]:
     def progress(worlds: int, points: int) -> None:
         report(label, worlds, points)
@@ -359,6 +367,8 @@ def search_generated(
     for number, item in enumerate(generated):
         variants = [v for v in item.variants if not options.variants or v in options.variants]
         for variant, fault in itertools.product(variants, options.faults):
+            if not searched(item, variant, fault):
+                continue
             label = f"{item.name}[{variant}] {fault}"
             progress = None if on_progress is None else _labelled(on_progress, label)
             search = WorldSearch(

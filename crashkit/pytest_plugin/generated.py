@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from crashkit.engine.generation import SearchOutcome, WorldSearch
+from crashkit.engine.generation import SearchOutcome, WorldSearch, searched
 from crashkit.pytest_plugin.items import format_failure
 from crashkit.pytest_plugin.names import SEED
 from crashkit.pytest_plugin.session import crashkit_session, session_seed
@@ -31,7 +31,8 @@ _SHOWN = 4000
 
 
 def collect_generated(collector: pytest.Collector, name: str, generated: Generated) -> list[Any]:
-    """The items of one generated scenario: one per (variant, fault)."""
+    """The items of one generated scenario: one per (variant, fault), a known bug only
+    under the faults meant to catch it (when it names them)."""
     session = crashkit_session(collector.config)
     if generated.source is None:
         generated.source = ScenarioRef(str(collector.path.resolve()), name)
@@ -48,6 +49,7 @@ def collect_generated(collector: pytest.Collector, name: str, generated: Generat
         for variant in generated.variants
         if not wanted or variant in wanted
         for fault in session.faults
+        if searched(generated, variant, fault)
     ]
 
 
