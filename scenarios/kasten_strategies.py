@@ -43,11 +43,13 @@ def _clean(text: str) -> str:
 
 @st.composite
 def _text(draw: Any, long: bool = True) -> str:
-    """Words; sometimes (``long``) one word repeated hundreds of times, a text over
-    2,000 characters."""
+    """Words; sometimes (``long``) a word repeated to a length over Notion's 2,000
+    characters per rich-text object (shrinking keeps it just over)."""
     word = draw(st.text(alphabet=_CHARS, min_size=1, max_size=12))
     if long and draw(st.integers(0, 7)) == 0:
-        return _clean(" ".join([word] * draw(st.integers(1, 500))))
+        length = draw(st.integers(2001, 6000))
+        text = _clean(" ".join([word] * (length // (len(word) + 1) + 1)))
+        return text[:length].strip() + "x" * (length - len(text[:length].strip()))
     return _clean(word + draw(st.text(alphabet=_CHARS, max_size=30)))
 
 
@@ -80,13 +82,13 @@ _KINDS = (*_PREFIX, "code", "divider")
 
 @st.composite
 def markdown_bodies(draw: Any) -> str:
-    """A note's markdown: blocks separated by blank lines (a block may be repeated up to
-    150 times, so a note can exceed the 100 blocks of one Notion request), ending with a
-    newline or not. May be empty."""
+    """A note's markdown: blocks separated by blank lines (a block may be repeated 101 to
+    150 times, over the 100 blocks of one Notion request), ending with a newline or not.
+    May be empty."""
     blocks: list[str] = []
     for _ in range(draw(st.integers(0, 5))):
-        # Mostly single blocks; one run in eight repeats its block up to 150 times.
-        count = draw(st.integers(1, 150)) if draw(st.integers(0, 7)) == 0 else 1
+        # Mostly single blocks; one run in sixteen repeats its block 101 to 150 times.
+        count = draw(st.integers(101, 150)) if draw(st.integers(0, 15)) == 0 else 1
         blocks += [draw(_block(long=count == 1))] * count  # long text is not repeated
     body = "\n\n".join(blocks)
     return body + "\n" if body and draw(st.booleans()) else body
