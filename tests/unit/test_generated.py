@@ -155,3 +155,31 @@ def test_a_failing_point_of_a_world_records_the_world_and_replays_it_exactly():
     assert replay.startswith(f"crashkit replay {generated.id} --variant correct --point 2 ")
     assert decode_world(replay.split("--world ")[1]) == ["", ""]
     assert "world" not in _result(scenario, []).to_json()  # passing points: no copy
+
+
+def test_the_report_shows_each_search_and_escapes_the_world():
+    from crashkit.output.report import render_report
+
+    search = {
+        "type": "generated",
+        "scenario": "items",
+        "scenario_id": "t.py::items",
+        "variant": "early-done",
+        "fault": "kill",
+        "worlds": 13,
+        "points": 44,
+        "duration": 15.2,
+        "found_after": 3,
+        "shrink_seconds": 11.0,
+        "invariant": "crash-equivalence",
+        "point": 2,
+        "op": {"kind": "fs.create", "target": "items.txt.tmp", "function": "save"},
+        "finding": {"invariant": "crash-equivalence", "message": "differs", "diff": ""},
+        "world": ["<script>alert(1)</script>", ""],
+        "replay": "crashkit replay t.py::items --variant early-done --point 2 --world z:x",
+        "expected_findings": True,
+    }
+    page = render_report([{"type": "run", "format": 1}, search])
+    assert "Generated worlds" in page and "p02 fs.create items.txt.tmp" in page
+    assert "found after 3 worlds" in page and "--world z:x" in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page
