@@ -48,7 +48,7 @@ from crashkit.errors import ScenarioError
 from crashkit.faults import fault_kind
 from crashkit.launch import Launcher
 from crashkit.model.operation import Operation
-from crashkit.model.outcome import Finding
+from crashkit.model.outcome import Finding, PointId, in_shard
 from crashkit.model.sampling import sample_points
 from crashkit.options import Options
 from crashkit.scenario.generated import Generated, encode_world
@@ -336,12 +336,16 @@ def _cancel(futures: Iterable[Future[Any]]) -> None:
             future.exception()
 
 
-def searched(generated: Generated, variant: str, fault: str) -> bool:
+def searched(
+    generated: Generated, variant: str, fault: str, shard: tuple[int, int] | None = None
+) -> bool:
     """Whether ``variant`` is searched under ``fault``: a known bug that names the faults
     meant to catch it only under those (worlds a fault cannot fail are not worth
-    drawing), every other variant under every fault."""
+    drawing), every other variant under every fault; with ``shard``, a search belongs to
+    the shard its point 0 does (one shard runs it whole)."""
     meant = generated.shape().catching_faults(variant)
-    return not meant or fault in meant
+    mine = in_shard(PointId(generated.id, variant, fault, 0), shard)
+    return mine and (not meant or fault in meant)
 
 
 def _labelled(report: Callable[[str, int, int], None], label: str) -> Callable[[int, int], None]:
@@ -367,7 +371,7 @@ def search_generated(
     for number, item in enumerate(generated):
         variants = [v for v in item.variants if not options.variants or v in options.variants]
         for variant, fault in itertools.product(variants, options.faults):
-            if not searched(item, variant, fault):
+            if not searched(item, variant, fault, options.shard):
                 continue
             label = f"{item.name}[{variant}] {fault}"
             progress = None if on_progress is None else _labelled(on_progress, label)

@@ -49,7 +49,7 @@ def collect_generated(collector: pytest.Collector, name: str, generated: Generat
         for variant in generated.variants
         if not wanted or variant in wanted
         for fault in session.faults
-        if searched(generated, variant, fault)
+        if searched(generated, variant, fault, session.options.shard)
     ]
 
 

@@ -183,3 +183,15 @@ def test_the_report_shows_each_search_and_escapes_the_world():
     assert "Generated worlds" in page and "p02 fs.create items.txt.tmp" in page
     assert "found after 3 worlds" in page and "--world z:x" in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page
+
+
+def test_each_search_belongs_to_one_shard_and_a_known_bug_to_its_fault():
+    from crashkit.engine.generation import searched
+
+    generated = _generated(variants={"a": {}, "b": {}}, expect_findings={"b": ["torn"]})
+    generated.source = crashkit.scenario.ScenarioRef("/x/test_g.py", "gen")
+    assert searched(generated, "a", "kill") and searched(generated, "a", "torn")
+    assert searched(generated, "b", "torn") and not searched(generated, "b", "kill")
+    for fault in ("kill", "error", "torn"):
+        owners = [i for i in (1, 2, 3) if searched(generated, "a", fault, (i, 3))]
+        assert len(owners) == 1
