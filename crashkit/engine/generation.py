@@ -29,6 +29,7 @@ each failing point's record holds the world under ``world``.
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -164,6 +165,9 @@ class WorldSearch:
         #: uncrashed run): while shrinking, only points of that kind are tried.
         self._target_op: tuple[str, str] | None = None
         self._failing: tuple[Any, PointResult] | None = None
+        #: While shrinking: each world tried (as JSON) and its finding, since hypothesis's
+        #: shrinker reaches one world through many choice sequences.
+        self._shrunk: dict[str, PointResult | None] = {}
         self._last_clean: tuple[Any, Explorer, list[PointResult]] | None = None
         self._numbers = itertools.count()
         self._started = 0.0
@@ -233,6 +237,25 @@ class WorldSearch:
         if self._spent():
             return  # hypothesis draws on to its max_examples; these cost nothing
         data = self.generated.encode(world)
+        key = json.dumps(data, sort_keys=True)
+        if self._target is not None and key in self._shrunk:
+            hit = self._shrunk[key]  # another choice sequence, the same world
+        else:
+            hit = self._crash_world(data, world)
+            if self._target is not None:
+                self._shrunk[key] = hit
+        if hit is None:
+            return
+        if self._target is None:
+            self._target = hit.findings[0].invariant
+            self._target_op = (hit.op.kind, hit.op.function) if hit.point else None
+            self.outcome.found_after = self.outcome.worlds
+            self._found_at = time.monotonic()
+        self._failing = (data, hit)
+        raise WorldFailed(f"{hit.findings[0].invariant} at point {hit.point}")
+
+    def _crash_world(self, data: Any, world: Any) -> PointResult | None:
+        """Crash one world (counted); its first point with the finding sought, if any."""
         explorer = self._explorer(self.generated.scenario_for(world))
         try:
             results, hit = self._crash(explorer, stop_early=True)
@@ -242,17 +265,9 @@ class WorldSearch:
         self.outcome.points += len(results)
         if self.on_progress is not None:
             self.on_progress(self.outcome.worlds, self.outcome.points)
-        if hit is None:
-            if self._target is None:
-                self._last_clean = (data, explorer, results)
-            return
-        if self._target is None:
-            self._target = hit.findings[0].invariant
-            self._target_op = (hit.op.kind, hit.op.function) if hit.point else None
-            self.outcome.found_after = self.outcome.worlds
-            self._found_at = time.monotonic()
-        self._failing = (data, hit)
-        raise WorldFailed(f"{hit.findings[0].invariant} at point {hit.point}")
+        if hit is None and self._target is None:
+            self._last_clean = (data, explorer, results)
+        return hit  # type: ignore[no-any-return]
 
     def _explorer(self, scenario: Scenario, artifacts: ArtifactStore | None = None) -> Explorer:
         folder = self.work_dir / f"w{next(self._numbers):05d}-{self.variant}-{self.fault}"
