@@ -184,13 +184,17 @@ class Recorder:
                     for u in record["uncovered"][:20]
                 ]
         lines += self._known_bugs_not_caught()
+        lines += [_search_line(r) for r in self.records if r["type"] == "generated"]
         return lines
 
     def _known_bugs_not_caught(self) -> list[str]:
         """Known-buggy variants swept under a fault meant to catch them, with no failure
         (the verdict ``crashkit run`` gives them too)."""
         variants: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        searched = {(r["scenario"], r["variant"]) for r in self.records if r["type"] == "generated"}
         for r in self.records:
+            if (r["scenario"], r["variant"]) in searched:
+                continue  # a generated scenario's search says itself what it found
             if r["type"] == "point" and r["expected_findings"]:
                 variants.setdefault((r["scenario"], r["variant"]), []).append(r)
         return [
@@ -199,6 +203,18 @@ class Recorder:
             for (s, v), points in variants.items()
             if _verdict(points) is Verdict.NOT_CAUGHT
         ]
+
+
+def _search_line(record: dict[str, Any]) -> str:
+    """A generated scenario's search in a line: worlds tried and what they found."""
+    head = (
+        f"generated {record['scenario']}[{record['variant']}] {record['fault']}: "
+        f"{record['worlds']} worlds, {record['points']} points"
+    )
+    if record.get("invariant"):
+        return f"{head}: {record['invariant']} at point {record['point']} of a shrunk world"
+    known = " (a known bug: more worlds may find it)" if record.get("expected_findings") else ""
+    return f"{head}: no finding{known}"
 
 
 def _verdict(points: list[dict[str, Any]]) -> Verdict:
