@@ -134,5 +134,5 @@ def test_the_plugin_makes_one_item_per_variant_and_fault_and_shows_the_shrunk_wo
     assert "replay: crashkit replay test_strict.py::strict --variant early-done" in text
     assert "--world z:" in text
     assert "rerun:  pytest 'test_strict.py::strict[early-done-kill-worlds]'" in text
-    assert "generated items[correct] kill: 15 worlds" in text  # the session's summary
+    assert "generated items[correct] kill: " in text  # the session's summary
     assert "generated strict[early-done] kill:" in text and "of a shrunk world" in text
