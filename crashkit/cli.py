@@ -6,12 +6,14 @@ import argparse
 import contextlib
 import importlib.metadata
 import importlib.util
+import json
 import os
 import shutil
 import signal
 import sqlite3
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -35,19 +37,21 @@ from rich.text import Text
 
 from crashkit.engine.artifacts import MANIFEST, ArtifactStore, Recheck, recheck
 from crashkit.engine.explorer import Explorer
+from crashkit.engine.generation import SearchOutcome, search_generated
 from crashkit.engine.result import PointResult
 from crashkit.engine.sweep import Sweep, VariantSummary, check_variants, explorer_for
 from crashkit.engine.workdir import new_work_dir
-from crashkit.errors import CrashkitError, UsageError
+from crashkit.errors import CrashkitError, ScenarioError, UsageError
 from crashkit.faults import FAULT_KINDS, FAULTS
 from crashkit.launch import LAUNCHERS, make_launcher
 from crashkit.model.outcome import Verdict, verdict_word
 from crashkit.options import Options, load_settings, project_options, pytest_pythonpath
 from crashkit.output.report import merge_results, write_report
 from crashkit.output.report.gate import judge
-from crashkit.output.results import ResultsWriter, read_results
+from crashkit.output.results import ResultsWriter, end_record, read_results
 from crashkit.remotes import REMOTES, Serving, serve_remote
-from crashkit.scenario.scenario import Scenario, load_scenarios, resolve
+from crashkit.scenario.generated import Generated, decode_world, load_all, resolve_generated
+from crashkit.scenario.scenario import Scenario, resolve
 
 __all__ = ["main"]
 
@@ -166,7 +170,27 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="skip points already in --results")
     run.add_argument("--shard", default=None, metavar="I/N", help="run only shard I of N")
     run.add_argument("--sample", type=_positive, default=None, help="N seeded points per variant")
-    run.add_argument("--seed", type=int, default=None, help="seed for --sample (default: 0)")
+    run.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed for --sample and for drawing worlds (default: 0)",
+    )
+    run.add_argument(
+        "--examples",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="worlds a generated scenario draws per variant and fault (default: 20)",
+    )
+    run.add_argument(
+        "--budget",
+        type=_positive,
+        default=None,
+        metavar="SECONDS",
+        help="seconds a generated scenario spends drawing worlds per variant and fault "
+        "(shrinking a finding goes on past it; default: no limit but --examples)",
+    )
     run.add_argument("--timeout", type=_positive, default=None, help="seconds a child may run")
     run.add_argument(
         "--max-rounds", type=_positive, default=None, help="restart rounds to reach a fixpoint"
@@ -201,6 +225,7 @@ def _parser() -> argparse.ArgumentParser:
     points.add_argument(
         "-f", "--fault", default="kill", choices=FAULT_KINDS, help="list this fault kind's points"
     )
+    points.add_argument("--world", default=None, help=_WORLD_HELP)
 
     replay = commands.add_parser("replay", help="rerun one point verbosely, keeping its world")
     replay.add_argument("scenario", help="path.py::name, path.py, or a bundled scenario's name")
@@ -209,6 +234,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "-f", "--fault", default="kill", choices=FAULT_KINDS, help="fault kind (default: kill)"
     )
+    replay.add_argument("--world", default=None, help=_WORLD_HELP)
     replay.add_argument(
         "--keep",
         default="reports/replay",
@@ -266,6 +292,12 @@ def _parser() -> argparse.ArgumentParser:
         )
         serve.add_argument("--token", default="secret_crashkit", help="the bearer token it accepts")
     return parser
+
+
+_WORLD_HELP = (
+    "a generated scenario's world: the z:... word of a replay line, or a JSON file holding "
+    "the world (a results file's 'world')"
+)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -333,6 +365,8 @@ def run_options(args: argparse.Namespace) -> Options:
             "max_rounds": args.max_rounds,
             "launcher": args.launcher,
             "kill_each_point": args.kill_each_point,
+            "examples": args.examples,
+            "budget": args.budget,
             "results": args.results,
             "report": args.report,
             "artifacts": args.artifacts,
@@ -347,39 +381,118 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.print("[red]crashkit:[/] no scenarios given and no scenarios/ folder here")
         return 2
     check_demo(paths)
-    scenarios = load_scenarios(paths, args.scenario)
-    if not scenarios:
+    scenarios, generated = load_all(paths, args.scenario)
+    if not scenarios and not generated:
         raise UsageError(
             f"no scenarios in {', '.join(map(str, paths))}; a scenario file is named test_*.py "
             "and defines crashkit.Scenario objects at module level (see README: Write a scenario)"
         )
     # Everything that can be wrong with the command is found before any work starts, and
     # before the old results are replaced.
-    check_variants(scenarios, options.variants)
+    check_variants([*scenarios, *(g.shape() for g in generated)], options.variants)
     previous = read_results(args.previous) if args.previous else None
     check_outputs(options, options.artifacts)
     variants = sum(
         1 for s in scenarios for v in s.variants if not options.variants or v in options.variants
     )
     what = f"{len(scenarios)} scenario(s), {variants} variant(s)"
+    if generated:
+        what += f", {len(generated)} generated scenario(s)"
     console.print(f"crashkit: {what}; {faults_line(options.faults)}")
+    artifacts = _artifact_store(options.artifacts, args.resume)
+    summaries: list[VariantSummary] = []
+    outcomes: list[SearchOutcome] = []
     with ResultsWriter(options.results, resume=args.resume, about=options.facts()) as results:
-        bar = SweepProgress(_progress(console, args.quiet), variants)
-        sweep = Sweep(
-            scenarios,
-            options=options,
-            results=results,
-            artifacts=_artifact_store(options.artifacts, args.resume),
-            on_result=bar.point_done,
-            on_prepared=lambda e: bar.prepared(len(sweep.planned(e))),
-        )
-        with bar.progress:
-            summaries = sweep.run()
+        progress = _progress(console, args.quiet)
+        with progress:
+            if scenarios:
+                summaries = _sweep(scenarios, options, results, artifacts, progress, variants)
+            if generated:
+                outcomes = _search(generated, options, results, artifacts, progress)
+    summaries += [o.summary() for o in outcomes]
     _print_summary(console, summaries, options.results)
+    _print_searches(console, outcomes)
     if options.wants_report:
         path = write_report(read_results(options.results), options.report, previous=previous)
         console.print(f"report: {escape(str(path))}")
     return 0 if all(s.ok for s in summaries) else 1
+
+
+def _sweep(
+    scenarios: list[Scenario],
+    options: Options,
+    results: ResultsWriter,
+    artifacts: ArtifactStore | None,
+    progress: Progress,
+    variants: int,
+) -> list[VariantSummary]:
+    bar = SweepProgress(progress, variants)
+    sweep = Sweep(
+        scenarios,
+        options=options,
+        results=results,
+        artifacts=artifacts,
+        on_result=bar.point_done,
+        on_prepared=lambda e: bar.prepared(len(sweep.planned(e))),
+    )
+    return sweep.run()
+
+
+def _search(
+    generated: list[Generated],
+    options: Options,
+    results: ResultsWriter,
+    artifacts: ArtifactStore | None,
+    progress: Progress,
+) -> list[SearchOutcome]:
+    """Search each generated scenario's variants and faults; progress shows worlds and
+    points of the search under way."""
+    task = progress.add_task("generated worlds", total=None, failing="")
+    started = time.monotonic()
+    preload = list(dict.fromkeys(m for g in generated for m in g.preload_modules()))
+    launcher = make_launcher(options.launcher, preload)
+    work = new_work_dir()
+    try:
+        outcomes = search_generated(
+            generated,
+            options,
+            launcher,
+            work,
+            artifacts=artifacts,
+            write=results.write,
+            on_progress=lambda label, worlds, points: progress.update(
+                task, description=f"{label}: {worlds} worlds, {points} points"
+            ),
+        )
+    finally:
+        launcher.close()
+        shutil.rmtree(work, ignore_errors=True)
+    points = sum(o.points for o in outcomes)
+    results.write(end_record(time.monotonic() - started, points, options.seed or 0))
+    return outcomes
+
+
+def _print_searches(console: Console, outcomes: list[SearchOutcome]) -> None:
+    """Per generated search: worlds tried; for a finding, the shrunk world and the replay."""
+    for o in outcomes:
+        head = (
+            f"[bold]generated {escape(f'{o.generated.name}[{o.variant}]')} {o.fault}:[/] "
+            f"{o.worlds} worlds, {o.points} points in {o.duration:.0f}s"
+        )
+        if o.error:
+            console.print(f"{head}; [red]{escape(o.error)}[/]")
+            continue
+        if o.finding is None:
+            console.print(f"{head}; no finding")
+            continue
+        f = o.finding
+        console.print(
+            f"{head}; [red]{escape(f.findings[0].invariant)}[/] after {o.found_after} "
+            f"world(s), shrunk in {o.shrink_seconds or 0:.0f}s to point {f.point} "
+            f"({escape(f.op.describe())}) of the world:"
+        )
+        console.print("  " + escape(json.dumps(o.world, ensure_ascii=False)), soft_wrap=True)
+        console.print(f"  replay: {escape(f.replay)}", soft_wrap=True)
 
 
 def check_outputs(options: Options, artifacts: str) -> None:
@@ -778,10 +891,13 @@ def _serving(args: argparse.Namespace) -> Iterator[Serving]:
 # -- points and replay -------------------------------------------------------------
 
 
-def _explorer(spec: str, variant: str | None, keep: bool) -> tuple[Explorer, Path]:
+def _explorer(
+    spec: str, variant: str | None, keep: bool, world: str | None = None
+) -> tuple[Explorer, Path]:
     """An explorer of one point's variant, with the project's settings (its timeout, rounds
-    and launcher), so that a replay runs the point as the sweep did."""
-    scenario: Scenario = resolve(spec, default_paths())
+    and launcher), so that a replay runs the point as the sweep did; of a generated
+    scenario, on the ``world`` given."""
+    scenario = _scenario(spec, world)
     variant = variant or next(iter(scenario.variants))
     options = project_options(Path.cwd())
     work = new_work_dir()
@@ -789,8 +905,25 @@ def _explorer(spec: str, variant: str | None, keep: bool) -> tuple[Explorer, Pat
     return explorer_for(scenario, variant, launcher, work, options, keep_worlds=keep), work
 
 
+def _scenario(spec: str, world: str | None) -> Scenario:
+    """The scenario ``spec`` names; a generated one needs its world (``--world``)."""
+    if world is not None:
+        return resolve_generated(spec, default_paths()).scenario_from_json(decode_world(world))
+    try:
+        return resolve(spec, default_paths())
+    except ScenarioError as error:
+        try:
+            resolve_generated(spec, default_paths())
+        except ScenarioError:
+            raise error from None
+        raise UsageError(
+            f"{spec} is a generated scenario: its points exist for one world; give it with "
+            "--world (the replay line of a finding has it, as does a results file's 'world')"
+        ) from None
+
+
 def _points(args: argparse.Namespace, console: Console) -> int:
-    explorer, work = _explorer(args.scenario, args.variant, keep=False)
+    explorer, work = _explorer(args.scenario, args.variant, keep=False, world=args.world)
     try:
         golden = explorer.prepare()
     finally:
@@ -813,7 +946,7 @@ def _points(args: argparse.Namespace, console: Console) -> int:
 
 
 def _replay(args: argparse.Namespace, console: Console) -> int:
-    explorer, work = _explorer(args.scenario, args.variant, keep=True)
+    explorer, work = _explorer(args.scenario, args.variant, keep=True, world=args.world)
     # One point, shown whole: the workload really killed there, its trace and output kept.
     explorer.record_kills = False
     try:

@@ -56,6 +56,11 @@ class Options:
     launcher: str = DEFAULT_LAUNCHER
     #: Kill a workload child at each kill point instead of recording every state in one run.
     kill_each_point: bool = False
+    #: Worlds a generated scenario draws per variant and fault (hypothesis's max_examples).
+    examples: int = 20
+    #: Seconds a generated scenario spends drawing new worlds per variant and fault (None:
+    #: no limit but ``examples``); shrinking a finding goes on past it.
+    budget: float | None = None
     #: The JSON lines results file.
     results: str = "reports/results.jsonl"
     #: The HTML report (``none``: no report).
@@ -156,6 +161,8 @@ _PARSERS: dict[str, tuple[Callable[[object], Any], str]] = {
     "max_rounds": (_whole(1), "5"),
     "launcher": (_launcher, DEFAULT_LAUNCHER),
     "kill_each_point": (_flag, "true"),
+    "examples": (_whole(1), "200"),
+    "budget": (_seconds, "600"),
     "results": (str, "reports/results.jsonl"),
     "report": (str, "reports/index.html"),
     "artifacts": (str, "reports/artifacts"),
@@ -212,6 +219,8 @@ INI_KEYS = {
     "crashkit_max_rounds": "max_rounds",
     "crashkit_launcher": "launcher",
     "crashkit_artifacts": "artifacts",
+    "crashkit_examples": "examples",
+    "crashkit_budget": "budget",
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from crashkit.faults import KILL
 from crashkit.model.operation import Operation
 from crashkit.model.outcome import Finding, PointId, Round
+from crashkit.scenario.generated import encode_world, world_of
 from crashkit.scenario.journal import Uncovered
 from crashkit.scenario.scenario import Scenario
 
@@ -79,9 +80,12 @@ class PointResult:
     @property
     def replay(self) -> str:
         fault = f" --fault {self.fault}" if self.fault != KILL else ""
+        world = world_of(self.scenario)
+        # A generated scenario's world goes along, inline (see crashkit.scenario.generated).
+        inline = f" --world {encode_world(world)}" if world is not None else ""
         return (
             f"crashkit replay {self.scenario.id} --variant {self.variant}{fault} "
-            f"--point {self.point}"
+            f"--point {self.point}{inline}"
         )
 
     def records(self) -> list[dict[str, Any]]:
@@ -89,6 +93,13 @@ class PointResult:
         return [c.to_json() for c in self.children] if self.children else [self.to_json()]
 
     def to_json(self) -> dict[str, Any]:
+        record = self._record()
+        world = world_of(self.scenario)
+        if world is not None and not self.passed:
+            record["world"] = world  # the report and the replay need nothing else
+        return record
+
+    def _record(self) -> dict[str, Any]:
         return {
             "type": "point",
             "scenario": self.scenario.name,

@@ -64,6 +64,7 @@ _FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "findings": list,
         "op": dict,
     },
+    "generated": {"scenario_id": str, "variant": str, "fault": str, "worlds": int},
     "end": {},
 }
 
@@ -148,6 +149,8 @@ def record_identity(record: dict[str, Any]) -> tuple[Any, ...] | None:
         return (kind, PointId.of(record))
     if kind in ("audit", "error"):  # one per variant, whatever the fault
         return (kind, record["scenario_id"], record["variant"])
+    if kind == "generated":  # one search per variant and fault
+        return (kind, record["scenario_id"], record["variant"], record["fault"])
     return None
 
 

@@ -16,6 +16,8 @@ import pytest
 
 from crashkit.pytest_plugin.names import (
     ARTIFACTS,
+    BUDGET,
+    EXAMPLES,
     FAULTS,
     LAUNCHER,
     MAX_ROUNDS,
@@ -102,6 +104,23 @@ _OPTIONS: list[tuple[str, str, str, str, str | None, str]] = [
         "int",
         None,
         "restart rounds allowed to reach a fixpoint (default: the scenario's)",
+    ),
+    (
+        EXAMPLES,
+        "crashkit_examples",
+        "N",
+        "int",
+        "20",
+        "worlds a generated scenario draws per variant and fault (default: %(default)s)",
+    ),
+    (
+        BUDGET,
+        "crashkit_budget",
+        "SECONDS",
+        "float",
+        None,
+        "seconds a generated scenario spends drawing worlds per variant and fault "
+        "(shrinking a finding goes on past it)",
     ),
 ]
 
@@ -268,11 +287,18 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
     # A scenario object exists only where crashkit was imported: until then, stay inert.
     scenarios = sys.modules.get("crashkit.scenario.scenario")
-    if scenarios is None or not isinstance(obj, scenarios.Scenario):
+    if scenarios is None:
         return None
-    from crashkit.pytest_plugin.items import collect_scenario
+    if isinstance(obj, scenarios.Scenario):
+        from crashkit.pytest_plugin.items import collect_scenario
 
-    return collect_scenario(collector, name, obj)
+        return collect_scenario(collector, name, obj)
+    generated = sys.modules.get("crashkit.scenario.generated")
+    if generated is not None and isinstance(obj, generated.Generated):
+        from crashkit.pytest_plugin.generated import collect_generated
+
+        return collect_generated(collector, name, obj)
+    return None
 
 
 @pytest.hookimpl(optionalhook=True)

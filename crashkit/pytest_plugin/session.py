@@ -208,6 +208,7 @@ class Recorder:
                 )
                 lines += [f"  {site}" for site in sites]
         lines += self._known_bugs_not_caught() + self._known_bugs_not_swept()
+        lines += [_search_line(r) for r in self.records if r["type"] == "generated"]
         return [*lines, *self._no_points(), faults_line(self.options.faults)]
 
     def _no_points(self) -> list[str]:
@@ -235,7 +236,10 @@ class Recorder:
 
     def _known_points(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
         variants: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        searched = {(r["scenario"], r["variant"]) for r in self.records if r["type"] == "generated"}
         for r in self.records:
+            if (r["scenario"], r["variant"]) in searched:
+                continue  # a generated scenario's search says itself what it found
             if r["type"] == "point" and r["expected_findings"]:
                 variants.setdefault((r["scenario"], r["variant"]), []).append(r)
         return variants
@@ -318,6 +322,18 @@ def faults_line(faults: tuple[str, ...]) -> str:
     if missing:
         line += f"; not run: {', '.join(missing)} (--crashkit-faults=all runs every kind)"
     return line
+
+
+def _search_line(record: dict[str, Any]) -> str:
+    """A generated scenario's search in a line: worlds tried and what they found."""
+    head = (
+        f"generated {record['scenario']}[{record['variant']}] {record['fault']}: "
+        f"{record['worlds']} worlds, {record['points']} points"
+    )
+    if record.get("invariant"):
+        return f"{head}: {record['invariant']} at point {record['point']} of a shrunk world"
+    known = " (a known bug: more worlds may find it)" if record.get("expected_findings") else ""
+    return f"{head}: no finding{known}"
 
 
 def _verdict(points: list[dict[str, Any]]) -> Verdict:

@@ -9,6 +9,7 @@ their phases), so this package imports only :mod:`crashkit.model`,
 """
 
 from crashkit.scenario.command import Command, CommandFailed
+from crashkit.scenario.generated import Generated
 from crashkit.scenario.invariants import (
     Check,
     Invariant,
@@ -35,6 +36,7 @@ __all__ = [
     "Check",
     "Command",
     "CommandFailed",
+    "Generated",
     "Invariant",
     "Journal",
     "Scenario",

@@ -78,7 +78,9 @@ def buggy():
 
 
 def test_every_variant_has_a_scenario_here():
-    assert set(CAUGHT_IN) | set(CAUGHT_BY_FAULT) == set(kasten.VARIANTS)
+    # The bugs of shape are found from generated worlds only (kasten_generated.py).
+    shapes = set(kasten.SHAPE_VARIANTS)
+    assert set(CAUGHT_IN) | set(CAUGHT_BY_FAULT) == set(kasten.VARIANTS) - shapes
 
 
 @pytest.mark.parametrize("variant", sorted(CAUGHT_BY_FAULT))

@@ -14,6 +14,14 @@ def test_defaults_sweep_every_kill_point_with_the_fork_server():
     assert options.launcher == "forkserver" and options.wants_report
 
 
+def test_generated_worlds_budgets_come_from_every_source(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.crashkit]\nexamples = 200\nbudget = 900\n")
+    options = load_settings(tmp_path, {"examples": None, "budget": None})
+    assert (options.examples, options.budget) == (200, 900.0)
+    assert load_settings(tmp_path, {"examples": "5"}).examples == 5
+    assert Options().examples == 20 and Options().budget is None
+
+
 def test_replace_parses_like_the_command_line():
     options = Options().replace(faults=["kill,error"], shard="2/4", sample="3", jobs=None)
     assert options.faults == ("kill", "error") and options.shard == (2, 4)
@@ -29,6 +37,8 @@ def test_replace_parses_like_the_command_line():
         ({"seed": "x"}, "'x' is not a whole number"),
         ({"launcher": "docker"}, f"choose among {', '.join(LAUNCHERS)}"),
         ({"kill_each_point": "maybe"}, "is not true or false"),
+        ({"examples": 0}, "0 is less than 1; e.g. examples = 200"),
+        ({"budget": "-5"}, "-5.0 is not more than 0; e.g. budget = 600"),
     ],
 )
 def test_a_bad_value_is_a_usage_error_with_an_example(change, message):

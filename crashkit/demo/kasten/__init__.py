@@ -15,9 +15,10 @@ from .errors import (
     SchemaError,
     StateError,
 )
-from .variants import VARIANTS
+from .variants import SHAPE_VARIANTS, VARIANTS
 
 __all__ = [
+    "SHAPE_VARIANTS",
     "VARIANTS",
     "Config",
     "ConfigError",

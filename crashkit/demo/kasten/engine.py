@@ -46,6 +46,7 @@ from .policy import Action, decide
 from .remote import Remote, content_ids, page_unavailable
 from .sides import Note, PageView
 from .variants import (
+    FIRST_PAGE_ONLY,
     INPLACE_PWRITE,
     RECOVERY_IGNORES_WAL,
     RENAME_WITHOUT_FSYNC,
@@ -134,6 +135,7 @@ class Engine:
             config.token,
             retries=config.retries,
             retry_unanswered=RETRY_DUPLICATES in config.bugs,
+            first_page_only=FIRST_PAGE_ONLY in config.bugs,
         )
         return cls(root, config, db, remote, poll_cursor=poll_cursor)
 

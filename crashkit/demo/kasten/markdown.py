@@ -336,12 +336,14 @@ def _render_code(node: _Node) -> str:
 # --- Notion blocks ------------------------------------------------------------
 
 
-def markdown_to_blocks(body: str) -> list[dict[str, Any]]:
+def markdown_to_blocks(body: str, *, split: bool = True) -> list[dict[str, Any]]:
     """Convert a markdown body to Notion block objects for ``blocks.children.append``.
 
-    The list is flat and may hold more than the 100 blocks one request takes.
+    The list is flat and may hold more than the 100 blocks one request takes. Text over
+    Notion's limit is cut into several rich-text objects; ``split=False`` (the
+    ``no-text-split`` bug) sends it as one, which Notion refuses.
     """
-    return [_to_block(node) for node in _parse(body)]
+    return [_to_block(node, split) for node in _parse(body)]
 
 
 def blocks_to_markdown(blocks: Iterable[Mapping[str, Any]]) -> str:
@@ -353,10 +355,10 @@ def blocks_to_markdown(blocks: Iterable[Mapping[str, Any]]) -> str:
     return normalize(_render(nodes))
 
 
-def _to_block(node: _Node) -> dict[str, Any]:
+def _to_block(node: _Node, split: bool = True) -> dict[str, Any]:
     payload: dict[str, Any] = {}
     if node.type != "divider":
-        payload["rich_text"] = _rich_text(node.text)
+        payload["rich_text"] = _rich_text(node.text, split)
     if node.type == "to_do":
         payload["checked"] = node.checked
     if node.type == "code":
@@ -364,8 +366,9 @@ def _to_block(node: _Node) -> dict[str, Any]:
     return {"object": "block", "type": node.type, node.type: payload}
 
 
-def _rich_text(text: str) -> list[dict[str, Any]]:
-    return [{"type": "text", "text": {"content": chunk}} for chunk in _chunks(text)]
+def _rich_text(text: str, split: bool = True) -> list[dict[str, Any]]:
+    chunks = _chunks(text) if split else [text] if text else []
+    return [{"type": "text", "text": {"content": chunk}} for chunk in chunks]
 
 
 def _chunks(text: str, limit: int = RICH_TEXT_LIMIT) -> list[str]:

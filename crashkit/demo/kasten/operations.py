@@ -51,13 +51,15 @@ from .db import transaction
 from .entities import Entity, SyncedState
 from .errors import RemoteError
 from .markdown import blocks_to_markdown, content_hash, join_frontmatter, markdown_to_blocks
-from .remote import Remote, content_ids
+from .remote import MAX_BLOCKS_PER_APPEND, Remote, content_ids
 from .sides import Note, PageView, pushed_hash
 from .variants import (
     CONFLICT_NO_WAL,
     ERROR_DROPS_WAL,
+    FIRST_CHUNK_COMMITS,
     GC_NO_WAL,
     INPLACE_WRITE,
+    NO_TEXT_SPLIT,
     PUSH_NOT_IDEMPOTENT,
     RECOVERY_DELETES_FIRST,
     RENAME_WITHOUT_FSYNC,
@@ -175,6 +177,9 @@ class Operations:
     def _advance_push(self, entry: WalEntry, entity: Entity, replay: bool) -> None:
         body = entry.new_content or ""
         ids: tuple[str, ...] | None = None
+        if entry.state == PENDING and self._commits_early(body):
+            self._push_committing_early(entry, entity, body)
+            return
         if entry.state == PENDING:
             ids = self._push_entry(entry, entity.id, body, replay)
             entry = self._set_state(entry, TARGET_WRITTEN)
@@ -256,6 +261,22 @@ class Operations:
             entities.log(self._db, entity, "merge", conflict, self._stamp())
         self._after_push(entity, self._push_body(entity.id, merged, False), None)
 
+    def _commits_early(self, body: str) -> bool:
+        return FIRST_CHUNK_COMMITS in self._bugs and len(self._blocks(body)) > MAX_BLOCKS_PER_APPEND
+
+    def _push_committing_early(self, entry: WalEntry, entity: Entity, body: str) -> None:
+        # first-chunk-commits: the first append of a long push is taken for the whole
+        # push: the entity records it and the entry goes, before the rest is appended.
+        blocks = self._blocks(body)
+        first = self._remote.replace_children(entity.page_id, blocks[:MAX_BLOCKS_PER_APPEND])
+        edit_time = self._remote.page(entity.page_id).edit_time
+        state = SyncedState(body, content_hash(body), pushed_hash(body), edit_time, first)
+        self._finish(self._commit(entry, entity, state))
+        rest = self._remote.append(entity.page_id, blocks[MAX_BLOCKS_PER_APPEND:])
+        edit_time = self._remote.page(entity.page_id).edit_time
+        with transaction(self._db):
+            entities.set_remote_seen(self._db, entity.id, edit_time, first + rest)
+
     def _collect_without_wal(self, entity: Entity) -> None:
         # gc-no-wal: the row goes first and nothing records what is left to clean.
         with transaction(self._db):
@@ -306,7 +327,7 @@ class Operations:
             current = self._remote.blocks(entity.page_id)
             if content_hash(blocks_to_markdown(current)) == pushed_hash(body):
                 return content_ids(current)
-        blocks = markdown_to_blocks(body)
+        blocks = self._blocks(body)
         if PUSH_NOT_IDEMPOTENT in self._bugs:
             return self._remote.append_then_delete(entity.page_id, blocks, entity.remote_block_ids)
         return self._remote.replace_children(entity.page_id, blocks)
@@ -318,6 +339,10 @@ class Operations:
             entities.set_remote_seen(self._db, entity.id, edit_time, ids)
             if entry is not None:
                 wal.delete(self._db, entry)
+
+    def _blocks(self, body: str) -> list[dict[str, Any]]:
+        """The blocks a push sends (no-text-split: long text as one rich-text object)."""
+        return markdown_to_blocks(body, split=NO_TEXT_SPLIT not in self._bugs)
 
     def _block_ids(self, entity: Entity) -> tuple[str, ...]:
         return content_ids(self._remote.blocks(entity.page_id))

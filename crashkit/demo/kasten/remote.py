@@ -68,12 +68,21 @@ class Remote:
         retries: SDK retries of 429 answers and of 5xx answers to GET/DELETE.
         retry_unanswered: send an append that got no answer once more, at once (the
             ``retry-duplicates`` bug).
+        first_page_only: read only the first page of a page's blocks (the
+            ``first-page-only`` bug).
     """
 
     def __init__(
-        self, base_url: str, token: str, *, retries: int = 2, retry_unanswered: bool = False
+        self,
+        base_url: str,
+        token: str,
+        *,
+        retries: int = 2,
+        retry_unanswered: bool = False,
+        first_page_only: bool = False,
     ) -> None:
         self._retry_unanswered = retry_unanswered
+        self._first_page_only = first_page_only
         retry: RetryOptions | bool = False
         if retries:
             retry = RetryOptions(
@@ -107,7 +116,8 @@ class Remote:
             )
             blocks.extend(answer["results"])
             cursor = answer.get("next_cursor")
-            if not answer.get("has_more") or not cursor:
+            # first-page-only: has_more is ignored, so a long page reads as its first 100.
+            if not answer.get("has_more") or not cursor or self._first_page_only:
                 return blocks
 
     def replace_children(self, page_id: str, blocks: Sequence[Block]) -> tuple[str, ...]:

@@ -75,6 +75,31 @@ caught by one other fault:
     sectors reach the disk) leaves a record that is half new, half old; every
     later start refuses the damaged cursor, and the folder never syncs again.
     Caught by a torn write.
+
+The last three are bugs of shape: a plain kill, or even no crash at all, shows
+them, but only in worlds of a certain shape, which no hand-written scenario
+has. crashkit finds them from generated worlds
+(``crashkit/demo/scenarios/kasten_generated.py``):
+
+``first-page-only``
+    Reading a page's blocks takes the first page of results (100 blocks) and
+    ignores ``has_more``. Window: any note over 100 blocks: a pull or a merge
+    loses everything past block 100, and a push (which deletes what it reads)
+    leaves the old blocks past 100 on the page under the new ones.
+``no-text-split``
+    A push sends each block's text as one rich-text object, however long.
+    Notion refuses a ``text.content`` over 2,000 characters (400
+    validation_error), so a note with a longer paragraph, heading, item or code
+    block can never be pushed: every sync fails on it, and a merge leaves the
+    page stale with its entry open.
+``first-chunk-commits``
+    A push of more than 100 blocks (more than one append) records the push as
+    done, and deletes its entry, once the first append of 100 is on the page,
+    then appends the rest. Window: a crash (or a failed append) after the first
+    append and before the last one: the entity says the page holds the note,
+    the page holds its first 100 blocks, and nothing is journaled: the remote
+    stays stale for good. The general rule of the seed: the entry lives from the
+    first mutation to the *last* side effect, and a long push has several.
 """
 
 from __future__ import annotations
@@ -86,14 +111,18 @@ from .errors import ConfigError
 __all__ = [
     "CONFLICT_NO_WAL",
     "ERROR_DROPS_WAL",
+    "FIRST_CHUNK_COMMITS",
+    "FIRST_PAGE_ONLY",
     "GC_NO_WAL",
     "INPLACE_PWRITE",
     "INPLACE_WRITE",
+    "NO_TEXT_SPLIT",
     "PUSH_NOT_IDEMPOTENT",
     "RECOVERY_DELETES_FIRST",
     "RECOVERY_IGNORES_WAL",
     "RENAME_WITHOUT_FSYNC",
     "RETRY_DUPLICATES",
+    "SHAPE_VARIANTS",
     "VARIANTS",
     "WAL_DELETE_BEFORE_PUSH",
     "parse_variants",
@@ -110,6 +139,9 @@ RETRY_DUPLICATES = "retry-duplicates"
 ERROR_DROPS_WAL = "error-drops-wal"
 RECOVERY_DELETES_FIRST = "recovery-deletes-first"
 INPLACE_PWRITE = "inplace-pwrite"
+FIRST_PAGE_ONLY = "first-page-only"
+NO_TEXT_SPLIT = "no-text-split"
+FIRST_CHUNK_COMMITS = "first-chunk-commits"
 
 #: Every seeded variant, in the order the docs list them.
 VARIANTS: tuple[str, ...] = (
@@ -124,7 +156,12 @@ VARIANTS: tuple[str, ...] = (
     ERROR_DROPS_WAL,
     RECOVERY_DELETES_FIRST,
     INPLACE_PWRITE,
+    FIRST_PAGE_ONLY,
+    NO_TEXT_SPLIT,
+    FIRST_CHUNK_COMMITS,
 )
+#: The variants only some world shapes reach (long notes, long paragraphs).
+SHAPE_VARIANTS: tuple[str, ...] = (FIRST_PAGE_ONLY, NO_TEXT_SPLIT, FIRST_CHUNK_COMMITS)
 
 
 def parse_variants(names: str | Iterable[str], *, source: str) -> frozenset[str]:

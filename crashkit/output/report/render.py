@@ -17,6 +17,7 @@ import jinja2
 from markupsafe import Markup
 
 from crashkit.output.report.data import build_data, embed_json
+from crashkit.output.report.generated import generated_entries
 from crashkit.output.report.header import banner, header
 from crashkit.output.report.programs import program_pages
 from crashkit.output.report.records import Record, latest
@@ -71,6 +72,7 @@ def render_report(
             audit_shown=AUDIT_SHOWN,
             audit=audit_groups(rows),
             audited=any(r.get("type") == "audit" for r in current),
+            generated=generated_entries(current, rows),
             invariants=sorted({name for row in rows for name in row.invariants}),
             data=embed_json(build_data(rows, trend)),
             css=Markup(_asset("report.css")),

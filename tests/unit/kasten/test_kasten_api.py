@@ -43,7 +43,11 @@ def test_the_variants_are_named_as_documented() -> None:
         "error-drops-wal",
         "recovery-deletes-first",
         "inplace-pwrite",
+        "first-page-only",
+        "no-text-split",
+        "first-chunk-commits",
     )
+    assert kasten.VARIANTS[-3:] == kasten.SHAPE_VARIANTS
     readme = (Path(kasten.__file__).parent / "README.md").read_text()
     assert all(f"`{name}`" in readme for name in kasten.VARIANTS)
 
