@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import kasten
 import pytest
-from kasten.variants import FIRST_CHUNK_COMMITS, FIRST_PAGE_ONLY, NO_TEXT_SPLIT
 from kasten_support import Opener, page_text, synced
 
+from crashkit.demo import kasten
+from crashkit.demo.kasten.variants import FIRST_CHUNK_COMMITS, FIRST_PAGE_ONLY, NO_TEXT_SPLIT
 from crashkit.remotes.notion.fake import FakeNotion
 
 LONG = "".join(f"- item {i}\n" for i in range(150))  # 150 blocks: two list pages, two appends
