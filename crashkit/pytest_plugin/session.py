@@ -238,10 +238,11 @@ class Recorder:
         variants: dict[tuple[str, str], list[dict[str, Any]]] = {}
         searched = {(r["scenario"], r["variant"]) for r in self.records if r["type"] == "generated"}
         for r in self.records:
+            if r["type"] != "point" or not r["expected_findings"]:
+                continue
             if (r["scenario"], r["variant"]) in searched:
                 continue  # a generated scenario's search says itself what it found
-            if r["type"] == "point" and r["expected_findings"]:
-                variants.setdefault((r["scenario"], r["variant"]), []).append(r)
+            variants.setdefault((r["scenario"], r["variant"]), []).append(r)
         return variants
 
     def _known_bugs_not_caught(self) -> list[str]:
