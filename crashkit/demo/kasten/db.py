@@ -2,8 +2,12 @@
 
 The database is ``DIR/.kasten/state.db``. Settings, and why:
 
-* ``PRAGMA synchronous = FULL``: a COMMIT that returned is on disk, so the
-  journal (``sync_wal``) can be trusted after a crash or a power loss.
+* ``PRAGMA synchronous = EXTRA``: a COMMIT that returned is on disk, so the
+  journal (``sync_wal``) can be trusted after a crash or a power loss. FULL is not
+  enough in DELETE mode: the commit is the journal's deletion, and only EXTRA syncs
+  the folder after it, so with FULL a power cut can bring the journal back and roll
+  the last transaction back (SQLite's documentation of ``synchronous``; crashkit's
+  black-box powerloss sweep found it: a pushed note then recovered as a conflict).
 * journal mode DELETE, SQLite's default rollback journal: with no transaction
   open the database is this one file (no ``-wal``/``-shm`` beside it), so a
   copied or snapshotted folder is always self-contained.
@@ -89,7 +93,7 @@ MIGRATIONS: tuple[Sequence[str], ...] = (_V1, _V2)
 def connect(path: Path) -> sqlite3.Connection:
     """Open the state database with kasten's settings (creating an empty file if missing)."""
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
-    connection.execute("PRAGMA synchronous = FULL")
+    connection.execute("PRAGMA synchronous = EXTRA")
     connection.execute("PRAGMA foreign_keys = ON")
     # Setting the journal mode writes the file, so only when it is not already DELETE.
     if connection.execute("PRAGMA journal_mode").fetchone()[0] != "delete":

@@ -54,6 +54,8 @@ class Transactions:
         self._open: dict[str, str] = {}
         #: Databases whose commit frame header was written (its page comes next).
         self._committing: set[str] = set()
+        #: Databases whose journal the last operation deleted (a folder sync may follow).
+        self._unlinked: set[str] = set()
 
     @staticmethod
     def is_index(path: str) -> bool:
@@ -86,14 +88,16 @@ class Transactions:
         None for any other file or request): ``sqlite`` and ``inside``."""
         if database is None:
             folder_sync = kind in ("fs.fsync", "fs.fdatasync") and any(
-                os.path.dirname(db) == path for db in self._open
+                os.path.dirname(db) == path for db in [*self._open, *self._unlinked]
             )
+            self._unlinked.clear()
             if folder_sync:  # SQLite syncs the folder after creating or deleting a journal
                 detail["inside"] = True
                 return
             self._open.clear()  # work on anything else ends every group
             self._committing.clear()
             return
+        self._unlinked.clear()
         role = "db" if path == database else path[len(database) + 1 :]
         group = self._open.get(database)
         if role == "wal" and group == "checkpoint":
@@ -110,6 +114,9 @@ class Transactions:
             detail["inside"] = True
         if self._ends(database, role, kind, detail, head):
             self._open.pop(database, None)
+            if role == "journal" and kind == "fs.unlink":
+                # synchronous=EXTRA syncs the folder next: the commit is durable only then.
+                self._unlinked.add(database)
 
     def _ends(
         self, database: str, role: str, kind: str, detail: dict[str, Any], head: bytes
