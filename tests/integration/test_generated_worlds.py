@@ -9,6 +9,7 @@ import json
 import pathlib
 import shlex
 
+import hypothesis
 import pytest
 
 from crashkit.cli import main
@@ -53,7 +54,17 @@ def test_a_finding_is_shrunk_to_the_smallest_world_and_replays_from_its_line(her
     assert "FINDING crash-equivalence" in capsys.readouterr().out
 
 
-def test_a_failing_world_is_tried_first_on_the_next_run(here, capsys):
+@pytest.fixture
+def default_profile():
+    """Hypothesis's own default profile: where CI is set (as on CI machines) hypothesis
+    loads its "ci" profile, which keeps no example database and derandomizes."""
+    previous = hypothesis.settings._current_profile
+    hypothesis.settings.load_profile("default")
+    yield
+    hypothesis.settings.load_profile(previous)
+
+
+def test_a_failing_world_is_tried_first_on_the_next_run(here, capsys, default_profile):
     assert _run("-V", "early-done", "--examples", "40") == 0
     assert _run("-V", "early-done", "--examples", "40") == 0
     (search,) = _records("generated")
