@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Command", "CommandFailed"]
 
-#: The placeholders a command's arguments and environment may hold.
-PLACEHOLDERS = ("{world}", "{remote}", "{python}")
-
 
 class CommandFailed(Exception):
     """A command ended with an exit status its scenario does not accept."""

@@ -17,11 +17,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from leftovers import nothing_left, running
 
 from crashkit import LAUNCHERS, load_scenarios
 from crashkit.cli import main
 from crashkit.engine.explorer import Explorer
-from crashkit.engine.workdir import default_work_base, new_work_dir
+from crashkit.engine.workdir import new_work_dir
 from crashkit.launch import DEFAULT_LAUNCHER, make_launcher
 from crashkit.model.operation import Operation
 
@@ -34,50 +35,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-# -- nothing left behind (as in test_hostile_programs.py) --------------------------------
-
-
-def _work_folders() -> set[pathlib.Path]:
-    return set(default_work_base().glob(f"crashkit-{os.getpid()}-*"))
-
-
-def _children() -> set[int]:
-    """This process's child processes, the shared fork servers aside."""
-    pids = set()
-    for task in pathlib.Path("/proc/self/task").glob("*/children"):
-        for pid in task.read_text().split():
-            try:
-                command = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"crashkit.child.forkserver" not in command:
-                pids.add(int(pid))
-    return pids
-
-
-def _running(mark: str) -> list[int]:
-    """Live processes whose command line holds ``mark``."""
-    found = []
-    for entry in pathlib.Path("/proc").iterdir():
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if any(mark.encode() in part for part in command) and state != "Z":
-            found.append(int(entry.name))
-    return found
+# -- nothing left behind ----------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)
 def nothing_left_behind():
-    folders, children = _work_folders(), _children()
-    yield
-    assert _work_folders() <= folders, "a test left its work folder"
-    deadline = time.monotonic() + 5
-    while _children() - children and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _children() - children, "a test left a child process running"
+    with nothing_left("a test"):
+        yield
 
 
 # -- explorers -------------------------------------------------------------------------
@@ -312,7 +276,7 @@ def hostile(tmp_path, request):
         explorer_made.close()
         shutil.rmtree(explorer_made.work_dir.parent, ignore_errors=True)
     launcher.close()
-    left = _running(mark)
+    left = running(mark)
     for pid in left:  # not left to the next test either
         os.kill(pid, 9)
     assert not left, f"{len(left)} processes of the program outlived their point"
@@ -356,7 +320,7 @@ def test_a_restart_that_hangs_at_a_point_is_a_no_hang_finding_and_all_of_it_dies
     assert "did not finish within 6" in result.findings[0].message
     assert time.monotonic() - started < 40
     deadline = time.monotonic() + 10
-    while _running(mark) and time.monotonic() < deadline:
+    while running(mark) and time.monotonic() < deadline:
         time.sleep(0.05)
     # (the fixture asserts that nothing with the mark is left)
 

@@ -17,54 +17,17 @@ import time
 import uuid
 
 import pytest
+from leftovers import nothing_left, running
 
 from crashkit import LAUNCHERS, Sweep, load_scenarios
-from crashkit.engine.workdir import default_work_base
 
 TOYS = pathlib.Path(__file__).parents[1] / "toys"
 
 
-def _work_folders() -> set[pathlib.Path]:
-    """This process's sweep folders (see crashkit.engine.workdir)."""
-    return set(default_work_base().glob(f"crashkit-{os.getpid()}-*"))
-
-
-def _children() -> set[int]:
-    """This process's child processes, the shared fork servers aside."""
-    pids = set()
-    for task in pathlib.Path("/proc/self/task").glob("*/children"):
-        for pid in task.read_text().split():
-            try:
-                command = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"crashkit.child.forkserver" not in command:
-                pids.add(int(pid))
-    return pids
-
-
 @pytest.fixture(autouse=True)
 def nothing_left_behind():
-    folders, children = _work_folders(), _children()
-    yield
-    assert _work_folders() <= folders, "a sweep left its work folder"
-    deadline = time.monotonic() + 5
-    while _children() - children and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _children() - children, "a sweep left a child process running"
-
-
-def _running(mark: str) -> list[int]:
-    found = []
-    for entry in pathlib.Path("/proc").iterdir():
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if mark.encode() in command and state != "Z":
-            found.append(int(entry.name))
-    return found
+    with nothing_left("a sweep"):
+        yield
 
 
 @pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
@@ -80,9 +43,9 @@ def test_a_grandchild_in_a_session_of_its_own_dies_with_its_point(monkeypatch, l
     else:
         assert "did not finish within 2" in (summaries[0].error or "")
     deadline = time.monotonic() + 10
-    while _running(mark) and time.monotonic() < deadline:
+    while running(mark) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = _running(mark)
+    left = running(mark)
     for pid in left:  # do not leave them to the next test either
         os.kill(pid, 9)
     assert not left, f"{len(left)} grandchildren outlived the sweep"

@@ -26,7 +26,7 @@ import errno
 import os
 import platform
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -333,7 +333,3 @@ def still_waiting(listener: int, notification: Notification) -> bool:
 
 def _ioctl(fd: int, request: int, argument: object) -> int:
     return int(_IOCTL(fd, ctypes.c_ulong(request), argument))
-
-
-def numbers_of(arch: Arch, names: Iterable[str]) -> set[int]:
-    return {arch.numbers[n] for n in names if n in arch.numbers}
