@@ -107,16 +107,7 @@ class Generated:
                 "draw the world with a strategy, e.g. world=st.builds(MyWorld, ...)",
             )
         # The same checks as a scenario's, on a scenario with no phases of its own.
-        shape = Scenario(
-            name=self.name,
-            setup=_identity,
-            workload=_identity,
-            restart=_identity,
-            observe=_nothing,
-            variants=self.variants,
-            expect_findings=self.expect_findings,
-        )
-        self.expect_findings = shape.expect_findings
+        self.expect_findings = self.shape().expect_findings
 
     @property
     def id(self) -> str:
