@@ -100,7 +100,7 @@ class _Server:
             os.environ.clear()
             os.environ.update(environ)
             os.environ[orphans.TAG] = str(job_id)  # what it starts is this job's too
-            import dill
+            import dill  # imported by main() already
 
             job = dill.loads(job_bytes)
         except BaseException:
@@ -137,6 +137,10 @@ class _Server:
 
 def main(argv: list[str]) -> None:
     requests, responses = int(argv[0]), int(argv[1])
+    # Warm, after the probe's patches (crashkit.child.worker): every child unpickles its
+    # job with it (importing it costs a child several milliseconds).
+    import dill  # noqa: F401
+
     for module in argv[2:]:
         # As multiprocess's fork server does: a module that does not import here is
         # imported (and fails, with its traceback) in each child that needs it.

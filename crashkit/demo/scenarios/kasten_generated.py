@@ -34,5 +34,5 @@ generated = crashkit.Generated(
         name: CAUGHT_BY.get(name, ("kill",)) for name in ALL_VARIANTS if name != "correct"
     },
     decode=KastenWorld.from_json,
-    preload=("kasten", "notion_client", "respx", "merge3", "hypothesis"),
+    preload=("crashkit.demo.kasten", "notion_client", "respx", "merge3", "hypothesis"),
 )

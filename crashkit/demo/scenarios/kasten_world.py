@@ -328,7 +328,7 @@ def kasten_scenario(
         variants=VARIANTS,
         expect_findings={variant: CAUGHT_BY.get(variant, ()) for variant in catches},
         program=("crashkit.demo.kasten",),
-        preload=("kasten", "notion_client", "respx", "merge3"),
+        preload=("crashkit.demo.kasten", "notion_client", "respx", "merge3"),
         journal=JOURNAL,
         **kwargs,
     )
