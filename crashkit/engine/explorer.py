@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import shutil
 import time
-import traceback
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -32,6 +31,7 @@ from crashkit.engine.result import Golden, PointResult
 from crashkit.errors import ScenarioError, UsageError
 from crashkit.faults import FAULTS, KILL, FaultKind, Recovered, Struck, fault_kind
 from crashkit.launch import Launcher
+from crashkit.model import observation
 from crashkit.model.operation import Operation, end_operation
 from crashkit.model.outcome import Finding, Round
 from crashkit.model.process import (
@@ -162,8 +162,7 @@ class Explorer:
         self._require_ok(run, "workload (without any crash)")
         uncovered = [Uncovered.from_json(r) for r in read_lines(world.parent / "run" / AUDIT)]
         strayed = self._second_dry_run(run)
-        rounds, findings = self.restart_rounds(world)
-        state = self.observe(world, findings)
+        rounds, findings, state = self.restart_rounds(world)
         findings = strayed + _escaped(world.parent) + findings
         if not findings:
             # Invariants asking for pytest fixtures run when point 0 does, with their values.
@@ -255,59 +254,61 @@ class Explorer:
     # -- observing, restarting, checking ------------------------------------------
 
     def observe(self, world: Path, findings: list[Finding]) -> Mapping[str, Any]:
-        """The world's observed state; a finding (and an empty state) if observing raised,
-        or returned what the results file cannot hold as it is."""
-        try:
-            state = dict(self.scenario.observe(self._world_view(world)))
-        except Exception:
-            findings.append(
-                Finding("observe", "observing the world raised:\n" + traceback.format_exc())
-            )
-            return {}
-        problem = _not_plain(state)
-        if problem:
-            findings.append(
-                Finding(
-                    "observe",
-                    f"observe returned {problem}, which JSON cannot hold: states are compared "
-                    "and stored as plain data; return str, int, float, bool, None, lists and "
-                    "dicts with str keys (e.g. a sorted list for a set, .isoformat() for a "
-                    "datetime, .hex() for bytes)",
-                )
-            )
-            return {}
-        return state
+        """The world's observed state, here in the parent; a finding (and an empty state)
+        if observing raised, or returned what the results file cannot hold as it is."""
+        seen = observation.observe(self.scenario.observe, self._world_view(world))
+        if seen.problem is not None:
+            findings.append(Finding("observe", seen.problem))
+        return seen.state or {}
 
     def _world_view(self, world: Path) -> World:
         return World(world, self.variant, self.env)
 
-    def restart_rounds(self, world: Path) -> tuple[list[Round], list[Finding]]:
-        """Fresh restarts until one changes nothing; findings if that never happens."""
+    def restart_rounds(self, world: Path) -> tuple[list[Round], list[Finding], Mapping[str, Any]]:
+        """Fresh restarts until one does nothing durable; findings if that never happens.
+        Returns the rounds, the findings and the state the world settled in.
+
+        Each restart child observes the world before its phase runs (so the parent does
+        not): round k's child sees what round k-1 left. A round that performed no durable
+        operation (no file mutation, commit or mutating request) left the world it found,
+        and a deterministic program would do the same again: that is the fixpoint, proven
+        without a confirming round, and its state is the one its child observed first."""
         findings: list[Finding] = []
         rounds: list[Round] = []
-        # A crashed world may be unreadable until recovery repairs it: not a finding yet.
-        before = self.observe(world, [])
         limit = (self.max_rounds or self.scenario.max_rounds) + 1
+        state: Mapping[str, Any] = {}
         for number in range(1, limit + 1):
-            run = self.restart(world, world.parent / f"round{number}")
+            run = self.restart(world, world.parent / f"round{number}", observe=True)
+            seen = observation.read_observed(world.parent / f"round{number}")
+            if number > 1:  # what the previous round (which mutated) left
+                if seen.problem is not None:
+                    findings.append(Finding("observe", seen.problem))
+                    rounds[-1] = replace(rounds[-1], exit="unobservable")
+                    return rounds, findings, {}
+                assert seen.state is not None
+                rounds[-1] = replace(rounds[-1], changed=seen.state != state)
+            # A crashed world may be unreadable until recovery repairs it: not a finding yet.
+            state = seen.state or {}
             exit = self.round_exit(run, number, findings)
-            after = self.observe(world, findings) if exit == "ok" else before
-            if findings and findings[-1].invariant == "observe":
-                exit = "unobservable"  # recovery left a state that cannot be read
             mutations = tuple(
                 op.describe()
                 for op in run.trace
-                if op.mutates_world and not self.scenario.is_bookkeeping(op.target)
+                if op.durable and not self.scenario.is_bookkeeping(op.target)
             )
-            changed = after != before
-            rounds.append(
-                Round(number, exit, len(run.trace), mutations, changed, run.exit.duration)
-            )
-            if exit != "ok" or rounds[-1].quiet:
-                return rounds, findings
-            before = after
+            rounds.append(Round(number, exit, len(run.trace), mutations, False, run.exit.duration))
+            if exit != "ok":
+                return rounds, findings, state
+            if not mutations:  # quiet: the world is the one this round's child observed
+                if seen.problem is not None:  # ...and it cannot be read
+                    findings.append(Finding("observe", seen.problem))
+                    rounds[-1] = replace(rounds[-1], exit="unobservable")
+                    return rounds, findings, {}
+                return rounds, findings, state
+        # No fixpoint: whether the last round changed the state, for the finding's message.
+        after = self.observe(world, [])
+        rounds[-1] = replace(rounds[-1], changed=after != state)
         findings.append(recovery.endless(rounds[-1], limit))
-        return rounds, findings
+        return rounds, findings, after
 
     def _check(
         self,
@@ -324,10 +325,9 @@ class Explorer:
     def recover(self, world: Path) -> tuple[list[Finding], list[Round]]:
         """Restart rounds to a fixpoint, then crash equivalence and the invariants."""
         golden = self.prepare()
-        rounds, findings = self.restart_rounds(world)
+        rounds, findings, state = self.restart_rounds(world)
         if findings:
             return findings, rounds
-        state = self.observe(world, findings)
         equivalence = crash_equivalence(self.scenario.crash_equivalence, golden.state, state)
         findings += [equivalence] if equivalence is not None else []
         ctx = self._check(world, state, rounds, golden.state)
@@ -339,8 +339,10 @@ class Explorer:
         copy_world(world, target)
         return target
 
-    def restart(self, world: Path, run_dir: Path, crash_at: int | None = None) -> ChildRun:
-        return self.run_child(world, run_dir, "restart", crash_at=crash_at)
+    def restart(
+        self, world: Path, run_dir: Path, crash_at: int | None = None, observe: bool = False
+    ) -> ChildRun:
+        return self.run_child(world, run_dir, "restart", crash_at=crash_at, observe=observe)
 
     def round_exit(self, run: ChildRun, number: int, findings: list[Finding]) -> str:
         return recovery.round_exit(run, number, findings, self.child_timeout)
@@ -508,24 +510,6 @@ def _escaped(folder: Path) -> list[Finding]:
             "inside the world (world.path(...)), or point the program there",
         )
     ]
-
-
-def _not_plain(value: Any, where: str = "the state") -> str | None:
-    """Where ``value`` holds something that is not plain JSON data, and what (None: all is)."""
-    if value is None or isinstance(value, str | int | float | bool):
-        return None
-    if isinstance(value, list | tuple):
-        inside = (_not_plain(item, f"{where}[{n}]") for n, item in enumerate(value))
-        return next((problem for problem in inside if problem), None)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"a {type(key).__name__} key {key!r} in {where}"
-            problem = _not_plain(item, f"{where}[{key!r}]")
-            if problem:
-                return problem
-        return None
-    return f"a {type(value).__name__} at {where}"
 
 
 #: The fixture values of the point running in this thread (see :meth:`Explorer.run_point`).
