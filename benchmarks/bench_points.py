@@ -24,6 +24,7 @@ import dataclasses
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -43,7 +44,7 @@ from crashkit.engine.sweep import default_jobs
 from crashkit.engine.workdir import new_work_dir
 from crashkit.errors import CrashkitError
 from crashkit.faults import FAULT_KINDS
-from crashkit.launch import Launcher, make_launcher
+from crashkit.launch import Launcher, forkserver, make_launcher
 from crashkit.model.process import ChildJob
 from crashkit.probes.syscall import Session
 from crashkit.scenario.scenario import load_scenarios, resolve
@@ -105,6 +106,110 @@ TINY = Scenario(
 )
 
 
+# -- CPU time of a timed sweep ------------------------------------------------------------
+
+#: utime, stime, cutime and cstime: fields 14-17 of ``/proc/PID/stat`` (proc(5)), counted in
+#: the fields after the command name's closing parenthesis (which start at field 3).
+_PROC_TIMES = slice(11, 15)
+
+
+def proc_cpu_seconds(stat: str, ticks: int) -> float:
+    """utime + stime + cutime + cstime of a ``/proc/PID/stat`` line, in seconds: what the
+    process ran itself and what the children it reaped ran.
+
+    >>> proc_cpu_seconds("42 (a) b) S 1 2 3 4 5 6 7 8 9 10 100 50 20 30 20 0", 100)
+    2.0
+    """
+    fields = stat.rpartition(")")[2].split()
+    return sum(int(f) for f in fields[_PROC_TIMES]) / ticks
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds used so far, at one instant (see :func:`cpu_between`)."""
+
+    #: This process, every thread (``RUSAGE_SELF``).
+    own: float
+    #: The children this process reaped, and what they reaped (``RUSAGE_CHILDREN``).
+    reaped: float
+    #: The live fork servers, each with the children it reaped (``/proc/PID/stat``).
+    servers: float
+
+
+def cpu_between(before: CpuSample, after: CpuSample) -> float:
+    """CPU seconds this process and every process it started used between two samples.
+
+    A fork server reaps its own children, so their time is in the server's cutime and
+    cstime, which reach this process's ``RUSAGE_CHILDREN`` only once the server exits and
+    is reaped. A server alive at both samples counts its difference; one started in
+    between, all it used; one that exited in between is in ``reaped`` whole, its share
+    before the first sample taken off with ``before.servers``.
+
+    >>> cpu_between(CpuSample(1.0, 2.0, 5.0), CpuSample(1.5, 4.5, 6.0))  # 1 server exited
+    4.0
+    """
+    return (
+        (after.own - before.own) + (after.reaped - before.reaped) + (after.servers - before.servers)
+    )
+
+
+def fork_server_seconds(pids: Sequence[int], ticks: int) -> float:
+    """CPU seconds of these processes and their reaped children (a process gone by now
+    is skipped: once reaped, it is in ``RUSAGE_CHILDREN``)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            total += proc_cpu_seconds(Path(f"/proc/{pid}/stat").read_text(), ticks)
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def cpu_sample() -> CpuSample:
+    """This process, its reaped children, and crashkit's live fork servers, now."""
+    with forkserver._SERVERS_LOCK:
+        pids = [server.process.pid for server in forkserver._SERVERS.values()]
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return CpuSample(
+        own.ru_utime + own.ru_stime,
+        reaped.ru_utime + reaped.ru_stime,
+        fork_server_seconds(pids, os.sysconf("SC_CLK_TCK")),
+    )
+
+
+class CpuMeter:
+    """Wall and CPU seconds of the section it is entered around: this process and every
+    process it started, fork-server children included (see :func:`cpu_between`).
+
+    >>> samples = iter([CpuSample(0.0, 0.0, 0.0), CpuSample(1.0, 0.0, 2.0)])
+    >>> with CpuMeter(lambda: next(samples), clock=iter([10.0, 12.0]).__next__) as meter:
+    ...     pass
+    >>> meter.cpu_seconds, meter.wall_seconds, meter.busy(cores=2)
+    (3.0, 2.0, 0.75)
+    """
+
+    def __init__(
+        self,
+        sample: Callable[[], CpuSample] = cpu_sample,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._sample, self._clock = sample, clock
+        self.cpu_seconds = self.wall_seconds = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self._before, self._started = self._sample(), self._clock()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall_seconds = self._clock() - self._started
+        self.cpu_seconds = cpu_between(self._before, self._sample())
+
+    def busy(self, cores: int) -> float:
+        """The share of ``cores`` busy on average (1.0: every core all the time)."""
+        return self.cpu_seconds / self.wall_seconds / cores if self.wall_seconds > 0 else 0.0
+
+
 # -- measuring ---------------------------------------------------------------------------
 
 
@@ -128,6 +233,8 @@ class Timing:
     jobs: int
     points: int
     seconds: float = 0.0
+    #: CPU seconds of the timed sweep: this process and all it started (see CpuMeter).
+    cpu: float = 0.0
     findings: int = 0
     errors: list[str] = field(default_factory=list)
     #: Scenario id -> seconds until its last point was done.
@@ -138,6 +245,10 @@ class Timing:
     @property
     def rate(self) -> float:
         return self.points / self.seconds if self.seconds > 0 else 0.0
+
+    def busy(self, cores: int) -> float:
+        """CPU time / wall time / ``cores``: the share of the cores the sweep kept busy."""
+        return self.cpu / self.seconds / cores if self.seconds > 0 else 0.0
 
 
 def _tiny_report_modules(world: World) -> None:
@@ -207,9 +318,11 @@ class Bench:
             if jobs == 1
             else []
         )
+        meter = CpuMeter()
         started = time.perf_counter()
         try:
-            with ThreadPoolExecutor(jobs, thread_name_prefix="bench") as pool:
+            # The meter is left after the pool, which waits for every point.
+            with meter, ThreadPoolExecutor(jobs, thread_name_prefix="bench") as pool:
                 futures = []
                 for sid, chosen in points.items():
                     explorers[sid].plan_kills(chosen)
@@ -227,6 +340,7 @@ class Bench:
                         timing.errors.append(f"{type(error).__name__}: {error}")
         finally:
             timing.seconds = time.perf_counter() - started
+            timing.cpu = meter.cpu_seconds
             for explorer, names in timers:
                 for name in names:
                     del explorer.__dict__[name]
