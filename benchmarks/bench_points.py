@@ -20,7 +20,9 @@ asserted: the numbers move with the machine and its load. From the repository:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import itertools
 import os
 import platform
 import random
@@ -29,9 +31,10 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,10 +46,13 @@ from crashkit.engine.recording import Recordings
 from crashkit.engine.sweep import default_jobs
 from crashkit.engine.workdir import new_work_dir
 from crashkit.errors import CrashkitError
-from crashkit.faults import FAULT_KINDS
+from crashkit.faults import FAULT_KINDS, fault_kind
 from crashkit.launch import Launcher, forkserver, make_launcher
+from crashkit.model.outcome import Finding, Round
 from crashkit.model.process import ChildJob
+from crashkit.model.worlds import copy_world
 from crashkit.probes.syscall import Session
+from crashkit.scenario.command import is_command
 from crashkit.scenario.scenario import load_scenarios, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +66,9 @@ DESIGN_FORK_MS = 4
 DESIGN_FRESH_MS = 95
 #: Crash points per scenario for the fault kinds after the first (some are slow by nature).
 FAULT_SAMPLE = 8
+#: Timed runs of each scenario's workload for the limit (the median counts), after one
+#: untimed run that warms this process up.
+WORKLOAD_RUNS = 3
 
 
 # -- the tiny scenario of the raw child measurement -------------------------------------
@@ -251,6 +260,51 @@ class Timing:
         return self.cpu / self.seconds / cores if self.seconds > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class Stash:
+    """A crash state the harness recovered, copied before its restart rounds ran, and how
+    many rounds it ran there."""
+
+    scenario: str
+    point: int
+    world: Path
+    rounds: int
+
+
+@dataclass
+class Limit:
+    """The program's own cost of one fault kind's points, run in this warm process with no
+    harness, and the points/s it allows (see the module docstring)."""
+
+    fault: str
+    points: int
+    #: Seconds of the warm restarts, every point's rounds on every stashed state.
+    restart: float = 0.0
+    #: How many restart calls that was.
+    restarts: int = 0
+    #: Seconds of workload charged to the points (a run each, or a share of one for kill).
+    workload: float = 0.0
+    #: Phases that raised in this process (the harness's children did not, or not there).
+    raised: list[str] = field(default_factory=list)
+    #: Errors of the untimed pass that stashed the crash states.
+    errors: list[str] = field(default_factory=list)
+    #: Why there is no limit (None: there is one).
+    missing: str | None = None
+
+    @property
+    def restart_per_point(self) -> float:
+        return self.restart / self.points if self.points else 0.0
+
+    @property
+    def per_point(self) -> float:
+        """Mean seconds of the program's own work per point."""
+        return (self.restart + self.workload) / self.points if self.points else 0.0
+
+    def rate(self, cores: int) -> float:
+        """Points/s with ``cores`` cores doing nothing but this work (perfect parallelism)."""
+        return cores / self.per_point if self.per_point > 0 else 0.0
+
+
 def _tiny_report_modules(world: World) -> None:
     """The preload check's phase: which of ``$MODULES`` this child found imported."""
     import os
@@ -258,6 +312,31 @@ def _tiny_report_modules(world: World) -> None:
 
     wanted = os.environ["MODULES"].split()
     world.path("preloaded.txt").write_text(" ".join(m for m in wanted if m in sys.modules))
+
+
+@contextlib.contextmanager
+def as_a_child_would(explorer: Explorer, world: Path) -> Iterator[World]:
+    """``world`` set up in this process as a child runs a phase there, minus the harness:
+    the variant's environment in ``os.environ``, the world the current folder, the
+    scenario's context entered (a fake remote's routing), the program's output discarded.
+    No probe is installed here (its patches live in children only). All is restored."""
+    view = World(world, explorer.variant, explorer.env)
+    context = explorer.scenario.context
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.update(explorer.env)
+    os.chdir(world)
+    try:
+        with (
+            open(os.devnull, "w") as sink,
+            contextlib.redirect_stdout(sink),
+            contextlib.redirect_stderr(sink),
+            context(view) if context is not None else contextlib.nullcontext(),
+        ):
+            yield view
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
 
 
 class Bench:
@@ -277,6 +356,8 @@ class Bench:
         self.explorers: dict[tuple[str, bool], Explorer] = {}
         #: Seconds of setup + golden run per explorer: not part of points/s.
         self.prepared: dict[tuple[str, bool], float] = {}
+        #: Scenario id -> seconds of one warm workload run, and what raised there.
+        self.workloads: dict[str, tuple[float, list[str]]] = {}
 
     def close(self) -> None:
         for launcher in self.launchers.values():
@@ -380,6 +461,128 @@ class Bench:
             wrapped.append(name)
         return wrapped
 
+    # -- the limit: the program's own cost per point ------------------------------------------
+
+    def limit(self, fault: str, jobs: int, points: dict[str, list[int]]) -> Limit:
+        """The program's own cost of ``points`` under ``fault`` (see the module docstring):
+        an untimed pass stashes each crash state the harness recovered and its round count,
+        then its restarts run again here, timed, as many times as the harness ran rounds."""
+        scenarios = [s for s in self.scenarios if s.id in points]
+        limit = Limit(fault, sum(len(p) for p in points.values()))
+        if any(is_command(s.restart) or is_command(s.workload) for s in scenarios):
+            limit.missing = "command phases"
+            return limit
+        folder = self.work / f"stash-{fault}"
+        try:
+            stashes = self.stash_states(fault, jobs, points, folder, limit.errors)
+            scratch = self.work / "limit-scratch" / "world"
+            for stash in stashes:
+                explorer = self.explorers[(stash.scenario, False)]
+                if scratch.parent.exists():
+                    shutil.rmtree(scratch.parent)
+                scratch.parent.mkdir(parents=True)
+                copy_world(stash.world, scratch)  # not timed
+                with as_a_child_would(explorer, scratch) as view:
+                    for _ in range(stash.rounds):
+                        limit.restarts += 1
+                        started = time.perf_counter()
+                        try:
+                            explorer.scenario.restart(view)
+                        except Exception as error:
+                            limit.raised.append(
+                                f"{explorer.scenario.name} p{stash.point:02d} restart: "
+                                f"{type(error).__name__}: {error}"
+                            )
+                            break  # a round that raises ends the rounds, as in the harness
+                        finally:
+                            limit.restart += time.perf_counter() - started
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(self.work / "limit-scratch", ignore_errors=True)
+        # kill (the one recordable kind) gets every point's state from one recording run of
+        # the workload per scenario; the other kinds run the workload in a child per point.
+        shared = fault_kind(fault).recordable
+        for scenario in scenarios:
+            seconds, raised = self.warm_workload(scenario)
+            limit.workload += seconds if shared else seconds * len(points[scenario.id])
+            limit.raised += raised
+        return limit
+
+    def stash_states(
+        self,
+        fault: str,
+        jobs: int,
+        points: dict[str, list[int]],
+        folder: Path,
+        errors: list[str],
+    ) -> list[Stash]:
+        """The limit's untimed pass: ``points`` run again as :meth:`measure` runs them (a
+        first pass, on ``jobs`` threads), with each explorer's ``restart_rounds`` wrapped to
+        copy the world it is given before the real method runs, and to note how many rounds
+        that returned, by the point whose thread asked."""
+        explorers = {s.id: self.explorer(s, self.variant, False) for s in self.scenarios}
+        explorers = {sid: e for sid, e in explorers.items() if sid in points}
+        stashes: list[Stash] = []
+        lock, numbers, current = threading.Lock(), itertools.count(), threading.local()
+
+        def wrap(sid: str, real: Callable[[Path], tuple[list[Round], list[Finding]]]) -> Any:
+            def restart_rounds(world: Path) -> tuple[list[Round], list[Finding]]:
+                into = folder / f"{next(numbers):05d}" / "world"
+                into.parent.mkdir(parents=True)
+                copy_world(world, into)
+                rounds, findings = real(world)
+                with lock:
+                    stashes.append(Stash(sid, getattr(current, "point", 0), into, len(rounds)))
+                return rounds, findings
+
+            return restart_rounds
+
+        def run_point(explorer: Explorer, point: int) -> None:
+            current.point = point
+            explorer.run_point(point, fault)
+
+        for sid, explorer in explorers.items():
+            explorer.recordings = Recordings(explorer)  # a first pass, as measure() makes
+            explorer.restart_rounds = wrap(sid, explorer.restart_rounds)  # type: ignore[method-assign]
+        try:
+            with ThreadPoolExecutor(jobs, thread_name_prefix="bench-stash") as pool:
+                futures = []
+                for sid, chosen in points.items():
+                    explorers[sid].plan_kills(chosen)
+                    futures += [pool.submit(run_point, explorers[sid], p) for p in chosen]
+                for future in futures:
+                    try:
+                        future.result()
+                    except Exception as error:  # printed below the limit's table
+                        errors.append(f"{type(error).__name__}: {error}")
+        finally:
+            for explorer in explorers.values():
+                del explorer.__dict__["restart_rounds"]
+        return sorted(stashes, key=lambda s: (s.scenario, s.point, s.world))
+
+    def warm_workload(self, scenario: Scenario) -> tuple[float, list[str]]:
+        """Seconds of one run of ``scenario``'s workload in this process on a fresh copy of
+        its snapshot (the median of :data:`WORKLOAD_RUNS`, after an untimed warm-up run),
+        and what raised there."""
+        if scenario.id not in self.workloads:
+            explorer = self.explorer(scenario, self.variant, False)
+            times: list[float] = []
+            raised: list[str] = []
+            for number in range(WORKLOAD_RUNS + 1):
+                world = explorer.fresh_world(f"warm-workload{number}")  # not timed
+                with as_a_child_would(explorer, world) as view:
+                    started = time.perf_counter()
+                    try:
+                        explorer.scenario.workload(view)
+                    except Exception as error:
+                        raised.append(f"{scenario.name} workload: {type(error).__name__}: {error}")
+                    seconds = time.perf_counter() - started
+                if number:
+                    times.append(seconds)
+                shutil.rmtree(world.parent, ignore_errors=True)
+            self.workloads[scenario.id] = statistics.median(times), raised
+        return self.workloads[scenario.id]
+
     # -- one child --------------------------------------------------------------------------
 
     def tiny_children(self, fresh: bool, count: int) -> tuple[list[float], list[float], int]:
@@ -470,6 +673,55 @@ def print_table(rows: Sequence[Sequence[str]], right: Sequence[bool]) -> None:
             print("  " + "  ".join("-" * width for width in widths))
 
 
+def print_limits(per_fault: dict[str, Timing], limits: dict[str, Limit], cores: int) -> None:
+    """The measured points/s of each fault kind beside its limit (when measured), how
+    close it comes, and how busy the sweep kept the cores."""
+    print(
+        f"{FORK}, {jobs_label(next(iter(per_fault.values())).jobs)}, against the limit "
+        f"(the program's own cost, its restart rounds and workload in one warm process "
+        f"with no harness; points/s on {cores} cores with perfect parallelism):"
+        if limits
+        else f"cores busy ({FORK}; CPU time of each sweep, its children included):"
+    )
+    header = ["fault", "points", "seconds", "points/s"]
+    if limits:
+        header += ["limit/s", "efficiency"]
+    header += ["cores busy"]
+    if limits:
+        header += ["program ms/point (restart only)"]
+    rows = [header]
+    for fault, timing in per_fault.items():
+        row = [fault, str(timing.points), f"{timing.seconds:.2f}", f"{timing.rate:.1f}"]
+        limit = limits.get(fault)
+        busy = f"{timing.busy(cores):.0%}"
+        if limit is None:
+            rows.append([*row, busy])
+        elif limit.missing is not None or limit.per_point <= 0:
+            why = limit.missing or "nothing recovered"
+            rows.append([*row, "n/a", "n/a", busy, f"n/a: {why}"])
+        else:
+            rows.append(
+                [
+                    *row,
+                    f"{limit.rate(cores):.1f}",
+                    f"{timing.rate / limit.rate(cores):.0%}",
+                    busy,
+                    f"{limit.per_point * 1000:.1f} ({limit.restart_per_point * 1000:.1f})",
+                ]
+            )
+    right = [False, True, True, True, *([True, True] if limits else []), True]
+    print_table(rows, [*right, False] if limits else right)
+    for limit in limits.values():
+        if limit.raised:
+            print(
+                f"warning: the limit of {limit.fault}: {len(limit.raised)} phase(s) raised in "
+                f"this process where the harness's children ran them (of {limit.restarts} "
+                "restarts and the workload runs); first: " + limit.raised[0].splitlines()[0]
+            )
+        for problem in dict.fromkeys(limit.errors):
+            print(f"error (the limit's untimed pass, {limit.fault}): {problem}")
+
+
 def print_steps(timing: Timing) -> None:
     per_point = timing.seconds / timing.points
     parts, accounted = [], 0.0
@@ -532,6 +784,13 @@ def parse(argv: Sequence[str], kinds: Sequence[str]) -> argparse.Namespace:
         "--quick",
         action="store_true",
         help="2 samples per raw child measurement (a smoke test)",
+    )
+    parser.add_argument(
+        "--limit",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="per fault kind, the program's own cost per point in this warm process and the "
+        "points/s it allows on these cores, next to the measured points/s (default: on)",
     )
     args = parser.parse_args(argv)
     if (
@@ -669,6 +928,7 @@ def run(bench: Bench, args: argparse.Namespace, faults: list[str], skipped: dict
 
     # Per fault kind: fork server, J jobs, a sample of each kind's own points.
     per_fault = {first: fork}
+    chosen = {first: points}
     for fault in faults[1:]:
         try:
             chosen_fault = {
@@ -684,12 +944,22 @@ def run(bench: Bench, args: argparse.Namespace, faults: list[str], skipped: dict
                 skipped[fault] = "no crash points in these scenarios"
                 continue
             per_fault[fault] = bench.measure(FORK, False, fault, args.jobs, chosen_fault)
+            chosen[fault] = chosen_fault
         except (CrashkitError, NotImplementedError) as error:
             skipped[fault] = f"not supported by this runner ({type(error).__name__}: {error})"
     print(
         f"points/s by fault kind ({FORK}, {jobs_label(args.jobs)}): "
         + ", ".join(f"{f} {t.rate:.2f} ({t.points} points)" for f, t in per_fault.items())
     )
+    limits: dict[str, Limit] = {}
+    if args.limit:
+        for fault in per_fault:
+            try:
+                limits[fault] = bench.limit(fault, args.jobs, chosen[fault])
+            except (CrashkitError, NotImplementedError, OSError) as error:
+                missing = f"{type(error).__name__}: {error}".splitlines()[0]
+                limits[fault] = Limit(fault, per_fault[fault].points, missing=missing)
+    print_limits(per_fault, limits, os.cpu_count() or 1)
     for fault, why in skipped.items():
         print(f"skipped fault kind {fault}: {why}")
     for t in [*timings, *per_fault.values()]:
