@@ -8,13 +8,44 @@ in one run:
 2. with a fresh interpreter per child (the ``spawn`` launcher), the naive baseline;
 3. the raw cost of one child: an empty phase, and a trivial phase (one SQLite commit
    and one file write, then SIGKILL; the ``TINY`` scenario below), next to
-   ``python -c "import httpx"``, to compare with DESIGN.md section 7.
+   ``python -c "import httpx"``, to compare with DESIGN.md section 7;
+4. per fault kind measured (the first kind's timing is the main fork server run with J
+   jobs; each later kind has a run of its own), side by side with its points/s:
+
+   - **the limit**: the program's own cost per point and the points/s that cost allows
+     on this machine's cores. The cost of a point is the restart phases crashkit ran for
+     that point (the same number of restart rounds, on the same crash states), run in
+     one warm process (the benchmark process itself) with no harness (no probe, no
+     child, no observation); plus, for fault kinds that run the workload to the point in
+     a child of its own (every kind except ``kill``, whose points share one recording
+     run of the workload), one run of the workload on a fresh copy of the snapshot. For
+     ``kill``, the cost of one workload run divided by the number of points of that
+     scenario measured is added instead. Limit points/s = ``os.cpu_count()`` / the mean
+     cost per point (perfect parallelism). The restart-only cost per point is printed
+     beside it.
+   - **efficiency**: measured points/s / limit points/s.
+   - **cores busy**: CPU time of the whole timed sweep (this process and every process
+     it started, fork server children included) / its wall time / ``os.cpu_count()``.
+
+   The crash states and round counts come from a separate, untimed pass over the same
+   points, each explorer's ``restart_rounds`` wrapped to copy the world it is given
+   before the real method runs and to note how many rounds that returned, by point (a
+   powerloss point recovers up to four states, a recovery-crash point each nested
+   crash: a point's cost is the sum over its states). Each stashed state is copied to a
+   scratch folder (not timed); with the variant's environment in ``os.environ``, the
+   world the current folder and the scenario's context entered (not timed), the
+   scenario's ``restart`` is called as many times as the harness ran rounds there, and
+   only those calls are timed. The workload's cost is the median of three timed runs,
+   each on a fresh copy of the snapshot, after an untimed warm-up run. Whether the warm
+   restarts reach the state the harness saw is checked only loosely: a phase that
+   raises here is counted and named in a warning. Scenarios whose restart or workload
+   is a command (black-box) get no limit ("n/a: command phases").
 
 Setup and the golden run are timed on their own and left out of points/s. Nothing is
 asserted: the numbers move with the machine and its load. From the repository:
 
     python benchmarks/bench_points.py [--scenario crashkit/demo/scenarios/test_conflict.py ...]
-        [--points N] [--jobs J] [--faults kill,...] [--quick]
+        [--points N] [--jobs J] [--faults kill,...] [--quick] [--no-limit]
 """
 
 from __future__ import annotations
@@ -676,12 +707,12 @@ def print_table(rows: Sequence[Sequence[str]], right: Sequence[bool]) -> None:
 def print_limits(per_fault: dict[str, Timing], limits: dict[str, Limit], cores: int) -> None:
     """The measured points/s of each fault kind beside its limit (when measured), how
     close it comes, and how busy the sweep kept the cores."""
+    jobs = jobs_label(next(iter(per_fault.values())).jobs)
     print(
-        f"{FORK}, {jobs_label(next(iter(per_fault.values())).jobs)}, against the limit "
-        f"(the program's own cost, its restart rounds and workload in one warm process "
-        f"with no harness; points/s on {cores} cores with perfect parallelism):"
+        f"against the limit ({FORK}, {jobs}; limit/s = {cores} cores / the program's own "
+        "cost per point, run warm with no harness):"
         if limits
-        else f"cores busy ({FORK}; CPU time of each sweep, its children included):"
+        else f"cores busy ({FORK}, {jobs}; CPU time of each sweep, its children included):"
     )
     header = ["fault", "points", "seconds", "points/s"]
     if limits:
@@ -714,9 +745,10 @@ def print_limits(per_fault: dict[str, Timing], limits: dict[str, Limit], cores: 
     for limit in limits.values():
         if limit.raised:
             print(
-                f"warning: the limit of {limit.fault}: {len(limit.raised)} phase(s) raised in "
-                f"this process where the harness's children ran them (of {limit.restarts} "
-                "restarts and the workload runs); first: " + limit.raised[0].splitlines()[0]
+                f"warning: the limit of {limit.fault}: {len(limit.raised)} phase run(s) raised "
+                f"in this process (of {limit.restarts} restarts, plus the workload runs), so "
+                "its cost may not be the one the harness's children had; first: "
+                + limit.raised[0].splitlines()[0]
             )
         for problem in dict.fromkeys(limit.errors):
             print(f"error (the limit's untimed pass, {limit.fault}): {problem}")
