@@ -79,7 +79,7 @@ from crashkit.engine.workdir import new_work_dir
 from crashkit.errors import CrashkitError
 from crashkit.faults import FAULT_KINDS, fault_kind
 from crashkit.launch import Launcher, forkserver, make_launcher
-from crashkit.model.outcome import Finding, Round
+from crashkit.model.outcome import Round
 from crashkit.model.process import ChildJob
 from crashkit.model.worlds import copy_world
 from crashkit.probes.syscall import Session
@@ -556,15 +556,16 @@ class Bench:
         stashes: list[Stash] = []
         lock, numbers, current = threading.Lock(), itertools.count(), threading.local()
 
-        def wrap(sid: str, real: Callable[[Path], tuple[list[Round], list[Finding]]]) -> Any:
-            def restart_rounds(world: Path) -> tuple[list[Round], list[Finding]]:
+        def wrap(sid: str, real: Callable[[Path], tuple[Any, ...]]) -> Any:
+            def restart_rounds(world: Path) -> tuple[Any, ...]:
                 into = folder / f"{next(numbers):05d}" / "world"
                 into.parent.mkdir(parents=True)
                 copy_world(world, into)
-                rounds, findings = real(world)
+                returned = real(world)  # (rounds, findings, ...): the rounds come first
+                rounds: list[Round] = returned[0]
                 with lock:
                     stashes.append(Stash(sid, getattr(current, "point", 0), into, len(rounds)))
-                return rounds, findings
+                return returned
 
             return restart_rounds
 
