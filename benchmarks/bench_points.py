@@ -8,29 +8,64 @@ in one run:
 2. with a fresh interpreter per child (the ``spawn`` launcher), the naive baseline;
 3. the raw cost of one child: an empty phase, and a trivial phase (one SQLite commit
    and one file write, then SIGKILL; the ``TINY`` scenario below), next to
-   ``python -c "import httpx"``, to compare with DESIGN.md section 7.
+   ``python -c "import httpx"``, to compare with DESIGN.md section 7;
+4. per fault kind measured (the first kind's timing is the main fork server run with J
+   jobs; each later kind has a run of its own), side by side with its points/s:
+
+   - **the limit**: the program's own cost per point and the points/s that cost allows
+     on this machine's cores. The cost of a point is the restart phases crashkit ran for
+     that point (the same number of restart rounds, on the same crash states), run in
+     one warm process (the benchmark process itself) with no harness (no probe, no
+     child, no observation); plus, for fault kinds that run the workload to the point in
+     a child of its own (every kind except ``kill``, whose points share one recording
+     run of the workload), one run of the workload on a fresh copy of the snapshot. For
+     ``kill``, the cost of one workload run divided by the number of points of that
+     scenario measured is added instead. Limit points/s = ``os.cpu_count()`` / the mean
+     cost per point (perfect parallelism). The restart-only cost per point is printed
+     beside it.
+   - **efficiency**: measured points/s / limit points/s.
+   - **cores busy**: CPU time of the whole timed sweep (this process and every process
+     it started, fork server children included) / its wall time / ``os.cpu_count()``.
+
+   The crash states and round counts come from a separate, untimed pass over the same
+   points, each explorer's ``restart_rounds`` wrapped to copy the world it is given
+   before the real method runs and to note how many rounds that returned, by point (a
+   powerloss point recovers up to four states, a recovery-crash point each nested
+   crash: a point's cost is the sum over its states). Each stashed state is copied to a
+   scratch folder (not timed); with the variant's environment in ``os.environ``, the
+   world the current folder and the scenario's context entered (not timed), the
+   scenario's ``restart`` is called as many times as the harness ran rounds there, and
+   only those calls are timed. The workload's cost is the median of three timed runs,
+   each on a fresh copy of the snapshot, after an untimed warm-up run. Whether the warm
+   restarts reach the state the harness saw is checked only loosely: a phase that
+   raises here is counted and named in a warning. Scenarios whose restart or workload
+   is a command (black-box) get no limit ("n/a: command phases").
 
 Setup and the golden run are timed on their own and left out of points/s. Nothing is
 asserted: the numbers move with the machine and its load. From the repository:
 
     python benchmarks/bench_points.py [--scenario crashkit/demo/scenarios/test_conflict.py ...]
-        [--points N] [--jobs J] [--faults kill,...] [--quick]
+        [--points N] [--jobs J] [--faults kill,...] [--quick] [--no-limit]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import itertools
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,10 +77,13 @@ from crashkit.engine.recording import Recordings
 from crashkit.engine.sweep import default_jobs
 from crashkit.engine.workdir import new_work_dir
 from crashkit.errors import CrashkitError
-from crashkit.faults import FAULT_KINDS
-from crashkit.launch import Launcher, make_launcher
+from crashkit.faults import FAULT_KINDS, fault_kind
+from crashkit.launch import Launcher, forkserver, make_launcher
+from crashkit.model.outcome import Round
 from crashkit.model.process import ChildJob
+from crashkit.model.worlds import copy_world
 from crashkit.probes.syscall import Session
+from crashkit.scenario.command import is_command
 from crashkit.scenario.scenario import load_scenarios, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +97,9 @@ DESIGN_FORK_MS = 4
 DESIGN_FRESH_MS = 95
 #: Crash points per scenario for the fault kinds after the first (some are slow by nature).
 FAULT_SAMPLE = 8
+#: Timed runs of each scenario's workload for the limit (the median counts), after one
+#: untimed run that warms this process up.
+WORKLOAD_RUNS = 3
 
 
 # -- the tiny scenario of the raw child measurement -------------------------------------
@@ -105,6 +146,110 @@ TINY = Scenario(
 )
 
 
+# -- CPU time of a timed sweep ------------------------------------------------------------
+
+#: utime, stime, cutime and cstime: fields 14-17 of ``/proc/PID/stat`` (proc(5)), counted in
+#: the fields after the command name's closing parenthesis (which start at field 3).
+_PROC_TIMES = slice(11, 15)
+
+
+def proc_cpu_seconds(stat: str, ticks: int) -> float:
+    """utime + stime + cutime + cstime of a ``/proc/PID/stat`` line, in seconds: what the
+    process ran itself and what the children it reaped ran.
+
+    >>> proc_cpu_seconds("42 (a) b) S 1 2 3 4 5 6 7 8 9 10 100 50 20 30 20 0", 100)
+    2.0
+    """
+    fields = stat.rpartition(")")[2].split()
+    return sum(int(f) for f in fields[_PROC_TIMES]) / ticks
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds used so far, at one instant (see :func:`cpu_between`)."""
+
+    #: This process, every thread (``RUSAGE_SELF``).
+    own: float
+    #: The children this process reaped, and what they reaped (``RUSAGE_CHILDREN``).
+    reaped: float
+    #: The live fork servers, each with the children it reaped (``/proc/PID/stat``).
+    servers: float
+
+
+def cpu_between(before: CpuSample, after: CpuSample) -> float:
+    """CPU seconds this process and every process it started used between two samples.
+
+    A fork server reaps its own children, so their time is in the server's cutime and
+    cstime, which reach this process's ``RUSAGE_CHILDREN`` only once the server exits and
+    is reaped. A server alive at both samples counts its difference; one started in
+    between, all it used; one that exited in between is in ``reaped`` whole, its share
+    before the first sample taken off with ``before.servers``.
+
+    >>> cpu_between(CpuSample(1.0, 2.0, 5.0), CpuSample(1.5, 4.5, 6.0))  # 1 server exited
+    4.0
+    """
+    return (
+        (after.own - before.own) + (after.reaped - before.reaped) + (after.servers - before.servers)
+    )
+
+
+def fork_server_seconds(pids: Sequence[int], ticks: int) -> float:
+    """CPU seconds of these processes and their reaped children (a process gone by now
+    is skipped: once reaped, it is in ``RUSAGE_CHILDREN``)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            total += proc_cpu_seconds(Path(f"/proc/{pid}/stat").read_text(), ticks)
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def cpu_sample() -> CpuSample:
+    """This process, its reaped children, and crashkit's live fork servers, now."""
+    with forkserver._SERVERS_LOCK:
+        pids = [server.process.pid for server in forkserver._SERVERS.values()]
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return CpuSample(
+        own.ru_utime + own.ru_stime,
+        reaped.ru_utime + reaped.ru_stime,
+        fork_server_seconds(pids, os.sysconf("SC_CLK_TCK")),
+    )
+
+
+class CpuMeter:
+    """Wall and CPU seconds of the section it is entered around: this process and every
+    process it started, fork-server children included (see :func:`cpu_between`).
+
+    >>> samples = iter([CpuSample(0.0, 0.0, 0.0), CpuSample(1.0, 0.0, 2.0)])
+    >>> with CpuMeter(lambda: next(samples), clock=iter([10.0, 12.0]).__next__) as meter:
+    ...     pass
+    >>> meter.cpu_seconds, meter.wall_seconds, meter.busy(cores=2)
+    (3.0, 2.0, 0.75)
+    """
+
+    def __init__(
+        self,
+        sample: Callable[[], CpuSample] = cpu_sample,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._sample, self._clock = sample, clock
+        self.cpu_seconds = self.wall_seconds = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self._before, self._started = self._sample(), self._clock()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall_seconds = self._clock() - self._started
+        self.cpu_seconds = cpu_between(self._before, self._sample())
+
+    def busy(self, cores: int) -> float:
+        """The share of ``cores`` busy on average (1.0: every core all the time)."""
+        return self.cpu_seconds / self.wall_seconds / cores if self.wall_seconds > 0 else 0.0
+
+
 # -- measuring ---------------------------------------------------------------------------
 
 
@@ -128,6 +273,8 @@ class Timing:
     jobs: int
     points: int
     seconds: float = 0.0
+    #: CPU seconds of the timed sweep: this process and all it started (see CpuMeter).
+    cpu: float = 0.0
     findings: int = 0
     errors: list[str] = field(default_factory=list)
     #: Scenario id -> seconds until its last point was done.
@@ -139,6 +286,55 @@ class Timing:
     def rate(self) -> float:
         return self.points / self.seconds if self.seconds > 0 else 0.0
 
+    def busy(self, cores: int) -> float:
+        """CPU time / wall time / ``cores``: the share of the cores the sweep kept busy."""
+        return self.cpu / self.seconds / cores if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Stash:
+    """A crash state the harness recovered, copied before its restart rounds ran, and how
+    many rounds it ran there."""
+
+    scenario: str
+    point: int
+    world: Path
+    rounds: int
+
+
+@dataclass
+class Limit:
+    """The program's own cost of one fault kind's points, run in this warm process with no
+    harness, and the points/s it allows (see the module docstring)."""
+
+    fault: str
+    points: int
+    #: Seconds of the warm restarts, every point's rounds on every stashed state.
+    restart: float = 0.0
+    #: How many restart calls that was.
+    restarts: int = 0
+    #: Seconds of workload charged to the points (a run each, or a share of one for kill).
+    workload: float = 0.0
+    #: Phases that raised in this process (the harness's children did not, or not there).
+    raised: list[str] = field(default_factory=list)
+    #: Errors of the untimed pass that stashed the crash states.
+    errors: list[str] = field(default_factory=list)
+    #: Why there is no limit (None: there is one).
+    missing: str | None = None
+
+    @property
+    def restart_per_point(self) -> float:
+        return self.restart / self.points if self.points else 0.0
+
+    @property
+    def per_point(self) -> float:
+        """Mean seconds of the program's own work per point."""
+        return (self.restart + self.workload) / self.points if self.points else 0.0
+
+    def rate(self, cores: int) -> float:
+        """Points/s with ``cores`` cores doing nothing but this work (perfect parallelism)."""
+        return cores / self.per_point if self.per_point > 0 else 0.0
+
 
 def _tiny_report_modules(world: World) -> None:
     """The preload check's phase: which of ``$MODULES`` this child found imported."""
@@ -147,6 +343,31 @@ def _tiny_report_modules(world: World) -> None:
 
     wanted = os.environ["MODULES"].split()
     world.path("preloaded.txt").write_text(" ".join(m for m in wanted if m in sys.modules))
+
+
+@contextlib.contextmanager
+def as_a_child_would(explorer: Explorer, world: Path) -> Iterator[World]:
+    """``world`` set up in this process as a child runs a phase there, minus the harness:
+    the variant's environment in ``os.environ``, the world the current folder, the
+    scenario's context entered (a fake remote's routing), the program's output discarded.
+    No probe is installed here (its patches live in children only). All is restored."""
+    view = World(world, explorer.variant, explorer.env)
+    context = explorer.scenario.context
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.update(explorer.env)
+    os.chdir(world)
+    try:
+        with (
+            open(os.devnull, "w") as sink,
+            contextlib.redirect_stdout(sink),
+            contextlib.redirect_stderr(sink),
+            context(view) if context is not None else contextlib.nullcontext(),
+        ):
+            yield view
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
 
 
 class Bench:
@@ -166,6 +387,8 @@ class Bench:
         self.explorers: dict[tuple[str, bool], Explorer] = {}
         #: Seconds of setup + golden run per explorer: not part of points/s.
         self.prepared: dict[tuple[str, bool], float] = {}
+        #: Scenario id -> seconds of one warm workload run, and what raised there.
+        self.workloads: dict[str, tuple[float, list[str]]] = {}
 
     def close(self) -> None:
         for launcher in self.launchers.values():
@@ -207,9 +430,11 @@ class Bench:
             if jobs == 1
             else []
         )
+        meter = CpuMeter()
         started = time.perf_counter()
         try:
-            with ThreadPoolExecutor(jobs, thread_name_prefix="bench") as pool:
+            # The meter is left after the pool, which waits for every point.
+            with meter, ThreadPoolExecutor(jobs, thread_name_prefix="bench") as pool:
                 futures = []
                 for sid, chosen in points.items():
                     explorers[sid].plan_kills(chosen)
@@ -227,6 +452,7 @@ class Bench:
                         timing.errors.append(f"{type(error).__name__}: {error}")
         finally:
             timing.seconds = time.perf_counter() - started
+            timing.cpu = meter.cpu_seconds
             for explorer, names in timers:
                 for name in names:
                     del explorer.__dict__[name]
@@ -265,6 +491,129 @@ class Bench:
             setattr(explorer, name, wrapper)
             wrapped.append(name)
         return wrapped
+
+    # -- the limit: the program's own cost per point ------------------------------------------
+
+    def limit(self, fault: str, jobs: int, points: dict[str, list[int]]) -> Limit:
+        """The program's own cost of ``points`` under ``fault`` (see the module docstring):
+        an untimed pass stashes each crash state the harness recovered and its round count,
+        then its restarts run again here, timed, as many times as the harness ran rounds."""
+        scenarios = [s for s in self.scenarios if s.id in points]
+        limit = Limit(fault, sum(len(p) for p in points.values()))
+        if any(is_command(s.restart) or is_command(s.workload) for s in scenarios):
+            limit.missing = "command phases"
+            return limit
+        folder = self.work / f"stash-{fault}"
+        try:
+            stashes = self.stash_states(fault, jobs, points, folder, limit.errors)
+            scratch = self.work / "limit-scratch" / "world"
+            for stash in stashes:
+                explorer = self.explorers[(stash.scenario, False)]
+                if scratch.parent.exists():
+                    shutil.rmtree(scratch.parent)
+                scratch.parent.mkdir(parents=True)
+                copy_world(stash.world, scratch)  # not timed
+                with as_a_child_would(explorer, scratch) as view:
+                    for _ in range(stash.rounds):
+                        limit.restarts += 1
+                        started = time.perf_counter()
+                        try:
+                            explorer.scenario.restart(view)
+                        except Exception as error:
+                            limit.raised.append(
+                                f"{explorer.scenario.name} p{stash.point:02d} restart: "
+                                f"{type(error).__name__}: {error}"
+                            )
+                            break  # a round that raises ends the rounds, as in the harness
+                        finally:
+                            limit.restart += time.perf_counter() - started
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(self.work / "limit-scratch", ignore_errors=True)
+        # kill (the one recordable kind) gets every point's state from one recording run of
+        # the workload per scenario; the other kinds run the workload in a child per point.
+        shared = fault_kind(fault).recordable
+        for scenario in scenarios:
+            seconds, raised = self.warm_workload(scenario)
+            limit.workload += seconds if shared else seconds * len(points[scenario.id])
+            limit.raised += raised
+        return limit
+
+    def stash_states(
+        self,
+        fault: str,
+        jobs: int,
+        points: dict[str, list[int]],
+        folder: Path,
+        errors: list[str],
+    ) -> list[Stash]:
+        """The limit's untimed pass: ``points`` run again as :meth:`measure` runs them (a
+        first pass, on ``jobs`` threads), with each explorer's ``restart_rounds`` wrapped to
+        copy the world it is given before the real method runs, and to note how many rounds
+        that returned, by the point whose thread asked."""
+        explorers = {s.id: self.explorer(s, self.variant, False) for s in self.scenarios}
+        explorers = {sid: e for sid, e in explorers.items() if sid in points}
+        stashes: list[Stash] = []
+        lock, numbers, current = threading.Lock(), itertools.count(), threading.local()
+
+        def wrap(sid: str, real: Callable[[Path], tuple[Any, ...]]) -> Any:
+            def restart_rounds(world: Path) -> tuple[Any, ...]:
+                into = folder / f"{next(numbers):05d}" / "world"
+                into.parent.mkdir(parents=True)
+                copy_world(world, into)
+                returned = real(world)  # (rounds, findings, ...): the rounds come first
+                rounds: list[Round] = returned[0]
+                with lock:
+                    stashes.append(Stash(sid, getattr(current, "point", 0), into, len(rounds)))
+                return returned
+
+            return restart_rounds
+
+        def run_point(explorer: Explorer, point: int) -> None:
+            current.point = point
+            explorer.run_point(point, fault)
+
+        for sid, explorer in explorers.items():
+            explorer.recordings = Recordings(explorer)  # a first pass, as measure() makes
+            explorer.restart_rounds = wrap(sid, explorer.restart_rounds)  # type: ignore[method-assign]
+        try:
+            with ThreadPoolExecutor(jobs, thread_name_prefix="bench-stash") as pool:
+                futures = []
+                for sid, chosen in points.items():
+                    explorers[sid].plan_kills(chosen)
+                    futures += [pool.submit(run_point, explorers[sid], p) for p in chosen]
+                for future in futures:
+                    try:
+                        future.result()
+                    except Exception as error:  # printed below the limit's table
+                        errors.append(f"{type(error).__name__}: {error}")
+        finally:
+            for explorer in explorers.values():
+                del explorer.__dict__["restart_rounds"]
+        return sorted(stashes, key=lambda s: (s.scenario, s.point, s.world))
+
+    def warm_workload(self, scenario: Scenario) -> tuple[float, list[str]]:
+        """Seconds of one run of ``scenario``'s workload in this process on a fresh copy of
+        its snapshot (the median of :data:`WORKLOAD_RUNS`, after an untimed warm-up run),
+        and what raised there."""
+        if scenario.id not in self.workloads:
+            explorer = self.explorer(scenario, self.variant, False)
+            times: list[float] = []
+            raised: list[str] = []
+            for number in range(WORKLOAD_RUNS + 1):
+                world = explorer.fresh_world(f"warm-workload{number}")  # not timed
+                with as_a_child_would(explorer, world) as view:
+                    started = time.perf_counter()
+                    try:
+                        explorer.scenario.workload(view)
+                    except Exception as error:
+                        raised.append(f"{scenario.name} workload: {type(error).__name__}: {error}")
+                    seconds = time.perf_counter() - started
+                if number:
+                    times.append(seconds)
+                shutil.rmtree(world.parent, ignore_errors=True)
+            self.workloads[scenario.id] = statistics.median(times), raised
+        return self.workloads[scenario.id]
 
     # -- one child --------------------------------------------------------------------------
 
@@ -356,6 +705,56 @@ def print_table(rows: Sequence[Sequence[str]], right: Sequence[bool]) -> None:
             print("  " + "  ".join("-" * width for width in widths))
 
 
+def print_limits(per_fault: dict[str, Timing], limits: dict[str, Limit], cores: int) -> None:
+    """The measured points/s of each fault kind beside its limit (when measured), how
+    close it comes, and how busy the sweep kept the cores."""
+    jobs = jobs_label(next(iter(per_fault.values())).jobs)
+    print(
+        f"against the limit ({FORK}, {jobs}; limit/s = {cores} cores / the program's own "
+        "cost per point, run warm with no harness):"
+        if limits
+        else f"cores busy ({FORK}, {jobs}; CPU time of each sweep, its children included):"
+    )
+    header = ["fault", "points", "seconds", "points/s"]
+    if limits:
+        header += ["limit/s", "efficiency"]
+    header += ["cores busy"]
+    if limits:
+        header += ["program ms/point (restart only)"]
+    rows = [header]
+    for fault, timing in per_fault.items():
+        row = [fault, str(timing.points), f"{timing.seconds:.2f}", f"{timing.rate:.1f}"]
+        limit = limits.get(fault)
+        busy = f"{timing.busy(cores):.0%}"
+        if limit is None:
+            rows.append([*row, busy])
+        elif limit.missing is not None or limit.per_point <= 0:
+            why = limit.missing or "nothing recovered"
+            rows.append([*row, "n/a", "n/a", busy, f"n/a: {why}"])
+        else:
+            rows.append(
+                [
+                    *row,
+                    f"{limit.rate(cores):.1f}",
+                    f"{timing.rate / limit.rate(cores):.0%}",
+                    busy,
+                    f"{limit.per_point * 1000:.1f} ({limit.restart_per_point * 1000:.1f})",
+                ]
+            )
+    right = [False, True, True, True, *([True, True] if limits else []), True]
+    print_table(rows, [*right, False] if limits else right)
+    for limit in limits.values():
+        if limit.raised:
+            print(
+                f"warning: the limit of {limit.fault}: {len(limit.raised)} phase run(s) raised "
+                f"in this process (of {limit.restarts} restarts, plus the workload runs), so "
+                "its cost may not be the one the harness's children had; first: "
+                + limit.raised[0].splitlines()[0]
+            )
+        for problem in dict.fromkeys(limit.errors):
+            print(f"error (the limit's untimed pass, {limit.fault}): {problem}")
+
+
 def print_steps(timing: Timing) -> None:
     per_point = timing.seconds / timing.points
     parts, accounted = [], 0.0
@@ -418,6 +817,13 @@ def parse(argv: Sequence[str], kinds: Sequence[str]) -> argparse.Namespace:
         "--quick",
         action="store_true",
         help="2 samples per raw child measurement (a smoke test)",
+    )
+    parser.add_argument(
+        "--limit",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="per fault kind, the program's own cost per point in this warm process and the "
+        "points/s it allows on these cores, next to the measured points/s (default: on)",
     )
     args = parser.parse_args(argv)
     if (
@@ -555,6 +961,7 @@ def run(bench: Bench, args: argparse.Namespace, faults: list[str], skipped: dict
 
     # Per fault kind: fork server, J jobs, a sample of each kind's own points.
     per_fault = {first: fork}
+    chosen = {first: points}
     for fault in faults[1:]:
         try:
             chosen_fault = {
@@ -570,12 +977,22 @@ def run(bench: Bench, args: argparse.Namespace, faults: list[str], skipped: dict
                 skipped[fault] = "no crash points in these scenarios"
                 continue
             per_fault[fault] = bench.measure(FORK, False, fault, args.jobs, chosen_fault)
+            chosen[fault] = chosen_fault
         except (CrashkitError, NotImplementedError) as error:
             skipped[fault] = f"not supported by this runner ({type(error).__name__}: {error})"
     print(
         f"points/s by fault kind ({FORK}, {jobs_label(args.jobs)}): "
         + ", ".join(f"{f} {t.rate:.2f} ({t.points} points)" for f, t in per_fault.items())
     )
+    limits: dict[str, Limit] = {}
+    if args.limit:
+        for fault in per_fault:
+            try:
+                limits[fault] = bench.limit(fault, args.jobs, chosen[fault])
+            except (CrashkitError, NotImplementedError, OSError) as error:
+                missing = f"{type(error).__name__}: {error}".splitlines()[0]
+                limits[fault] = Limit(fault, per_fault[fault].points, missing=missing)
+    print_limits(per_fault, limits, os.cpu_count() or 1)
     for fault, why in skipped.items():
         print(f"skipped fault kind {fault}: {why}")
     for t in [*timings, *per_fault.values()]:
