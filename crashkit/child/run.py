@@ -24,7 +24,6 @@ from typing import Any, NoReturn
 
 from crashkit.faults import ChildFault, fault_kind
 from crashkit.model import process
-from crashkit.model.observation import OBSERVED, observe
 from crashkit.model.operation import Operation, end_operation
 from crashkit.model.process import EXIT_BROKEN, EXIT_RAISED, WARNING_PREFIX, ChildJob
 from crashkit.model.worlds import copy_world
@@ -163,12 +162,11 @@ expected_parent: int | None = None
 own_group = True
 
 
-def die_with_parent(parent: int | None = None) -> None:
-    """Have Linux SIGKILL this child when its parent (pid ``parent``, if known before the
-    fork) dies, so a killed sweep leaves nothing."""
+def die_with_parent() -> None:
+    """Have Linux SIGKILL this child when its parent dies, so a killed sweep leaves nothing."""
     with contextlib.suppress(OSError, AttributeError):
         pr_set_pdeathsig = 1
-        parent = parent or expected_parent or os.getppid()
+        parent = expected_parent or os.getppid()
         if _LIBC is not None:
             _LIBC.prctl(pr_set_pdeathsig, signal.SIGKILL)
         if os.getppid() != parent:  # the parent died before the request took hold
@@ -216,8 +214,6 @@ def run(job: ChildJob) -> None:
 
 def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path, probe: Probe | None) -> None:
     phase = getattr(scenario, job.phase)
-    if job.observe:
-        _observe_apart(job, scenario, run_dir)
     root = Path(job.world)
     if is_command(phase):
         root = _stable_root(job)
@@ -256,27 +252,6 @@ def _run_phase(job: ChildJob, scenario: Scenario, run_dir: Path, probe: Probe | 
         trace(end_operation(count + 1))
         fault.at_end(count)
     recorder(count + 1)
-
-
-def _observe_apart(job: ChildJob, scenario: Scenario, run_dir: Path) -> None:
-    """Observe the world as a fresh process sees it, before the phase runs: in a process
-    forked from this one, which has run nothing of the program (a fork server's child,
-    its job just unpickled), so no buffer, open file, lock or cache of the program's can
-    be in it; and apart, so nothing observing leaves (imports, caches, connections)
-    reaches the phase. The phase waits for it: the world does not move meanwhile."""
-    me = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            die_with_parent(me)
-            null = _probe._Real.os_open(os.devnull, os.O_WRONLY)
-            os.dup2(null, 1)  # what observing prints is not the program's output
-            os.dup2(null, 2)
-            seen = observe(scenario.observe, World(Path(job.world), job.variant, dict(job.env)))
-            _write_file(run_dir / OBSERVED, json.dumps(seen.to_json()))
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
 
 
 def _stable_root(job: ChildJob) -> Path:

@@ -19,7 +19,7 @@ import shutil
 import time
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -268,47 +268,41 @@ class Explorer:
         """Fresh restarts until one does nothing durable; findings if that never happens.
         Returns the rounds, the findings and the state the world settled in.
 
-        Each restart child observes the world before its phase runs (so the parent does
-        not): round k's child sees what round k-1 left. A round that performed no durable
-        operation (no file mutation, commit or mutating request) left the world it found,
-        and a deterministic program would do the same again: that is the fixpoint, proven
-        without a confirming round, and its state is the one its child observed first."""
+        A round that performed no durable operation (no file mutation, commit or
+        mutating request) left the world it found, and a deterministic program would do
+        the same again: that is the fixpoint, proven without a confirming round, and
+        without observing the world again."""
         findings: list[Finding] = []
         rounds: list[Round] = []
+        # A crashed world may be unreadable until recovery repairs it: not a finding yet.
+        before = observation.observe(self.scenario.observe, self._world_view(world))
         limit = (self.max_rounds or self.scenario.max_rounds) + 1
-        state: Mapping[str, Any] = {}
         for number in range(1, limit + 1):
-            run = self.restart(world, world.parent / f"round{number}", observe=True)
-            seen = observation.read_observed(world.parent / f"round{number}")
-            if number > 1:  # what the previous round (which mutated) left
-                if seen.problem is not None:
-                    findings.append(Finding("observe", seen.problem))
-                    rounds[-1] = replace(rounds[-1], exit="unobservable")
-                    return rounds, findings, {}
-                assert seen.state is not None
-                rounds[-1] = replace(rounds[-1], changed=seen.state != state)
-            # A crashed world may be unreadable until recovery repairs it: not a finding yet.
-            state = seen.state or {}
+            run = self.restart(world, world.parent / f"round{number}")
             exit = self.round_exit(run, number, findings)
             mutations = tuple(
                 op.describe()
                 for op in run.trace
                 if op.durable and not self.scenario.is_bookkeeping(op.target)
             )
-            rounds.append(Round(number, exit, len(run.trace), mutations, False, run.exit.duration))
-            if exit != "ok":
-                return rounds, findings, state
-            if not mutations:  # quiet: the world is the one this round's child observed
-                if seen.problem is not None:  # ...and it cannot be read
-                    findings.append(Finding("observe", seen.problem))
-                    rounds[-1] = replace(rounds[-1], exit="unobservable")
-                    return rounds, findings, {}
-                return rounds, findings, state
-        # No fixpoint: whether the last round changed the state, for the finding's message.
-        after = self.observe(world, [])
-        rounds[-1] = replace(rounds[-1], changed=after != state)
+            quiet = exit == "ok" and not mutations
+            after = (
+                observation.observe(self.scenario.observe, self._world_view(world))
+                if exit == "ok" and not quiet
+                else before
+            )
+            if exit == "ok" and after.problem is not None:
+                findings.append(Finding("observe", after.problem))
+                exit = "unobservable"  # recovery left a state that cannot be read
+            changed = after.state != before.state
+            rounds.append(
+                Round(number, exit, len(run.trace), mutations, changed, run.exit.duration)
+            )
+            if exit != "ok" or quiet:
+                return rounds, findings, after.state or {}
+            before = after
         findings.append(recovery.endless(rounds[-1], limit))
-        return rounds, findings, after
+        return rounds, findings, before.state or {}
 
     def _check(
         self,
@@ -339,10 +333,8 @@ class Explorer:
         copy_world(world, target)
         return target
 
-    def restart(
-        self, world: Path, run_dir: Path, crash_at: int | None = None, observe: bool = False
-    ) -> ChildRun:
-        return self.run_child(world, run_dir, "restart", crash_at=crash_at, observe=observe)
+    def restart(self, world: Path, run_dir: Path, crash_at: int | None = None) -> ChildRun:
+        return self.run_child(world, run_dir, "restart", crash_at=crash_at)
 
     def round_exit(self, run: ChildRun, number: int, findings: list[Finding]) -> str:
         return recovery.round_exit(run, number, findings, self.child_timeout)

@@ -11,7 +11,6 @@ functions, so that nothing is lost when it is killed:
   ends the process with status 0 too, but leaves no such file);
 * ``outside.jsonl``: the files the program changed outside its world, once each;
 * ``audit.jsonl``: the journal audit's uncovered operations (the dry run);
-* ``observed.json``: the world's state before the phase ran (restart children);
 * ``powercuts.pkl``: the power-cut states at the crash point (the powerloss fault);
 * ``states/`` and ``states.jsonl``: recorded kill crash states (the recording run).
 
@@ -97,9 +96,6 @@ class ChildJob:
     #: Where a command phase sees its world (a private mount namespace binds it there),
     #: the same for every child of the sweep; None: at its own path.
     stable_world: str | None = None
-    #: Observe the world before the phase runs, in a process forked for it, into
-    #: ``run_dir/observed.json`` (restart rounds: see :mod:`crashkit.model.observation`).
-    observe: bool = False
 
 
 @dataclass(frozen=True)
