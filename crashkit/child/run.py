@@ -59,12 +59,14 @@ class _Recorder:
 
     def __init__(self, job: ChildJob, run_dir: Path) -> None:
         self.points = frozenset(job.record_at)
+        self.every = job.record_every
         self.world = Path(job.world)
         self.into = run_dir / process.STATES
-        self.index = _Lines(run_dir / process.STATES_INDEX) if self.points else None
+        wanted = self.points or self.every
+        self.index = _Lines(run_dir / process.STATES_INDEX) if wanted else None
 
     def __call__(self, point: int) -> None:
-        if self.index is None or point not in self.points:
+        if self.index is None or (point not in self.points and not self.every):
             return
         try:
             with quiet():

@@ -333,8 +333,14 @@ class Explorer:
         copy_world(world, target)
         return target
 
-    def restart(self, world: Path, run_dir: Path, crash_at: int | None = None) -> ChildRun:
-        return self.run_child(world, run_dir, "restart", crash_at=crash_at)
+    def restart(
+        self, world: Path, run_dir: Path, crash_at: int | None = None, record: bool = False
+    ) -> ChildRun:
+        # Recording copies the world before each operation: time the restart alone has not.
+        timeout = 2 * self.child_timeout + 5 if record else None
+        return self.run_child(
+            world, run_dir, "restart", timeout, crash_at=crash_at, record_every=record
+        )
 
     def round_exit(self, run: ChildRun, number: int, findings: list[Finding]) -> str:
         return recovery.round_exit(run, number, findings, self.child_timeout)

@@ -50,8 +50,10 @@ from crashkit.model.process import (
     STATES_INDEX,
     TRACE,
     ChildRun,
+    output_until,
     read_lines,
 )
+from crashkit.model.worlds import mentions
 from crashkit.scenario.scenario import Scenario
 
 
@@ -331,18 +333,6 @@ class Recordings:
                 recording.literal.add(point)
 
 
-def output_until(run: ChildRun, size: int, limit: int = 20_000) -> str:
-    """What a recording child had written to its output by a crash state (its last
-    ``limit`` characters)."""
-    try:
-        with run.output_file.open("rb") as file:
-            file.seek(max(0, size - 4 * limit))
-            text = file.read(size - file.tell()).decode("utf-8", errors="replace")
-    except OSError:  # a newer recording replaced this one
-        return run.output
-    return text if len(text) <= limit and size <= 4 * limit else "[...]\n" + text[-limit:]
-
-
 def _crash_files(recording: _Recording, point: int, into: Path) -> None:
     """The crashed run's trace and output up to the point, as a killed child leaves them
     (kept with the world as an artifact)."""
@@ -381,19 +371,3 @@ def _entries(root: Path) -> dict[str, tuple[int, int, int, str | None]]:
             mtime = info.st_mtime_ns
             entries[str(path.relative_to(root))] = (info.st_mode, size, mtime, target)
     return entries
-
-
-def mentions(root: Path, needles: set[bytes]) -> bool:
-    """Whether any file (or symlink target) below ``root`` contains one of ``needles``."""
-    for folder, dirs, files in os.walk(root):  # a symlink to a folder is listed in dirs
-        for name in [*dirs, *files]:
-            path = Path(folder, name)
-            if path.is_symlink():
-                data = os.fsencode(os.readlink(path))
-            elif path.is_file():
-                data = path.read_bytes()
-            else:
-                continue
-            if any(needle in data for needle in needles):
-                return True
-    return False

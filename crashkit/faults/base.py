@@ -74,8 +74,11 @@ class Recovery(Protocol):
         """A copy of ``world`` in a sibling run folder called ``name``."""
         ...
 
-    def restart(self, world: Path, run_dir: Path, crash_at: int | None = None) -> ChildRun:
-        """One restart child in ``world`` (killed before operation ``crash_at``)."""
+    def restart(
+        self, world: Path, run_dir: Path, crash_at: int | None = None, record: bool = False
+    ) -> ChildRun:
+        """One restart child in ``world`` (killed before operation ``crash_at``; with
+        ``record``, recording the crash state before each operation into ``run_dir``)."""
         ...
 
     def round_exit(self, run: ChildRun, number: int, findings: list[Finding]) -> str:

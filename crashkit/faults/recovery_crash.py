@@ -1,15 +1,28 @@
 """``recovery-crash``: a kill before operation k, then the first restart is killed too, at
 each of its own durable operations (a seeded sample of :data:`NESTED_BUDGET` when there
-are more): nested points ``p07/r03``, each recovered and checked on its own."""
+are more): nested points ``p07/r03``, each recovered and checked on its own.
+
+The first restart runs once, recording the crash state a kill right before each of its
+operations would leave (as the kill points' recording does for the workload: see
+:mod:`crashkit.engine.recording`); each nested point recovers its recorded state. A
+state that mentions the recording world's own path (an absolute path the program wrote
+down) would not mean the same in another folder: that nested point is run the literal
+way, with a restart child killed there.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 from crashkit.faults.base import FaultKind, Nested, Recovered, Recovery, Struck
 from crashkit.model.operation import Operation, end_operation
 from crashkit.model.outcome import Finding, Round
+from crashkit.model.process import STATES, STATES_INDEX, ChildRun, output_until, read_lines
 from crashkit.model.sampling import sample_points
+from crashkit.model.worlds import mentions
 
 __all__ = ["NESTED_BUDGET", "RecoveryCrash"]
 
@@ -27,7 +40,7 @@ class RecoveryCrash(FaultKind):
     def recover(self, recovery: Recovery, struck: Struck) -> Recovered:
         """Crash the first restart at each of its operations (a budgeted sample), recover."""
         dry = recovery.copy(struck.world, "restart-dry")
-        first = recovery.restart(dry, dry.parent / "run")
+        first = recovery.restart(dry, dry.parent / "run", record=True)
         findings: list[Finding] = []
         if recovery.round_exit(first, 1, findings) != "ok":
             return Recovered(findings, [])
@@ -35,7 +48,8 @@ class RecoveryCrash(FaultKind):
         # FaultKind.boundaries_only), and after its last operation.
         offered = [op.index for op in first.trace if not op.detail.get("inside")]
         chosen = sample_points([*offered, len(first.trace) + 1], NESTED_BUDGET, struck.point)
-        nested = [_nested(recovery, struck, r, first.trace) for r in chosen]
+        states = _States(dry, first)
+        nested = [_nested(recovery, struck, r, first.trace, states) for r in chosen]
         aggregate = [
             replace(f, message=f"p{struck.point:02d}/r{n.nested:02d}: {f.message}")
             for n in nested
@@ -47,14 +61,45 @@ class RecoveryCrash(FaultKind):
         return Recovered(aggregate, rounds, None, failed_world, nested)
 
 
+class _States:
+    """The crash states the first restart recorded, and how much output it had written
+    by each."""
+
+    def __init__(self, world: Path, run: ChildRun) -> None:
+        self.run = run
+        self.folder = run.output_file.parent / STATES
+        index = read_lines(run.output_file.parent / STATES_INDEX)
+        self.outputs = {int(r["point"]): int(r["output"]) for r in index if r.get("state")}
+        self.needles = {os.fsencode(p) for p in (str(world), os.path.realpath(world))}
+
+    def take(self, nested: int, into: Path) -> str | None:
+        """Move the state before operation ``nested`` to ``into``; the output until then.
+        None when there is none to take, or it names the recording world's path."""
+        state = self.folder / f"p{nested:03d}"
+        if nested not in self.outputs or not state.is_dir() or mentions(state, self.needles):
+            return None
+        into.parent.mkdir(parents=True, exist_ok=True)
+        state.rename(into)
+        return output_until(self.run, self.outputs[nested])
+
+
 def _nested(
-    recovery: Recovery, struck: Struck, nested: int, restart_trace: list[Operation]
+    recovery: Recovery, struck: Struck, nested: int, restart_trace: list[Operation], states: _States
 ) -> Nested:
-    copy = recovery.copy(struck.world, f"r{nested:03d}")
-    crashed = recovery.restart(copy, copy.parent / "crash", crash_at=nested)
-    expected = restart_trace[nested - 1] if nested <= len(restart_trace) else end_operation(nested)
-    findings = recovery.confirm(crashed, nested, expected, crashes=True)
+    target = struck.world.parent / f"r{nested:03d}" / "world"
+    output = states.take(nested, target)
+    if output is None:  # the literal way: a restart child killed at the nested point
+        if target.parent.exists():
+            shutil.rmtree(target.parent)
+        copy = recovery.copy(struck.world, f"r{nested:03d}")
+        crashed = recovery.restart(copy, copy.parent / "crash", crash_at=nested)
+        expected = (
+            restart_trace[nested - 1] if nested <= len(restart_trace) else end_operation(nested)
+        )
+        findings = recovery.confirm(crashed, nested, expected, crashes=True)
+        output = crashed.output
+        if findings:
+            return Nested(nested, findings, [], output)
     rounds: list[Round] = []
-    if not findings:
-        findings, rounds = recovery.recover(copy)
-    return Nested(nested, findings, rounds, crashed.output)
+    findings, rounds = recovery.recover(target)
+    return Nested(nested, findings, rounds, output)

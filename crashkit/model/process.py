@@ -34,6 +34,7 @@ __all__ = [
     "ChildExit",
     "ChildJob",
     "ChildRun",
+    "output_until",
     "read_lines",
     "read_run",
     "read_text",
@@ -93,6 +94,9 @@ class ChildJob:
     #: Record the crash state a kill right before each of these operations would leave
     #: (N+1: after the last one), into ``run_dir/states``; the child itself runs on.
     record_at: tuple[int, ...] = ()
+    #: Record the crash state before every operation (and after the last), as
+    #: ``record_at`` does for some (a recovery-crash's first restart).
+    record_every: bool = False
     #: Where a command phase sees its world (a private mount namespace binds it there),
     #: the same for every child of the sweep; None: at its own path.
     stable_world: str | None = None
@@ -167,3 +171,15 @@ def read_text(path: Path, limit: int = 20_000) -> str:
         return ""
     text = path.read_text(encoding="utf-8", errors="replace")
     return text if len(text) <= limit else "[...]\n" + text[-limit:]
+
+
+def output_until(run: ChildRun, size: int, limit: int = 20_000) -> str:
+    """What a recording child had written to its output by a crash state (its last
+    ``limit`` characters)."""
+    try:
+        with run.output_file.open("rb") as file:
+            file.seek(max(0, size - 4 * limit))
+            text = file.read(size - file.tell()).decode("utf-8", errors="replace")
+    except OSError:  # a newer recording replaced this one
+        return run.output
+    return text if len(text) <= limit and size <= 4 * limit else "[...]\n" + text[-limit:]

@@ -10,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["copy_world"]
+__all__ = ["copy_world", "mentions"]
 
 
 def copy_world(source: Path, target: Path) -> None:
@@ -29,3 +29,19 @@ def copy_world(source: Path, target: Path) -> None:
         return str(shutil.copy2(src, dst))
 
     shutil.copytree(source, target, symlinks=True, copy_function=copy)
+
+
+def mentions(root: Path, needles: set[bytes]) -> bool:
+    """Whether any file (or symlink target) below ``root`` contains one of ``needles``."""
+    for folder, dirs, files in os.walk(root):  # a symlink to a folder is listed in dirs
+        for name in [*dirs, *files]:
+            path = Path(folder, name)
+            if path.is_symlink():
+                data = os.fsencode(os.readlink(path))
+            elif path.is_file():
+                data = path.read_bytes()
+            else:
+                continue
+            if any(needle in data for needle in needles):
+                return True
+    return False
