@@ -462,8 +462,8 @@ class Bench:
     def _time_steps(explorer: Explorer, steps: dict[str, list[float]]) -> list[str]:
         """Wrap the explorer's steps (copy, children, observe) to add up their times."""
 
-        def child(world: Path, run_dir: Path, phase: str, **kwargs: Any) -> str:
-            if kwargs.get("record_at"):
+        def child(world: Path, run_dir: Path, phase: str, *args: Any, **kwargs: Any) -> str:
+            if kwargs.get("record_at") or kwargs.get("record_every"):
                 return "recording workload child"
             return f"{'crashed ' if kwargs.get('crash_at') else ''}{phase} child"
 
