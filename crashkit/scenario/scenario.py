@@ -161,7 +161,7 @@ class Scenario:
         bookkeeping: glob patterns (relative to the world, ``fnmatch`` style) of files the
             program rewrites on every run whatever the state: its lock file, a listing it
             writes afresh. A restart round that writes only these is still quiet (a
-            fixpoint); the observed state still decides whether it changed anything.
+            fixpoint), so ``observe`` must not depend on them.
         about: what a real program's results page says about it (see :class:`About`).
     """
 
