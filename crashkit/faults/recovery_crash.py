@@ -50,6 +50,7 @@ class RecoveryCrash(FaultKind):
         chosen = sample_points([*offered, len(first.trace) + 1], NESTED_BUDGET, struck.point)
         states = _States(dry, first)
         nested = [_nested(recovery, struck, r, first.trace, states) for r in chosen]
+        shutil.rmtree(states.folder, ignore_errors=True)  # the states no point took
         aggregate = [
             replace(f, message=f"p{struck.point:02d}/r{n.nested:02d}: {f.message}")
             for n in nested
