@@ -253,13 +253,9 @@ class Explorer:
 
     # -- observing, restarting, checking ------------------------------------------
 
-    def observe(self, world: Path, findings: list[Finding]) -> Mapping[str, Any]:
-        """The world's observed state, here in the parent; a finding (and an empty state)
-        if observing raised, or returned what the results file cannot hold as it is."""
-        seen = observation.observe(self.scenario.observe, self._world_view(world))
-        if seen.problem is not None:
-            findings.append(Finding("observe", seen.problem))
-        return seen.state or {}
+    def observe(self, world: Path) -> observation.Observation:
+        """The world's observed state, here in the parent, or why it cannot be had."""
+        return observation.observe(self.scenario.observe, self._world_view(world))
 
     def _world_view(self, world: Path) -> World:
         return World(world, self.variant, self.env)
@@ -275,7 +271,7 @@ class Explorer:
         findings: list[Finding] = []
         rounds: list[Round] = []
         # A crashed world may be unreadable until recovery repairs it: not a finding yet.
-        before = observation.observe(self.scenario.observe, self._world_view(world))
+        before = self.observe(world)
         limit = (self.max_rounds or self.scenario.max_rounds) + 1
         for number in range(1, limit + 1):
             run = self.restart(world, world.parent / f"round{number}")
@@ -286,11 +282,7 @@ class Explorer:
                 if op.durable and not self.scenario.is_bookkeeping(op.target)
             )
             quiet = exit == "ok" and not mutations
-            after = (
-                observation.observe(self.scenario.observe, self._world_view(world))
-                if exit == "ok" and not quiet
-                else before
-            )
+            after = self.observe(world) if exit == "ok" and not quiet else before
             if exit == "ok" and after.problem is not None:
                 findings.append(Finding("observe", after.problem))
                 exit = "unobservable"  # recovery left a state that cannot be read
