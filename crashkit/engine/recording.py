@@ -219,8 +219,9 @@ class Recordings:
         findings = self._confirm(recording, point, op, took)
         if findings or not took:
             return explorer.result(FAULTS[KILL], point, op, findings, [], recording.run.output)
-        _crash_files(recording, point, world.parent / "crash")
         findings, rounds = explorer.recover(world)
+        if findings or explorer.keep_worlds:  # what is kept shows the crashed run, as a
+            _crash_files(recording, point, world.parent / "crash")  # killed child's would
         output = output_until(recording.run, recording.outputs[point])
         result = explorer.result(FAULTS[KILL], point, op, findings, rounds, output)
         return explorer.keep_artifacts(result, world)
