@@ -5,6 +5,7 @@ The CLI and the pytest plugin both drive this one engine.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import time
@@ -254,11 +255,15 @@ class Sweep:
         summaries: dict[int, VariantSummary],
     ) -> None:
         futures: dict[Future[PointResult], Explorer] = {}
+        queues = []
         for explorer in explorers:
             planned = self.planned(explorer)
             explorer.plan_kills(p for f, p in planned if fault_kind(f).recordable)
-            for fault, point in planned:
-                futures[pool.submit(explorer.run_point, point, fault)] = explorer
+            queues.append([(explorer, fault, point) for fault, point in planned])
+        # One point of each variant in turn: a variant's first kill point waits for its
+        # recording run, and the points queued behind it would wait too, leaving cores idle.
+        for explorer, fault, point in _round_robin(queues):
+            futures[pool.submit(explorer.run_point, point, fault)] = explorer
         for future in as_completed(futures):
             result = future.result()
             for record in result.records():
@@ -306,6 +311,19 @@ def _prepare(explorer: Explorer) -> None:
     if why is not None:
         raise ScenarioError(explorer.scenario.name, *why)
     explorer.prepare()
+
+
+def _round_robin(queues: list[list[Any]]) -> list[Any]:
+    """The items of ``queues`` taken one from each in turn (each queue keeps its order)."""
+    return [
+        item
+        for row in itertools.zip_longest(*queues, fillvalue=_GAP)
+        for item in row
+        if item is not _GAP
+    ]
+
+
+_GAP = object()
 
 
 def default_jobs() -> int:
