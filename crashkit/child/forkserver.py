@@ -96,9 +96,11 @@ class _Server:
                 with contextlib.suppress(OSError):
                     os.close(fd)
             # The parent's environment now, as a freshly started child would get it (the
-            # server's own is a copy from when it started).
-            os.environ.clear()
-            os.environ.update(environ)
+            # server's own is a copy from when it started; mostly the same, and then
+            # rebuilding it would only cost the child time).
+            if environ != os.environ:
+                os.environ.clear()
+                os.environ.update(environ)
             os.environ[orphans.TAG] = str(job_id)  # what it starts is this job's too
             import dill  # imported by main() already
 
