@@ -346,6 +346,25 @@ def _tiny_report_modules(world: World) -> None:
 
 
 @contextlib.contextmanager
+def silenced_descriptors() -> Iterator[None]:
+    """Descriptors 1 and 2 sent to /dev/null (a command's output, which bypasses
+    ``sys.stdout``), restored afterwards."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
+
+
+@contextlib.contextmanager
 def as_a_child_would(explorer: Explorer, world: Path) -> Iterator[World]:
     """``world`` set up in this process as a child runs a phase there, minus the harness:
     the variant's environment in ``os.environ``, the world the current folder, the
@@ -1135,7 +1154,7 @@ def _one_sync(explorer: Explorer, name: str, *, probed: bool) -> float:
     saved = dict(os.environ)
     os.environ.update(explorer.env)
     try:
-        with context(view):
+        with context(view), silenced_descriptors():
             started = time.perf_counter()
             if probed:
                 with Session([str(world)], lambda op: None):
@@ -1148,7 +1167,7 @@ def _one_sync(explorer: Explorer, name: str, *, probed: bool) -> float:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    if dict(explorer.scenario.observe(view)) != dict(golden.state):
+    if explorer.observe(world).state != golden.state:  # both plain JSON data
         raise CrashkitError(f"{explorer.scenario.name}: the timed sync did not do the work")
     return seconds
 
