@@ -103,6 +103,8 @@ class SearchOutcome:
         for result in self.results:
             summary.add(result)
         summary.error = self.error
+        # Points differ from world to world: the fault had somewhere to strike if any ran.
+        summary.offered = {self.fault: self.points}
         return summary
 
     def records(self) -> list[dict[str, Any]]:
