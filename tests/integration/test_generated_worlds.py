@@ -79,7 +79,9 @@ def test_the_correct_variant_is_clean_and_the_budget_stops_drawing(here, capsys)
     assert _run("-V", "correct", "--examples", "500", "--budget", "1") == 0
     (search,) = _records("generated")
     assert search["worlds"] < 500  # the budget, not the examples, ended it
-    assert "clean" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "clean" in out
+    assert "no points" not in out  # each world had its own points: the fault struck
 
 
 @pytest.mark.parametrize(
