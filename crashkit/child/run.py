@@ -65,8 +65,11 @@ class _Recorder:
         wanted = self.points or self.every
         self.index = _Lines(run_dir / process.STATES_INDEX) if wanted else None
 
-    def __call__(self, point: int) -> None:
-        if self.index is None or (point not in self.points and not self.every):
+    def __call__(self, point: int, inside: bool = False) -> None:
+        """Copy the world before operation ``point`` if asked to (with ``every``, not
+        inside an SQLite transaction: no kill point is there)."""
+        wanted = point in self.points or (self.every and not inside)
+        if self.index is None or not wanted:
             return
         try:
             with quiet():
@@ -97,7 +100,7 @@ def _decide(
             uncovered = journal.check(world, op)
             if uncovered is not None:
                 audit.write(uncovered.to_json())
-        recorder(op.index)
+        recorder(op.index, inside=bool(op.detail.get("inside")))
         fault.before(op, payload)
 
     return decide

@@ -261,13 +261,13 @@ class Explorer:
         return World(world, self.variant, self.env)
 
     def restart_rounds(self, world: Path) -> tuple[list[Round], list[Finding], Mapping[str, Any]]:
-        """Fresh restarts until one does nothing durable; findings if that never happens.
-        Returns the rounds, the findings and the state the world settled in.
+        """Fresh restarts until one is quiet; findings if that never happens. Returns the
+        rounds, the findings and the state the world settled in.
 
-        A round that performed no durable operation (no file mutation, commit or
-        mutating request) left the world it found, and a deterministic program would do
-        the same again: that is the fixpoint, proven without a confirming round, and
-        without observing the world again."""
+        A round is quiet when it changed nothing: no file mutation or mutating request
+        (SQLite commits show in the observed state instead) and the same observed state
+        after it as before. The world is observed once before recovery and once after
+        each round that ended normally; the last of these is the settled state."""
         findings: list[Finding] = []
         rounds: list[Round] = []
         # A crashed world may be unreadable until recovery repairs it: not a finding yet.
@@ -276,21 +276,20 @@ class Explorer:
         for number in range(1, limit + 1):
             run = self.restart(world, world.parent / f"round{number}")
             exit = self.round_exit(run, number, findings)
-            mutations = tuple(
-                op.describe()
-                for op in run.trace
-                if op.durable and not self.scenario.is_bookkeeping(op.target)
-            )
-            quiet = exit == "ok" and not mutations
-            after = self.observe(world) if exit == "ok" and not quiet else before
+            after = self.observe(world) if exit == "ok" else before
             if exit == "ok" and after.problem is not None:
                 findings.append(Finding("observe", after.problem))
                 exit = "unobservable"  # recovery left a state that cannot be read
+            mutations = tuple(
+                op.describe()
+                for op in run.trace
+                if op.mutates_world and not self.scenario.is_bookkeeping(op.target)
+            )
             changed = after.state != before.state
             rounds.append(
                 Round(number, exit, len(run.trace), mutations, changed, run.exit.duration)
             )
-            if exit != "ok" or quiet:
+            if exit != "ok" or rounds[-1].quiet:
                 return rounds, findings, after.state or {}
             before = after
         findings.append(recovery.endless(rounds[-1], limit))
@@ -328,7 +327,9 @@ class Explorer:
     def restart(
         self, world: Path, run_dir: Path, crash_at: int | None = None, record: bool = False
     ) -> ChildRun:
-        # Recording copies the world before each operation: time the restart alone has not.
+        record = record and self.record_kills  # --kill-each-point: every point literally
+        # Recording copies the world before each operation: time the restart alone has not
+        # (one that runs out of it is run again without recording: see recovery_crash).
         timeout = 2 * self.child_timeout + 5 if record else None
         return self.run_child(
             world, run_dir, "restart", timeout, crash_at=crash_at, record_every=record

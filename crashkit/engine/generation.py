@@ -77,6 +77,8 @@ class SearchOutcome:
     worlds: int = 0
     #: Points run over all of them.
     points: int = 0
+    #: Crash points among them (point 0, each world's golden run, aside).
+    struck: int = 0
     duration: float = 0.0
     #: Worlds crashed until the first finding (None: no finding).
     found_after: int | None = None
@@ -103,8 +105,8 @@ class SearchOutcome:
         for result in self.results:
             summary.add(result)
         summary.error = self.error
-        # Points differ from world to world: the fault had somewhere to strike if any ran.
-        summary.offered = {self.fault: self.points}
+        # Points differ from world to world: the fault had somewhere to strike if it struck.
+        summary.offered = {self.fault: self.struck}
         return summary
 
     def records(self) -> list[dict[str, Any]]:
@@ -265,6 +267,7 @@ class WorldSearch:
             explorer.close()
         self.outcome.worlds += 1
         self.outcome.points += len(results)
+        self.outcome.struck += sum(1 for result in results if result.point)
         if self.on_progress is not None:
             self.on_progress(self.outcome.worlds, self.outcome.points)
         if hit is None and self._target is None:

@@ -260,9 +260,11 @@ class Sweep:
             planned = self.planned(explorer)
             explorer.plan_kills(p for f, p in planned if fault_kind(f).recordable)
             queues.append([(explorer, fault, point) for fault, point in planned])
-        # One point of each variant in turn: a variant's first kill point waits for its
-        # recording run, and the points queued behind it would wait too, leaving cores idle.
-        for explorer, fault, point in _round_robin(queues):
+        # One point of each variant in turn, ``jobs`` variants at a time: a variant's first
+        # kill point waits for its recording run, and points queued behind it would wait
+        # too, leaving cores idle; more variants at once would only hold more recorded
+        # crash states in the work folder.
+        for explorer, fault, point in _round_robin(queues, self.jobs):
             futures[pool.submit(explorer.run_point, point, fault)] = explorer
         for future in as_completed(futures):
             result = future.result()
@@ -313,14 +315,14 @@ def _prepare(explorer: Explorer) -> None:
     explorer.prepare()
 
 
-def _round_robin(queues: list[list[Any]]) -> list[Any]:
-    """The items of ``queues`` taken one from each in turn (each queue keeps its order)."""
-    return [
-        item
-        for row in itertools.zip_longest(*queues, fillvalue=_GAP)
-        for item in row
-        if item is not _GAP
-    ]
+def _round_robin(queues: list[list[Any]], width: int) -> list[Any]:
+    """The items of ``queues``, ``width`` queues at a time, taken one from each in turn
+    (each queue keeps its order)."""
+    taken = []
+    for start in range(0, len(queues), width):
+        rows = itertools.zip_longest(*queues[start : start + width], fillvalue=_GAP)
+        taken += [item for row in rows for item in row if item is not _GAP]
+    return taken
 
 
 _GAP = object()

@@ -3,12 +3,11 @@
 A state is compared and stored as JSON data, so it is normalized once (tuples become
 lists) when it is taken, and a state JSON cannot hold is a problem named with the fix.
 
-Observing happens in the parent, about twice per crash point: before recovery, and
-after each restart round that did something durable (a quiet round leaves the world it
-found). Measured, a kasten world takes about a millisecond to observe here; observing
-in a process forked from each restart child instead took 5-9 ms of a core per round
-(the fork, its copy-on-write faults and its exit), so it would cost more than it spares
-the parent.
+Observing happens in the parent: before recovery, and after each restart round (the
+last observation is the settled state; nothing observes it again). Measured, a kasten
+world takes about a millisecond to observe here; observing in a process forked from each
+restart child instead took 5-9 ms of a core per round (the fork, its copy-on-write
+faults and its exit), so it would cost more than it spares the parent.
 """
 
 from __future__ import annotations

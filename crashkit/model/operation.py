@@ -21,10 +21,6 @@ FILE_MUTATIONS = frozenset(
 )
 #: Operation kinds that change the remote.
 REMOTE_MUTATIONS = frozenset({"http.post", "http.patch", "http.put", "http.delete"})
-#: The Python probe's SQLite statements that make a change durable.
-SQL_WRITES = frozenset({"sql.commit", "sql.exec", "sql.script"})
-#: Operation kinds that change what the world holds (see :attr:`Operation.durable`).
-DURABLE = FILE_MUTATIONS | REMOTE_MUTATIONS | SQL_WRITES
 #: The pseudo-operation of point N+1: the crash comes after the last durable operation.
 END = "end"
 
@@ -53,18 +49,17 @@ class Operation:
         return (self.kind, chosen_at_random(self.target), self.function)
 
     @property
-    def durable(self) -> bool:
-        """Whether this operation changes what the world holds: a local file, the remote,
-        or a database (a commit the Python probe saw; SQLite writing one of its files, as
-        the syscall probe sees it). A restart round that performs none is quiet: it left
-        the world it found.
+    def mutates_world(self) -> bool:
+        """Whether this operation writes a local file or changes the remote.
 
-        SQLite creating or removing an empty companion file does not count: a connection
-        creates and removes its WAL file even to read.
+        SQLite's own files, as the syscall probe sees them, do not count, as the Python
+        probe's commits do not: a connection creates and removes its WAL file even to
+        read, a program may run ``CREATE TABLE IF NOT EXISTS`` or an ``INSERT OR IGNORE``
+        on every start, and what a commit changes shows in the observed state.
         """
         if "sqlite" in self.detail:
-            return self.kind == "fs.write"
-        return self.kind in DURABLE
+            return False
+        return self.kind in FILE_MUTATIONS or self.kind in REMOTE_MUTATIONS
 
     @property
     def where(self) -> str:

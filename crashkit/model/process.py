@@ -180,6 +180,6 @@ def output_until(run: ChildRun, size: int, limit: int = 20_000) -> str:
         with run.output_file.open("rb") as file:
             file.seek(max(0, size - 4 * limit))
             text = file.read(size - file.tell()).decode("utf-8", errors="replace")
-    except OSError:  # a newer recording replaced this one
+    except OSError:  # gone: a newer recording replaced this one, or it was removed
         return run.output
     return text if len(text) <= limit and size <= 4 * limit else "[...]\n" + text[-limit:]

@@ -84,6 +84,12 @@ def test_the_correct_variant_is_clean_and_the_budget_stops_drawing(here, capsys)
     assert "no points" not in out  # each world had its own points: the fault struck
 
 
+def test_a_fault_with_no_point_in_any_world_says_so(here, capsys):
+    # The toy's writes are under a sector: a torn write has nothing to tear.
+    assert _run("-V", "correct", "--examples", "3", "-f", "torn") == 0
+    assert "no points" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
