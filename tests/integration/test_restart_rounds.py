@@ -26,7 +26,7 @@ from crashkit.scenario.scenario import Scenario
 
 
 def _nothing(world) -> None:
-    """A setup with nothing to set up."""
+    """A phase with nothing to do."""
 
 
 def _explorer(scenario: Scenario, killed: list[int] | None = None, **kwargs) -> Explorer:
@@ -160,7 +160,7 @@ def test_a_quiet_round_leaving_a_world_that_cannot_be_observed_is_a_finding():
         return {"note": world.path("note").read_text()}  # raises while the note is missing
 
     scenario = Scenario(
-        name="unobservable", setup=_nothing, workload=_write_note, restart=print, observe=observe
+        name="unobservable", setup=_nothing, workload=_write_note, restart=_nothing, observe=observe
     )
     result = _explore(scenario, 1)  # killed before the note was written; restart does nothing
     assert [f.invariant for f in result.findings] == ["observe"]
