@@ -231,13 +231,15 @@ def _start_sweep(folder: pathlib.Path, argv: list[str], **kwargs) -> subprocess.
 
 
 def _wait_for_a_child(folder: pathlib.Path, sweep: subprocess.Popen) -> None:
+    """Until a child of the sweep runs in a world (seen once: a short one may be gone by
+    the time anyone looks again)."""
     deadline = time.monotonic() + 60
-    while not _processes_inside(folder) and time.monotonic() < deadline:
-        if sweep.poll() is not None:
-            break
+    seen: list[int] = []
+    while not seen and time.monotonic() < deadline and sweep.poll() is None:
+        seen = _processes_inside(folder)
         time.sleep(0.05)
     log = (folder / "sweep.log").read_text()
-    assert _processes_inside(folder), f"no child started in a world ({sweep.poll()}): {log}"
+    assert seen, f"no child started in a world ({sweep.poll()}): {log}"
 
 
 def test_a_killed_sweep_leaves_no_child_running(tmp_path):
