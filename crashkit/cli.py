@@ -37,7 +37,7 @@ from rich.text import Text
 
 from crashkit.engine.artifacts import MANIFEST, ArtifactStore, Recheck, recheck
 from crashkit.engine.explorer import Explorer
-from crashkit.engine.generation import SearchOutcome, search_generated
+from crashkit.engine.generation import DRY_RUN, SearchOutcome, search_generated
 from crashkit.engine.result import PointResult
 from crashkit.engine.sweep import Sweep, VariantSummary, check_variants, explorer_for
 from crashkit.engine.workdir import new_work_dir
@@ -950,7 +950,16 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
     # One point, shown whole: the workload really killed there, its trace and output kept.
     explorer.record_kills = False
     try:
-        result = explorer.run_point(args.point, args.fault)
+        try:
+            result = explorer.run_point(args.point, args.fault)
+        except ScenarioError as error:
+            if args.world is None:
+                raise
+            # A generated world the program cannot even run uncrashed: the search's
+            # finding (dry-run), reproduced; not a broken scenario.
+            where = f"{error.scenario}: {error.problem}"
+            console.print(f"[bold red]FINDING {DRY_RUN}[/]: {escape(where)}")
+            return 0 if explorer.scenario.expects_findings(args.variant) else 1
         kept = _keep_world(
             work, f"{args.fault}-p{args.point:03d}" if args.point else "golden", Path(args.keep)
         )

@@ -155,3 +155,57 @@ def test_the_plugin_makes_one_item_per_variant_and_fault_and_shows_the_shrunk_wo
     assert "rerun:  pytest 'test_strict.py::strict[early-done-kill-worlds]'" in text
     assert "generated items[correct] kill: " in text  # the session's summary
     assert "generated strict[early-done] kill:" in text and "of a shrunk world" in text
+
+
+BOOM = """
+from hypothesis import strategies as st
+
+import crashkit
+
+
+def build(items):
+    def setup(world):
+        world.path("items.txt").write_text("")
+
+    def workload(world):
+        if "boom" in items:
+            raise RuntimeError("cannot save an item called boom")
+        world.path("items.txt").write_text(",".join(items))
+
+    def restart(world):
+        pass
+
+    def observe(world):
+        return {"items": world.path("items.txt").read_text()}
+
+    return crashkit.Scenario(
+        name="boom",
+        setup=setup,
+        workload=workload,
+        restart=restart,
+        observe=observe,
+        crash_equivalence=False,
+    )
+
+
+boom = crashkit.Generated(
+    name="boom",
+    world=st.lists(st.sampled_from(["a", "boom"]), max_size=3),
+    build=build,
+    variants={"default": {}},
+)
+"""
+
+
+def test_a_world_the_program_cannot_run_uncrashed_replays_as_that_finding(here, capsys):
+    scenario = here / "toy_boom.py"
+    scenario.write_text(BOOM)
+    outputs = ["--results", "r.jsonl", "--report", "none", "--artifacts", "none"]
+    assert main(["run", str(scenario), "-q", "--seed", "1", *outputs, "--examples", "20"]) == 1
+    (search,) = _records("generated")
+    assert search["invariant"] == "dry-run" and search["world"] == ["boom"]
+    capsys.readouterr()
+    replay = shlex.split(search["replay"])
+    assert main(replay[1:]) == 1  # the finding again, not a broken scenario (exit 2)
+    out = capsys.readouterr().out
+    assert "FINDING dry-run" in out and "cannot save an item called boom" in out
