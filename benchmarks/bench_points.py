@@ -377,9 +377,7 @@ def as_a_child_would(explorer: Explorer, world: Path) -> Iterator[World]:
     os.chdir(world)
     try:
         with (
-            open(os.devnull, "w") as sink,
-            contextlib.redirect_stdout(sink),
-            contextlib.redirect_stderr(sink),
+            silenced_descriptors(),
             context(view) if context is not None else contextlib.nullcontext(),
         ):
             yield view
@@ -1148,25 +1146,16 @@ def _one_sync(explorer: Explorer, name: str, *, probed: bool) -> float:
     both must reach the golden run's state (else the figure would time a failure)."""
     golden = explorer.prepare()
     world = explorer.fresh_world(name)
-    view = World(world, explorer.variant, explorer.env)
-    context = explorer.scenario.context
-    assert context is not None
-    saved = dict(os.environ)
-    os.environ.update(explorer.env)
-    try:
-        with context(view), silenced_descriptors():
-            started = time.perf_counter()
-            if probed:
-                with Session([str(world)], lambda op: None):
-                    explorer.scenario.workload(view)
-            else:
+    with as_a_child_would(explorer, world) as view:
+        started = time.perf_counter()
+        if probed:
+            with Session([str(world)], lambda op: None):
                 explorer.scenario.workload(view)
-            seconds = time.perf_counter() - started
-            for _ in golden.rounds:  # the golden state is the one after its restarts
-                explorer.scenario.restart(view)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        else:
+            explorer.scenario.workload(view)
+        seconds = time.perf_counter() - started
+        for _ in golden.rounds:  # the golden state is the one after its restarts
+            explorer.scenario.restart(view)
     if explorer.observe(world).state != golden.state:  # both plain JSON data
         raise CrashkitError(f"{explorer.scenario.name}: the timed sync did not do the work")
     return seconds
