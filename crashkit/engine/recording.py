@@ -47,11 +47,10 @@ from crashkit.model.outcome import Finding, Round
 from crashkit.model.process import (
     OUTPUT,
     STATES,
-    STATES_INDEX,
     TRACE,
     ChildRun,
     output_until,
-    read_lines,
+    read_states_index,
 )
 from crashkit.model.worlds import mentions
 from crashkit.scenario.scenario import Scenario
@@ -293,18 +292,8 @@ class Recordings:
             record_at=tuple(sorted(planned)),
             timeout=timeout,
         )
-        index = read_lines(world.parent / "run" / STATES_INDEX)
-        error = next((str(r["error"]) for r in index if "error" in r), None)
-        recording = _Recording(
-            world.parent,
-            run,
-            planned,
-            {int(r["point"]): int(r["output"]) for r in index if "error" not in r},
-            {int(r["point"]) for r in index if r.get("state")},
-            {},
-            set(),
-            error,
-        )
+        outputs, error = read_states_index(world.parent / "run")
+        recording = _Recording(world.parent, run, planned, outputs, set(outputs), {}, set(), error)
         # Folding is decided once: a later recording (a second pass, an unplanned point)
         # keeps every state, so a point folded before always finds its own.
         fold = self._generation == 1 and not explorer.scenario.fixture_names()

@@ -24,7 +24,7 @@ from pathlib import Path
 from crashkit.faults.base import FaultKind, Nested, Recovered, Recovery, Struck
 from crashkit.model.operation import Operation, end_operation
 from crashkit.model.outcome import Finding
-from crashkit.model.process import STATES, STATES_INDEX, ChildRun, output_until, read_lines
+from crashkit.model.process import STATES, ChildRun, output_until, read_states_index
 from crashkit.model.sampling import sample_points
 from crashkit.model.worlds import mentions
 
@@ -85,10 +85,8 @@ class _States:
     def __init__(self, world: Path, run: ChildRun) -> None:
         self.run = run
         self.folder = run.output_file.parent / STATES
-        index = read_lines(run.output_file.parent / STATES_INDEX)
-        self.outputs = {int(r["point"]): int(r["output"]) for r in index if r.get("state")}
-        #: Why the recorder stopped copying states, if it did.
-        self.error = next((str(r["error"]) for r in index if "error" in r), None)
+        #: Point -> output written by its state; why the recorder stopped, if it did.
+        self.outputs, self.error = read_states_index(run.output_file.parent)
         self.needles = {os.fsencode(p) for p in (str(world), os.path.realpath(world))}
 
     def take(self, nested: int, into: Path) -> str | None:

@@ -37,6 +37,7 @@ __all__ = [
     "output_until",
     "read_lines",
     "read_run",
+    "read_states_index",
     "read_text",
     "read_trace",
 ]
@@ -158,6 +159,15 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
         except ValueError:
             break
     return records
+
+
+def read_states_index(run_dir: Path) -> tuple[dict[int, int], str | None]:
+    """What a recording child's ``states.jsonl`` says: for each point whose crash state it
+    kept, how much output the program had written by then; and why the recorder stopped
+    copying states, if it did."""
+    index = read_lines(run_dir / STATES_INDEX)
+    outputs = {int(r["point"]): int(r["output"]) for r in index if "error" not in r}
+    return outputs, next((str(r["error"]) for r in index if "error" in r), None)
 
 
 def read_trace(run_dir: Path) -> list[Operation]:
